@@ -1,0 +1,302 @@
+"""Every primitive as a numpy kernel. See NOTE [backend contract] in plugtorch.backends.base."""
+import math
+
+import numpy as np
+
+KERNELS = {}
+
+
+def _v(t):
+    from .backend import view
+    return view(t)
+
+
+def kernel(name):
+    def deco(fn):
+        KERNELS[name] = fn
+        return fn
+    return deco
+
+
+def _operand(x):
+    return _v(x) if hasattr(x, "_storage") else x
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _erf_kernel(x, out):
+    try:
+        from scipy.special import erf
+        return erf(x, out=out)
+    except ImportError:
+        out[...] = _erf(x)
+        return out
+
+
+def _sigmoid(x, out):
+    # stable for large |x|: exp of a non-positive number only
+    e = np.exp(-np.abs(x))
+    np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)
+
+
+def _rsqrt(x, out):
+    np.sqrt(x, out=out)
+    np.divide(1, out, out=out)
+
+
+def _relu(x, out):
+    np.maximum(x, 0, out=out)
+
+
+def _round(x, out):
+    np.round(x, out=out) if x.dtype.kind == "f" else np.copyto(out, x)
+
+
+def _int_identity(fn):
+    def k(x, out):
+        if x.dtype.kind == "f":
+            fn(x, out=out)
+        else:
+            np.copyto(out, x)
+    return k
+
+
+def _sign(x, out):
+    if x.dtype == np.bool_:
+        np.copyto(out, x)
+    else:
+        np.sign(x, out=out)
+
+
+def _abs(x, out):
+    if x.dtype == np.bool_:
+        np.copyto(out, x)
+    else:
+        np.abs(x, out=out)
+
+
+def _bool_of(fn, ints):
+    def k(x, out):
+        if x.dtype.kind != "f":
+            out[...] = ints
+        else:
+            fn(x, out=out)
+    return k
+
+
+_UNARY = {
+    "neg": np.negative, "abs": _abs, "sign": _sign, "exp": np.exp, "log": np.log,
+    "log1p": np.log1p, "expm1": np.expm1, "sqrt": np.sqrt, "rsqrt": _rsqrt, "sin": np.sin,
+    "cos": np.cos, "tan": np.tan, "tanh": np.tanh, "sigmoid": _sigmoid, "relu": _relu,
+    "erf": _erf_kernel, "floor": _int_identity(np.floor), "ceil": _int_identity(np.ceil),
+    "round": _round, "trunc": _int_identity(np.trunc), "reciprocal": lambda x, out: np.divide(
+        1, x, out=out), "logical_not": np.logical_not, "isnan": _bool_of(np.isnan, False),
+    "isinf": _bool_of(np.isinf, False), "isfinite": _bool_of(np.isfinite, True),
+    "bitwise_not": np.invert,
+}
+
+
+def _make_unary(fn):
+    def k(out, x):
+        with np.errstate(all="ignore"):
+            fn(_v(x), out=_v(out))
+    return k
+
+
+for _n, _f in _UNARY.items():
+    KERNELS[_n] = _make_unary(_f)
+
+
+def _int_floor_divide(a, b, out):
+    np.floor_divide(a, b, out=out)
+
+
+def _pow(a, b, out):
+    np.power(a, b, out=out)
+
+
+_BINARY = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
+    "floor_divide": np.floor_divide, "remainder": np.remainder, "pow": np.power,
+    "maximum": np.maximum, "minimum": np.minimum, "atan2": np.arctan2, "eq": np.equal,
+    "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+    "ge": np.greater_equal, "logical_and": np.logical_and, "logical_or": np.logical_or,
+    "logical_xor": np.logical_xor, "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or,
+    "bitwise_xor": np.bitwise_xor,
+}
+
+
+def _make_binary(fn, name):
+    def k(out, a, b):
+        o = _v(out)
+        a = _v(a) if a.__class__ is not float and a.__class__ is not int and \
+            a.__class__ is not bool else np.asarray(a, o.dtype)
+        b = _v(b) if b.__class__ is not float and b.__class__ is not int and \
+            b.__class__ is not bool else np.asarray(b, o.dtype if name not in _CMP else a.dtype)
+        if o.dtype == np.bool_ and name in _CMP or name.startswith("logical"):
+            fn(a, b, out=o)
+        else:
+            with np.errstate(all="ignore"):
+                fn(a, b, out=o, casting="unsafe")
+    k.__name__ = name
+    return k
+
+
+_CMP = {"eq", "ne", "lt", "le", "gt", "ge"}
+
+
+def _fast_binary(fn, name):
+    slow = _make_binary(fn, name)
+
+    def k(out, a, b):
+        # the common case, tensor (op) tensor of one dtype, without extra checks
+        if a.__class__ is b.__class__ and a._view is not None and b._view is not None:
+            o = out._view
+            if o is None:
+                o = _v(out)
+            try:
+                fn(a._view, b._view, out=o)
+                return
+            except (FloatingPointError, TypeError):
+                pass
+        slow(out, a, b)
+    return k
+
+
+for _n, _f in _BINARY.items():
+    KERNELS[_n] = _fast_binary(_f, _n) if _n in ("add", "sub", "mul", "maximum", "minimum") \
+        else _make_binary(_f, _n)
+
+
+@kernel("where")
+def _where(out, cond, a, b):
+    np.copyto(_v(out), np.where(_v(cond), _v(a), _v(b)))
+
+
+@kernel("copy")
+def _copy(out, src):
+    np.copyto(_v(out), _v(src), casting="unsafe")
+
+
+@kernel("fill")
+def _fill(out, value):
+    _v(out).fill(value)
+
+
+@kernel("arange")
+def _arange(out, start, step):
+    o = _v(out)
+    n = o.shape[0]
+    if o.dtype.kind == "f":
+        np.copyto(o, start + np.arange(n, dtype=np.float64) * step, casting="unsafe")
+    else:
+        np.copyto(o, start + np.arange(n, dtype=np.int64) * step, casting="unsafe")
+
+
+def _reduction(fn, name):
+    def k(out, x, dims):
+        o = _v(out)
+        xv = _v(x)
+        with np.errstate(all="ignore"):
+            if name in ("sum", "prod") and xv.dtype != o.dtype:
+                r = fn(xv, axis=dims, keepdims=True, dtype=o.dtype)
+            else:
+                r = fn(xv, axis=dims, keepdims=True)
+        np.copyto(o, r, casting="unsafe")
+    return k
+
+
+for _n, _f in {"sum": np.sum, "prod": np.prod, "amax": np.max, "amin": np.min,
+               "any": np.any, "all": np.all}.items():
+    KERNELS[_n] = _reduction(_f, _n)
+
+
+def _arg(fn):
+    def k(out, x, dim):
+        xv = _v(x)
+        if xv.dtype.kind == "f":
+            # NaN counts as the extreme value, as PyTorch does: np.argmax already picks it
+            pass
+        r = fn(xv, axis=dim, keepdims=True)
+        np.copyto(_v(out), r, casting="unsafe")
+    return k
+
+
+KERNELS["argmax"] = _arg(np.argmax)
+KERNELS["argmin"] = _arg(np.argmin)
+
+
+@kernel("cumsum")
+def _cumsum(out, x, dim):
+    o = _v(out)
+    np.cumsum(_v(x), axis=dim, dtype=o.dtype, out=o)
+
+
+@kernel("bmm")
+def _bmm(out, a, b):
+    o = _v(out)
+    av, bv = _v(a), _v(b)
+    if o.dtype.kind in "iub":
+        # integer matmul: numpy's matmul is exact for ints
+        np.copyto(o, np.matmul(av.astype(np.int64), bv.astype(np.int64)), casting="unsafe")
+    else:
+        np.matmul(av, bv, out=o)
+
+
+@kernel("gather")
+def _gather(out, src, dim, index):
+    np.copyto(_v(out), np.take_along_axis(_v(src), _v(index), axis=dim))
+
+
+_SCATTER_UFUNC = {"sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}
+
+
+@kernel("scatter")
+def _scatter(out, dim, index, src, reduce):
+    o = _v(out)
+    idx = _v(index).astype(np.intp, copy=False)
+    # full coordinates of every index element
+    coords = list(np.indices(idx.shape, sparse=True))
+    coords[dim] = idx
+    vals = _v(src) if hasattr(src, "_storage") else np.asarray(src, o.dtype)
+    if hasattr(src, "_storage"):
+        vals = vals[tuple(slice(0, n) for n in idx.shape)]
+    vals = np.broadcast_to(vals, idx.shape)
+    if reduce is None:
+        o[tuple(coords)] = vals
+    else:
+        _SCATTER_UFUNC[reduce].at(o, tuple(np.broadcast_arrays(*coords)), vals)
+
+
+@kernel("sort")
+def _sort(values, indices, x, dim, descending, stable):
+    xv = _v(x)
+    if descending:
+        # stable descending order: sort the negated keys; NaN counts as the largest value
+        if xv.dtype == np.bool_:
+            key = ~xv
+        elif xv.dtype.kind == "f":
+            key = np.where(np.isnan(xv), -np.inf, -xv.astype(np.float64))
+        else:
+            key = -(xv.astype(np.int64))
+        idx = np.argsort(key, axis=dim, kind="stable")
+    else:
+        idx = np.argsort(xv, axis=dim, kind="stable")
+    np.copyto(_v(indices), idx)
+    np.copyto(_v(values), np.take_along_axis(xv, idx, axis=dim))
+
+
+@kernel("nonzero")
+def _nonzero(x):
+    import plugtorch
+    idx = np.stack(np.nonzero(_v(x)), axis=1) if _v(x).ndim else \
+        np.zeros((int(bool(_v(x))), 0), np.int64)
+    return plugtorch.from_numpy(np.ascontiguousarray(idx.astype(np.int64)))
+
+
+@kernel("uniform")
+def _uniform(out, seed, offset):
+    from plugtorch.ops.random import philox_uniform_numpy
+    o = _v(out)
+    o[...] = philox_uniform_numpy(o.size, seed, offset, o.dtype).reshape(o.shape)

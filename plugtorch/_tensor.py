@@ -1,0 +1,382 @@
+"""The Tensor: a strided view of a backend's storage, plus autograd fields.
+
+Ops and most methods are attached by the modules in `plugtorch.ops`; this file holds the
+tensor model itself: storage, geometry, device and dtype resolution, host transfers.
+"""
+import numpy as np
+
+from . import _dtype as D
+from . import _dispatch
+from ._device import device as Device
+from . import backends as _backends
+
+__all__ = ["Tensor", "Storage"]
+
+
+class Storage:
+    """A backend buffer shared by a tensor and its views. `version` counts in-place writes."""
+    __slots__ = ("data", "backend", "device", "dtype", "numel", "version", "__weakref__")
+
+    def __init__(self, data, backend, device, dtype, numel):
+        self.data, self.backend, self.device, self.dtype, self.numel = (
+            data, backend, device, dtype, numel)
+        self.version = 0
+
+    def nbytes(self):
+        return self.numel * self.dtype.itemsize
+
+
+_STRIDES = {}
+
+
+def contiguous_strides(shape):
+    s = _STRIDES.get(shape)
+    if s is None:
+        acc, out = 1, []
+        for n in reversed(shape):
+            out.append(acc)
+            acc *= n if n > 1 else 1
+        s = tuple(reversed(out))
+        if len(_STRIDES) > 4096:
+            _STRIDES.clear()
+        _STRIDES[shape] = s
+    return s
+
+
+def numel_of(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+# ----------------------------------------------------------------------------- devices
+
+_DEVICES = {}   # user spec -> (device, backend)
+
+
+def resolve_device(spec):
+    """Turn None, "opencl", "opencl:1" or a device into (device, backend), cached."""
+    try:
+        return _DEVICES[spec]
+    except (KeyError, TypeError):
+        pass
+    if spec is None:
+        from . import _default_device
+        return resolve_device(_default_device[0])
+    dev = spec if isinstance(spec, Device) else Device(spec)
+    backend = _backends.get(dev.type)
+    if backend.multi_device:
+        index = backend.default_index() if dev.index is None else dev.index
+        count = backend.device_count()
+        if index >= count:
+            raise RuntimeError(f"device {dev.type}:{index} does not exist: backend "
+                               f"{dev.type!r} has {count} device(s)")
+        dev = Device(dev.type, index)
+    else:
+        if dev.index not in (None, 0):
+            raise RuntimeError(f"device {dev}: backend {dev.type!r} has a single device")
+        dev = Device(dev.type)
+    _dispatch.table(backend)
+    try:
+        _DEVICES[spec] = (dev, backend)
+    except TypeError:
+        pass
+    return dev, backend
+
+
+def _clear_device_cache():
+    _DEVICES.clear()
+
+
+# ----------------------------------------------------------------------------- construction
+
+def _wrap(storage, shape, stride, offset):
+    t = Tensor.__new__(Tensor)
+    t._storage = storage
+    t._shape = shape
+    t._stride = stride
+    t._offset = offset
+    t._dtype = storage.dtype
+    return t
+
+
+def empty_on(shape, dtype, dev, backend):
+    """A new contiguous tensor; `dev`/`backend` come from resolve_device."""
+    if dtype not in backend.dtypes:
+        raise TypeError(f"dtype {dtype} is not supported on device {dev} "
+                        f"(backend {backend.name!r} supports "
+                        f"{', '.join(d.name for d in D.ALL if d in backend.dtypes)})")
+    n = numel_of(shape)
+    st = Storage(backend.empty(n, dtype, dev.index), backend, dev, dtype, n)
+    return _wrap(st, shape, contiguous_strides(shape), 0)
+
+
+def empty_like_meta(t, shape=None, dtype=None):
+    st = t._storage
+    dtype = dtype or t._dtype
+    shape = t._shape if shape is None else shape
+    n = numel_of(shape)
+    if dtype not in st.backend.dtypes:
+        empty_on(shape, dtype, st.device, st.backend)  # raises the error
+    new = Storage(st.backend.empty(n, dtype, st.device.index), st.backend, st.device, dtype, n)
+    return _wrap(new, shape, contiguous_strides(shape), 0)
+
+
+def from_numpy_on(array, dev, backend):
+    """Copy a host array onto a device (shares memory on cpu when it can, see from_numpy)."""
+    dtype = D.from_numpy_dtype(array.dtype)
+    if dtype not in backend.dtypes:
+        empty_on((), dtype, dev, backend)
+    array = np.ascontiguousarray(array)
+    if backend.name != "cpu":
+        _dispatch.COUNTERS[("to_device", backend.name)] += 1
+    shape = tuple(array.shape)
+    st = Storage(backend.from_numpy(array, dev.index), backend, dev, dtype, array.size)
+    return _wrap(st, shape, contiguous_strides(shape), 0)
+
+
+def host_array(t):
+    """The values of `t` as a numpy array (a view on cpu, a copy elsewhere)."""
+    backend = t._storage.backend
+    if backend.name != "cpu":
+        _dispatch.COUNTERS[("to_host", backend.name)] += 1
+    return backend.to_numpy(t)
+
+
+def to_cpu_copy(t):
+    dev, backend = resolve_device("cpu")
+    return from_numpy_on(np.array(host_array(t), copy=True), dev, backend)
+
+
+def to_device_copy(t, device):
+    dev, backend = resolve_device(device)
+    return from_numpy_on(host_array(t), dev, backend)
+
+
+def upload_into(dst, src_cpu):
+    """Write the values of cpu tensor `src_cpu` into `dst` (any device, any view)."""
+    st = dst._storage
+    tmp = from_numpy_on(host_array(src_cpu), st.device, st.backend)
+    st.backend._table["copy"](dst, tmp)
+
+
+class Tensor:
+    """An n-dimensional array on a device, with autograd.
+
+    Create tensors with `plugtorch.tensor`, `zeros`, `randn`, … rather than this class.
+    """
+    # autograd defaults; set per instance only when they differ
+    requires_grad = False
+    _node = None          # grad_fn
+    _output_nr = 0
+    grad = None
+    _base = None
+    _view = None          # backend-private cache of a host view (cpu: numpy ndarray)
+    _retains_grad = False
+    _hooks = None
+    _post_accumulate_hooks = None
+    __array_priority__ = 1000
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("use plugtorch.tensor(data), plugtorch.empty(*shape) or another "
+                        "factory to create a tensor")
+
+    # -- metadata ----------------------------------------------------------------------
+    @property
+    def shape(self):
+        from ._size import Size
+        return Size(self._shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return self.shape
+        return self._shape[self._wrap_dim(dim, "size")]
+
+    def dim(self):
+        return len(self._shape)
+
+    ndimension = dim
+
+    @property
+    def ndim(self):
+        return len(self._shape)
+
+    def numel(self):
+        return numel_of(self._shape)
+
+    nelement = numel
+
+    def stride(self, dim=None):
+        if dim is None:
+            return self._stride
+        return self._stride[self._wrap_dim(dim, "stride")]
+
+    def storage_offset(self):
+        return self._offset
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def device(self):
+        return self._storage.device
+
+    @property
+    def is_cpu(self):
+        return self._storage.device.type == "cpu"
+
+    @property
+    def is_cuda(self):
+        return self._storage.device.type == "cuda"
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def is_floating_point_(self):
+        return self._dtype.is_floating_point
+
+    def is_floating_point(self):
+        return self._dtype.is_floating_point
+
+    def element_size(self):
+        return self._dtype.itemsize
+
+    @property
+    def itemsize(self):
+        return self._dtype.itemsize
+
+    @property
+    def nbytes(self):
+        return self.numel() * self._dtype.itemsize
+
+    @property
+    def _version(self):
+        return self._storage.version
+
+    def is_contiguous(self, memory_format=None):
+        expected = 1
+        for n, s in zip(reversed(self._shape), reversed(self._stride)):
+            if n == 1:
+                continue
+            if s != expected:
+                return False
+            expected *= n
+        return True
+
+    def _wrap_dim(self, dim, op, ndim=None):
+        n = len(self._shape) if ndim is None else ndim
+        if not isinstance(dim, int) or isinstance(dim, bool):
+            raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+        lo, hi = (-n, n - 1) if n else (-1, 0)
+        if not lo <= dim <= hi:
+            raise IndexError(f"{op}: Dimension out of range (expected to be in range of "
+                             f"[{lo}, {hi}], but got {dim})")
+        return dim + n if dim < 0 else dim
+
+    def _set_geometry(self, storage, shape, stride, offset):
+        self._storage, self._shape, self._stride, self._offset = storage, shape, stride, offset
+        self._dtype = storage.dtype
+        self._view = None
+
+    # -- host access -------------------------------------------------------------------
+    def numpy(self, *, force=False):
+        """The tensor's values as a numpy array. On cpu it shares memory with the tensor."""
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        if self._storage.backend.name != "cpu":
+            if not force:
+                raise TypeError(f"can't convert {self.device} device type tensor to numpy. "
+                                f"Use Tensor.cpu() to copy the tensor to host memory first.")
+            return np.array(host_array(self))
+        return host_array(self)
+
+    def __array__(self, dtype=None, copy=None):
+        a = host_array(self)
+        if dtype is not None:
+            a = a.astype(dtype)
+        return a
+
+    def item(self):
+        if numel_of(self._shape) != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted "
+                               f"to Scalar")
+        return host_array(self).reshape(()).item()
+
+    def tolist(self):
+        return host_array(self).tolist()
+
+    def __len__(self):
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def __iter__(self):
+        if not self._shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self):
+        if numel_of(self._shape) != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is "
+                               f"ambiguous")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._dtype.kind == 2 or numel_of(self._shape) != 1:
+            raise TypeError("only integer tensors of a single element can be converted "
+                            "to an index")
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self, *, tensor_contents=None):
+        from ._format import tensor_repr
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if not self._shape:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec) if spec else repr(self)
+
+    def __reduce_ex__(self, protocol):
+        from .serialization import _reduce_tensor
+        return _reduce_tensor(self)
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment.")
+        from .autograd.grad_mode import no_grad
+        with no_grad():
+            new = self.clone()
+        if type(self) is not Tensor:
+            new = type(self)(new, self.requires_grad) if hasattr(type(self), "_make_subclass") \
+                else new
+        new.requires_grad = self.requires_grad
+        if self.grad is not None:
+            new.grad = self.grad.__deepcopy__(memo)
+        memo[id(self)] = new
+        return new

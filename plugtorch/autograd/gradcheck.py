@@ -1,0 +1,6 @@
+def gradcheck(*a, **k):
+    raise NotImplementedError
+
+
+def gradgradcheck(*a, **k):
+    raise NotImplementedError

@@ -1,0 +1,191 @@
+"""Finding, registering and listing backends.
+
+Backends are collected once with pluggy: in-process plugins registered with `register()`
+and every entry point of the group ``plugtorch.backends``. Set ``PLUGTORCH_AUTOLOAD=0`` to
+load only the backends shipped with plugtorch itself. A plugin that fails to import or to
+start is recorded with its error (see `list()`) and never breaks ``import plugtorch``.
+
+Example:
+    >>> import plugtorch
+    >>> [b["name"] for b in plugtorch.backends.list() if b["available"]][:1]
+    ['cpu']
+"""
+import os
+import traceback
+import warnings
+from importlib import metadata
+
+import pluggy
+
+from . import hookspecs
+from .base import Backend, PRIMITIVES
+from .hookspecs import hookimpl
+
+__all__ = ["Backend", "PRIMITIVES", "hookimpl", "register", "unregister", "list", "get",
+           "BackendUnavailable"]
+
+ENTRY_POINT_GROUP = "plugtorch.backends"
+_OWN_DISTRIBUTION = "plugtorch"
+
+
+class BackendUnavailable(RuntimeError):
+    pass
+
+
+class _Entry:
+    __slots__ = ("name", "factory", "plugin", "backend", "error")
+
+    def __init__(self, name, factory, plugin):
+        self.name, self.factory, self.plugin = name, factory, plugin
+        self.backend = None
+        self.error = None
+
+
+_pm = pluggy.PluginManager("plugtorch")
+_pm.add_hookspecs(hookspecs)
+_entries = {}          # device type -> _Entry
+_broken = {}           # plugin name -> error text (plugins that failed to load)
+_collected = [False]
+
+
+def _autoload_enabled():
+    return os.environ.get("PLUGTORCH_AUTOLOAD", "1").lower() not in ("0", "false", "no", "off")
+
+
+def _collect_from(plugin, label):
+    def reg(name, factory):
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"plugin {label}: backend name must be an identifier, got {name!r}")
+        if name in _entries and _entries[name].plugin != label:
+            warnings.warn(f"backend {name!r} from {label} replaces the one from "
+                          f"{_entries[name].plugin}", stacklevel=3)
+        _entries[name] = _Entry(name, factory, label)
+    try:
+        hook = getattr(plugin, "plugtorch_register_backends", None)
+        if hook is None:
+            raise TypeError("it has no plugtorch_register_backends hook")
+        hook(register=reg)
+    except Exception as e:
+        _broken[label] = f"{type(e).__name__}: {e}"
+
+
+def _collect():
+    if _collected[0]:
+        return
+    _collected[0] = True
+    autoload = _autoload_enabled()
+    eps = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP),
+                 key=lambda ep: (ep.dist is None or ep.dist.name != _OWN_DISTRIBUTION, ep.name))
+    for ep in eps:
+        own = ep.dist is not None and ep.dist.name == _OWN_DISTRIBUTION
+        if not autoload and not own:
+            continue
+        label = f"{ep.name} ({ep.value})"
+        try:
+            plugin = ep.load()
+        except Exception as e:
+            _broken[label] = "".join(traceback.format_exception_only(type(e), e)).strip()
+            continue
+        try:
+            _pm.register(plugin, name=label)
+        except ValueError:
+            pass  # already registered under that name
+        _collect_from(plugin, label)
+
+
+def register(plugin, name=None):
+    """Register a backend plugin at run time, as a third party would.
+
+    `plugin` is an object (module or instance) with a ``plugtorch_register_backends`` hook,
+    or a `Backend` instance, which is registered under its own `name`.
+    Returns the list of device types it registered.
+    """
+    _collect()
+    before = dict(_entries)
+    if isinstance(plugin, Backend):
+        label = name or f"runtime:{plugin.name}"
+        _entries[plugin.name] = _Entry(plugin.name, lambda: plugin, label)
+    else:
+        label = name or f"runtime:{getattr(plugin, '__name__', type(plugin).__name__)}"
+        _pm.register(plugin, name=label)
+        _collect_from(plugin, label)
+        if label in _broken:
+            raise RuntimeError(f"backend plugin {label} failed: {_broken[label]}")
+    added = [n for n, e in _entries.items() if before.get(n) is not e]
+    from .. import _dispatch
+    _dispatch.invalidate()
+    return added
+
+
+def unregister(name):
+    """Remove the backend for device type `name` (tensors on it stop working)."""
+    _collect()
+    entry = _entries.pop(name, None)
+    if entry is None:
+        raise KeyError(f"no backend named {name!r}")
+    from .. import _dispatch
+    _dispatch.invalidate()
+
+
+def _start(entry):
+    try:
+        backend = entry.factory()
+        if not isinstance(backend, Backend):
+            raise TypeError(f"factory returned {type(backend).__name__}, not a Backend")
+        ok, reason = backend.availability()
+        if not ok:
+            entry.error = reason or "unavailable"
+        else:
+            _check_kernels(backend, entry.plugin)
+            entry.backend = backend
+    except Exception as e:
+        entry.error = f"{type(e).__name__}: {e}"
+
+
+def _check_kernels(backend, plugin):
+    from ..ops import OPS
+    unknown = sorted(k for k in backend.kernels if k not in PRIMITIVES and k not in OPS)
+    if unknown:
+        raise ValueError(f"backend {backend.name!r} from plugin {plugin} registers kernels for "
+                         f"unknown ops: {', '.join(unknown)}")
+    if "copy" not in backend.kernels:
+        raise ValueError(f"backend {backend.name!r} from plugin {plugin} lacks the required "
+                         f"'copy' kernel")
+
+
+def get(name):
+    """The started backend for device type `name`; raises a clear error when it can't run."""
+    entry = _entries.get(name)
+    if entry is None or (entry.backend is None and entry.error is None):
+        _collect()
+        entry = _entries.get(name)
+        if entry is None:
+            known = ", ".join(sorted(_entries)) or "none"
+            raise RuntimeError(f"unknown device type {name!r}; registered backends: {known}")
+        if entry.backend is None and entry.error is None:
+            _start(entry)
+    if entry.backend is None:
+        raise BackendUnavailable(f"backend {name!r} is not available: {entry.error}")
+    return entry.backend
+
+
+def list():
+    """Every known backend: name, plugin, whether it is available and, if not, why.
+    Plugins that failed to load are listed too, with `name` None."""
+    _collect()
+    out = []
+    for name, entry in sorted(_entries.items()):
+        if entry.backend is None and entry.error is None:
+            _start(entry)
+        out.append({"name": name, "plugin": entry.plugin, "available": entry.backend is not None,
+                    "reason": entry.error or "",
+                    "devices": entry.backend.device_count() if entry.backend else 0})
+    for label, err in sorted(_broken.items()):
+        out.append({"name": None, "plugin": label, "available": False, "reason": err,
+                    "devices": 0})
+    return out
+
+
+def available():
+    """Names of the backends that can run here."""
+    return [b["name"] for b in list() if b["available"]]

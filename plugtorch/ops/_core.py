@@ -1,0 +1,199 @@
+"""Shared machinery of op implementations: argument checks, broadcasting, dtype promotion,
+output allocation, kernel calls and autograd recording.
+
+Everything a user can get wrong is checked here, before any kernel runs, so every backend
+reports the same error for the same bad input.
+"""
+from .. import _dtype as D
+from .._tensor import Tensor, _wrap, empty_like_meta, contiguous_strides, numel_of
+from ..autograd import graph
+from ..autograd.grad_mode import STATE
+
+_number = (int, float, bool)
+
+
+# ----------------------------------------------------------------------------- checks
+
+def check_devices(op, *tensors):
+    dev = None
+    for t in tensors:
+        if t is None:
+            continue
+        d = t._storage.device
+        if dev is None:
+            dev = d
+        elif d != dev:
+            raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found "
+                               f"at least two devices, {dev} and {d}!")
+    return dev
+
+
+def broadcast_shapes(op, *shapes):
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for i in range(-ndim, 0):
+        size = 1
+        for k, s in enumerate(shapes):
+            if -i > len(s):
+                continue
+            n = s[i]
+            if n != 1:
+                if size != 1 and n != size:
+                    first = next(j for j, t in enumerate(shapes) if -i <= len(t) and t[i] == size)
+                    names = "abcdefgh"
+                    raise RuntimeError(
+                        f"{op}: shapes {' and '.join(str(tuple(x)) for x in shapes)} cannot be "
+                        f"broadcast: the size of tensor {names[first]} ({size}) must match the "
+                        f"size of tensor {names[k]} ({n}) at non-singleton dimension "
+                        f"{ndim + i}")
+                size = n
+        out.append(size)
+    return tuple(out)
+
+
+def expand_meta(t, shape):
+    """A stride-0 broadcast view of t with `shape` (no autograd; kernel inputs only)."""
+    if t._shape == shape:
+        return t
+    pad = len(shape) - len(t._shape)
+    strides = [0] * pad
+    for i, (n, s) in enumerate(zip(t._shape, t._stride)):
+        strides.append(s if n == shape[pad + i] else 0)
+    return _wrap(t._storage, shape, tuple(strides), t._offset)
+
+
+def cast_meta(t, dtype):
+    """t converted to dtype (no autograd; kernel inputs only)."""
+    if t._dtype is dtype:
+        return t
+    out = empty_like_meta(t, dtype=dtype)
+    t._storage.backend._table["copy"](out, t)
+    return out
+
+
+def scalar_for(v, dtype):
+    if dtype.kind == 2:
+        return float(v)
+    if dtype.kind == 1:
+        return int(v)
+    return bool(v)
+
+
+def wrap_dims(op, dims, ndim):
+    """Normalise `dims` (None, int or sequence) to a sorted tuple of non-negative dims."""
+    if dims is None:
+        return tuple(range(ndim))
+    if isinstance(dims, int):
+        dims = (dims,)
+    out = []
+    lo, hi = (-ndim, ndim - 1) if ndim else (-1, 0)
+    for d in dims:
+        if not isinstance(d, int) or isinstance(d, bool):
+            raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dims!r}")
+        if not lo <= d <= hi:
+            raise IndexError(f"{op}: Dimension out of range (expected to be in range of "
+                             f"[{lo}, {hi}], but got {d})")
+        d = d + ndim if d < 0 else d
+        if ndim == 0:
+            d = 0
+        if d in out:
+            raise RuntimeError(f"{op}: dim {d} appears multiple times in the list of dims")
+        out.append(d)
+    return tuple(sorted(out))
+
+
+def needs_grad(*tensors):
+    if not STATE.enabled:
+        return False
+    for t in tensors:
+        if t is not None and t.__class__ is not int and getattr(t, "requires_grad", False):
+            return True
+    return False
+
+
+def new_empty(shape, dtype, like):
+    return empty_like_meta(like, shape=shape, dtype=dtype)
+
+
+def run(name, *args):
+    """Call primitive `name` on the backend of the first tensor argument."""
+    for a in args:
+        if isinstance(a, Tensor):
+            return a._storage.backend._table[name](*args)
+    raise AssertionError(name)
+
+
+# ----------------------------------------------------------------------------- gradients
+
+def sum_to(g, shape):
+    """Reduce a broadcast gradient back to `shape`."""
+    if g._shape == shape:
+        return g
+    lead = len(g._shape) - len(shape)
+    dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
+                                      if n == 1 and g._shape[i + lead] != 1)
+    if dims:
+        g = g.sum(dims, keepdim=True)
+    if lead:
+        g = g.reshape(shape)
+    return g
+
+
+def record(backward, name, inputs, out, params=None, saved=(), save_out=False):
+    return graph.record(backward, name, inputs, out, params, saved, save_out)
+
+
+# ----------------------------------------------------------------------------- in place
+
+def check_inplace(op, self):
+    """The autograd rules for writing into `self`."""
+    if STATE.enabled and self.requires_grad and self._node is None:
+        raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an "
+                           f"in-place operation.")
+    base = self._base
+    if STATE.enabled and base is not None and base.requires_grad and base._node is None:
+        raise RuntimeError(f"{op}: a view of a leaf Variable that requires grad is being used "
+                           f"in an in-place operation.")
+
+
+def overlaps(a, b):
+    """Could writing a change b's values at a different position (same storage, other view)?"""
+    return (a._storage is b._storage and
+            (a._shape != b._shape or a._stride != b._stride or a._offset != b._offset))
+
+
+def commit_inplace(op, self, result):
+    """Write `result` (an out-of-place value with its own history) into `self`, and make
+    self's history (and its base's, when self is a view) lead to result.
+
+    NOTE [in-place autograd]
+    An in-place op on a tensor that takes part in autograd is computed out of place first
+    (on a clone of self, so a derivative that needs self's old value still has it), then
+    copied into self's storage. self's grad_fn becomes result's. When self is a view of a
+    base that requires grad, the base gets a CopySlices node: its gradient is the incoming
+    gradient with the view's region replaced by what flows back through result.
+    """
+    from .views import copy_slices
+    self._storage.backend._table["copy"](self, expand_meta(result, self._shape))
+    self._storage.version += 1
+    if not (STATE.enabled and result.requires_grad):
+        return self
+    r = result if result._dtype is self._dtype else result.to(self._dtype)
+    if r._shape != self._shape:
+        r = r.expand(self._shape)
+    base = self._base
+    if base is not None:
+        copy_slices(base, self, r)
+    else:
+        self.requires_grad = True
+        self._node = r._node
+        self._output_nr = r._output_nr
+        if r._node is None:   # result is a leaf (e.g. copy_ from a leaf): identity node
+            graph.record(lambda n, g: (g,), "CopyBackwards", (r,), self)
+    return self
+
+
+def bind(*names_fns, inplace=None):
+    """Attach functions as Tensor methods."""
+    for name, fn in names_fns:
+        setattr(Tensor, name, fn)

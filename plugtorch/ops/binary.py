@@ -1,0 +1,479 @@
+"""Binary elementwise ops with broadcasting and PyTorch's type promotion, their in-place and
+reflected forms, and where/clamp."""
+import numpy as np
+
+from .. import _dtype as D
+from .._tensor import Tensor, empty_like_meta, resolve_device
+from ..autograd.grad_mode import STATE
+from . import _core as C
+from ._decl import declare
+from . import samples as S
+
+__all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
+           "floor_divide", "remainder", "fmod", "pow", "maximum", "minimum", "atan2", "eq", "ne",
+           "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal", "not_equal",
+           "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+           "where", "clamp", "clip", "rsub"]
+
+
+# dtype rules: promoted dtype -> (compute dtype, output dtype)
+def _same(dt):
+    return dt, dt
+
+
+def _true_div(dt):
+    c = dt if dt.kind == 2 else D.get_default_dtype()
+    return c, c
+
+
+def _compare(dt):
+    return dt, D.bool
+
+
+def _logical(dt):
+    return D.bool, D.bool
+
+
+def _no_bool(name):
+    def rule(dt):
+        if dt is D.bool:
+            raise RuntimeError(f"{name}: not supported for bool tensors")
+        return dt, dt
+    return rule
+
+
+def _integral(name):
+    def rule(dt):
+        if dt.kind == 2:
+            raise TypeError(f"{name}: only integer and bool tensors are supported, got {dt}")
+        return dt, dt
+    return rule
+
+
+def _float(dt):
+    c = dt if dt.kind == 2 else D.get_default_dtype()
+    return c, c
+
+
+class _Binary:
+    __slots__ = ("name", "kernel", "rule", "backward", "bname", "cache")
+
+    def __init__(self, name, rule, backward, kernel=None):
+        self.name, self.rule, self.backward = name, rule, backward
+        self.kernel = kernel or name
+        self.bname = name.capitalize() + "Backward0"
+        self.cache = {}
+
+
+def _operand_device(a, b, op):
+    """Pick the device of the result; a 0-d cpu tensor mixes with any device, as a scalar."""
+    da, db = a._storage.device, b._storage.device
+    if da == db:
+        return a, b
+    if not b._shape and db.type == "cpu":
+        return a, b.item()
+    if not a._shape and da.type == "cpu":
+        return a.item(), b
+    raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found at "
+                       f"least two devices, {da} and {db}!")
+
+
+def binary(spec, a, b):
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        if a._storage is not b._storage and a._storage.device != b._storage.device:
+            a, b = _operand_device(a, b, spec.name)
+            ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        dt = a._dtype if a._dtype is b._dtype else D.result_type(a, b)
+        shape = a._shape if a._shape == b._shape else C.broadcast_shapes(
+            spec.name, a._shape, b._shape)
+        like = a
+    elif ta:
+        if not isinstance(b, (int, float, bool)):
+            b = _coerce(spec.name, b)
+        dt = D.result_type(a, b)
+        shape, like = a._shape, a
+    elif tb:
+        if not isinstance(a, (int, float, bool)):
+            a = _coerce(spec.name, a)
+        dt = D.result_type(a, b)
+        shape, like = b._shape, b
+    else:
+        raise TypeError(f"{spec.name}: expected at least one tensor, got "
+                        f"{type(a).__name__} and {type(b).__name__}")
+    try:
+        cdt, odt = spec.cache[dt]
+    except KeyError:
+        cdt, odt = spec.cache[dt] = spec.rule(dt)
+    xa = _prep(a, cdt, shape) if ta else C.scalar_for(a, cdt)
+    xb = _prep(b, cdt, shape) if tb else C.scalar_for(b, cdt)
+    out = empty_like_meta(like, shape=shape, dtype=odt)
+    like._storage.backend._table[spec.kernel](out, xa, xb)
+    if spec.backward is not None and STATE.enabled and (
+            (ta and a.requires_grad) or (tb and b.requires_grad)):
+        C.record(spec.backward, spec.bname, (a if ta else None, b if tb else None), out,
+                 params=(a, b), saved=(a if ta else None, b if tb else None))
+    return out
+
+
+def _coerce(op, v):
+    if isinstance(v, (np.generic,)):
+        return v.item()
+    raise TypeError(f"{op}: unsupported operand type {type(v).__name__}; expected a Tensor or "
+                    f"a number")
+
+
+def _prep(t, dt, shape):
+    if t._dtype is not dt:
+        t = C.cast_meta(t, dt)
+    if t._shape != shape:
+        t = C.expand_meta(t, shape)
+    return t
+
+
+def binary_(spec, self, other):
+    """self (op)= other, in place."""
+    name = spec.name + "_"
+    C.check_inplace(name, self)
+    if isinstance(other, Tensor):
+        if other._storage.device != self._storage.device:
+            self, other = _operand_device(self, other, name)
+        elif other._shape != self._shape:
+            shape = C.broadcast_shapes(name, self._shape, other._shape)
+            if shape != self._shape:
+                raise RuntimeError(f"{name}: output with shape {tuple(self._shape)} doesn't match "
+                                   f"the broadcast shape {shape}")
+    dt = D.result_type(self, other)
+    cdt, odt = spec.rule(dt)
+    if not D.can_cast(odt, self._dtype):
+        raise RuntimeError(f"{name}: result type {odt.name.capitalize()} can't be cast to the "
+                           f"desired output type {self._dtype.name.capitalize()}")
+    if STATE.enabled and (self.requires_grad or getattr(other, "requires_grad", False)):
+        return C.commit_inplace(name, self, binary(spec, self.clone(), other))
+    alias = isinstance(other, Tensor) and C.overlaps(self, other)
+    if odt is self._dtype and cdt is self._dtype and not alias:
+        xo = _prep(other, cdt, self._shape) if isinstance(other, Tensor) else \
+            C.scalar_for(other, cdt)
+        self._storage.backend._table[spec.kernel](self, self, xo)
+    else:
+        self._storage.backend._table["copy"](self, binary(spec, self, other))
+    self._storage.version += 1
+    return self
+
+
+# ----------------------------------------------------------------------------- derivatives
+
+def _g(g, x):
+    """The part of gradient g that belongs to operand x (None for scalars)."""
+    if x is None or not x.requires_grad:
+        return None
+    g = C.sum_to(g, x._shape)
+    return g if g._dtype is x._dtype else g.to(x._dtype)
+
+
+def _add_bw(n, g):
+    a, b = n.params
+    return _g(g, a if isinstance(a, Tensor) else None), _g(g, b if isinstance(b, Tensor) else None)
+
+
+def _sub_bw(n, g):
+    a, b = n.params
+    return (_g(g, a if isinstance(a, Tensor) else None),
+            _g(-g, b if isinstance(b, Tensor) else None))
+
+
+def _mul_bw(n, g):
+    a, b = n.inputs
+    pa, pb = n.params
+    return (_g(g * (b if b is not None else pb), a),
+            _g(g * (a if a is not None else pa), b))
+
+
+def _div_bw(n, g):
+    a, b = n.inputs
+    pa, pb = n.params
+    bb = b if b is not None else pb
+    ga = _g(g / bb, a) if a is not None else None
+    gb = _g(-g * (a if a is not None else pa) / (b * b), b) if b is not None and \
+        b.requires_grad else None
+    return ga, gb
+
+
+def _pow_bw(n, g):
+    a, b = n.inputs
+    pa, pb = n.params
+    ga = gb = None
+    if a is not None and a.requires_grad:
+        e = b if b is not None else pb
+        ga = _g(g * e * a ** (e - 1) if not (isinstance(e, (int, float)) and e == 0)
+                else g * 0, a)
+    if b is not None and b.requires_grad:
+        base = a if a is not None else pa
+        out = base ** b
+        logb = base.log() if isinstance(base, Tensor) else float(np.log(base))
+        gb = _g(g * out * logb, b)
+    return ga, gb
+
+
+def _minmax_bw(pick):
+    def bw(n, g):
+        a, b = n.inputs
+        pa, pb = n.params
+        x = a if a is not None else pa
+        y = b if b is not None else pb
+        win = (pick(x, y)).to(g._dtype) + (eq(x, y)).to(g._dtype) * 0.5
+        return _g(g * win, a), _g(g * (1 - win), b)
+    return bw
+
+
+def _atan2_bw(n, g):
+    a, b = n.inputs
+    pa, pb = n.params
+    x = a if a is not None else pa
+    y = b if b is not None else pb
+    d = x * x + y * y
+    return _g(g * y / d, a), _g(-g * x / d, b)
+
+
+def _remainder_bw(n, g):
+    a, b = n.inputs
+    pa, pb = n.params
+    gb = None
+    if b is not None and b.requires_grad:
+        x = a if a is not None else pa
+        gb = _g(-g * floor_divide(x, b), b)
+    return _g(g, a), gb
+
+
+def _floor_div_bw(n, g):
+    a, b = n.inputs
+    return _g(g * 0, a), _g(g * 0, b)
+
+
+_BINARY = {
+    "add": (_same, _add_bw, np.add),
+    "sub": (_no_bool("sub"), _sub_bw, np.subtract),
+    "mul": (_same, _mul_bw, np.multiply),
+    "div": (_true_div, _div_bw, np.true_divide),
+    "floor_divide": (_no_bool("floor_divide"), _floor_div_bw, np.floor_divide),
+    "remainder": (_no_bool("remainder"), _remainder_bw, np.remainder),
+    "pow": (_no_bool("pow"), _pow_bw, np.power),
+    "maximum": (_same, _minmax_bw(lambda x, y: gt(x, y)), np.maximum),
+    "minimum": (_same, _minmax_bw(lambda x, y: lt(x, y)), np.minimum),
+    "atan2": (_float, _atan2_bw, np.arctan2),
+    "eq": (_compare, None, np.equal),
+    "ne": (_compare, None, np.not_equal),
+    "lt": (_compare, None, np.less),
+    "le": (_compare, None, np.less_equal),
+    "gt": (_compare, None, np.greater),
+    "ge": (_compare, None, np.greater_equal),
+    "logical_and": (_logical, None, np.logical_and),
+    "logical_or": (_logical, None, np.logical_or),
+    "logical_xor": (_logical, None, np.logical_xor),
+    "bitwise_and": (_integral("bitwise_and"), None, np.bitwise_and),
+    "bitwise_or": (_integral("bitwise_or"), None, np.bitwise_or),
+    "bitwise_xor": (_integral("bitwise_xor"), None, np.bitwise_xor),
+}
+
+SPECS = {name: _Binary(name, rule, bw) for name, (rule, bw, _) in _BINARY.items()}
+_DOMAIN = {"div": "nonzero_b", "floor_divide": "nonzero_b", "remainder": "nonzero_b",
+           "pow": "pow", "atan2": "nonzero_b"}
+_GRAD = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2"}
+
+
+def _make(name):
+    spec = SPECS[name]
+
+    def fn(input, other):
+        return binary(spec, input, other)
+
+    def fn_(self, other):
+        return binary_(spec, self, other)
+
+    fn.__name__, fn_.__name__ = name, name + "_"
+    fn.__doc__ = f"Elementwise {name} with broadcasting and type promotion."
+    dtypes = D.ALL
+    if name in ("sub", "floor_divide", "remainder", "pow"):
+        dtypes = D.NUMERIC
+    elif name.startswith("bitwise"):
+        dtypes = (D.bool,) + D.INTEGRAL
+    declare(name, fn, ref=_BINARY[name][2], samples=S.binary(_DOMAIN.get(name)), dtypes=dtypes,
+            grad=name in _GRAD, primitive=name)
+    C.bind((name, fn), (name + "_", fn_))
+    return fn, fn_
+
+
+for _name in _BINARY:
+    globals()[_name] = _make(_name)[0]
+
+
+def add(input, other, *, alpha=1):
+    """input + alpha * other, with broadcasting and type promotion."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return binary(SPECS["add"], input, other)
+
+
+def sub(input, other, *, alpha=1):
+    """input - alpha * other."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return binary(SPECS["sub"], input, other)
+
+
+def _add_(self, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha)
+    return binary_(SPECS["add"], self, other)
+
+
+def _sub_(self, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha)
+    return binary_(SPECS["sub"], self, other)
+
+
+def div(input, other, *, rounding_mode=None):
+    """input / other; rounding_mode None (true division), 'trunc' or 'floor'."""
+    if rounding_mode is None:
+        return binary(SPECS["div"], input, other)
+    if rounding_mode == "floor":
+        return floor_divide(input, other)
+    if rounding_mode == "trunc":
+        q = binary(SPECS["div"], input, other)
+        dt = D.result_type(input, other)
+        return q.trunc() if dt.kind == 2 else q.trunc().to(dt)
+    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+                     f"found '{rounding_mode}'")
+
+
+def _div_(self, other, *, rounding_mode=None):
+    if rounding_mode is None:
+        return binary_(SPECS["div"], self, other)
+    return self.copy_(div(self, other, rounding_mode=rounding_mode))
+
+
+def fmod(input, other):
+    """C-style remainder: the result has the sign of input."""
+    return input - div(input, other, rounding_mode="trunc") * other
+
+
+def rsub(input, other, *, alpha=1):
+    return sub(other, input, alpha=alpha)
+
+
+def where(condition, input=None, other=None):
+    """Pick input where condition is true, else other; with one argument, nonzero(as_tuple)."""
+    if input is None and other is None:
+        return condition.nonzero(as_tuple=True)
+    from .ternary import where as _where
+    return _where(condition, input, other)
+
+
+def clamp(input, min=None, max=None):
+    """Clamp every element into [min, max]; min and max may be numbers or tensors."""
+    if min is None and max is None:
+        raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+    out = input
+    if min is not None:
+        out = maximum(out, min) if isinstance(min, Tensor) else _clamp_scalar(out, min, True)
+    if max is not None:
+        out = minimum(out, max) if isinstance(max, Tensor) else _clamp_scalar(out, max, False)
+    return out
+
+
+def _clamp_scalar(x, v, lower):
+    # a scalar bound keeps x's dtype (PyTorch: clamp(int tensor, 0.5) stays integral only
+    # when the bound is integral); the gradient passes where the bound is not active
+    r = binary(SPECS["maximum" if lower else "minimum"], x, v)
+    return r
+
+
+def _clamp_(self, min=None, max=None):
+    return self.copy_(clamp(self, min, max)) if not (STATE.enabled and self.requires_grad) \
+        else C.commit_inplace("clamp_", self, clamp(self.clone(), min, max))
+
+
+clip = clamp
+subtract, multiply, divide, true_divide = sub, mul, div, div
+greater, less, greater_equal, less_equal, not_equal = gt, lt, ge, le, ne
+
+C.bind(("add", add), ("sub", sub), ("add_", _add_), ("sub_", _sub_), ("div", div),
+       ("div_", _div_), ("fmod", fmod), ("clamp", clamp), ("clip", clamp), ("clamp_", _clamp_),
+       ("clip_", _clamp_), ("subtract", sub), ("multiply", mul), ("divide", div),
+       ("true_divide", div), ("greater", gt), ("less", lt), ("greater_equal", ge),
+       ("less_equal", le), ("not_equal", ne), ("where", lambda self, c, o: where(c, self, o)),
+       ("rsub", rsub))
+
+declare("clamp", clamp, ref=lambda x, lo, hi: np.clip(x, lo, hi), samples=S.clamp(),
+        dtypes=D.NUMERIC)
+
+# operators
+_ops = {
+    "__add__": lambda s, o: binary(SPECS["add"], s, o),
+    "__radd__": lambda s, o: binary(SPECS["add"], o, s),
+    "__iadd__": lambda s, o: binary_(SPECS["add"], s, o),
+    "__sub__": lambda s, o: binary(SPECS["sub"], s, o),
+    "__rsub__": lambda s, o: binary(SPECS["sub"], o, s),
+    "__isub__": lambda s, o: binary_(SPECS["sub"], s, o),
+    "__mul__": lambda s, o: binary(SPECS["mul"], s, o),
+    "__rmul__": lambda s, o: binary(SPECS["mul"], o, s),
+    "__imul__": lambda s, o: binary_(SPECS["mul"], s, o),
+    "__truediv__": lambda s, o: binary(SPECS["div"], s, o),
+    "__rtruediv__": lambda s, o: binary(SPECS["div"], o, s),
+    "__itruediv__": lambda s, o: binary_(SPECS["div"], s, o),
+    "__floordiv__": lambda s, o: binary(SPECS["floor_divide"], s, o),
+    "__rfloordiv__": lambda s, o: binary(SPECS["floor_divide"], o, s),
+    "__ifloordiv__": lambda s, o: binary_(SPECS["floor_divide"], s, o),
+    "__mod__": lambda s, o: binary(SPECS["remainder"], s, o),
+    "__rmod__": lambda s, o: binary(SPECS["remainder"], o, s),
+    "__imod__": lambda s, o: binary_(SPECS["remainder"], s, o),
+    "__pow__": lambda s, o: _pow(s, o),
+    "__rpow__": lambda s, o: _pow(o, s),
+    "__ipow__": lambda s, o: binary_(SPECS["pow"], s, o),
+    "__eq__": lambda s, o: binary(SPECS["eq"], s, o) if _num(o) else NotImplemented,
+    "__ne__": lambda s, o: binary(SPECS["ne"], s, o) if _num(o) else NotImplemented,
+    "__lt__": lambda s, o: binary(SPECS["lt"], s, o),
+    "__le__": lambda s, o: binary(SPECS["le"], s, o),
+    "__gt__": lambda s, o: binary(SPECS["gt"], s, o),
+    "__ge__": lambda s, o: binary(SPECS["ge"], s, o),
+    "__and__": lambda s, o: _bitwise("and", s, o),
+    "__rand__": lambda s, o: _bitwise("and", o, s),
+    "__iand__": lambda s, o: binary_(SPECS["bitwise_and"], s, o),
+    "__or__": lambda s, o: _bitwise("or", s, o),
+    "__ror__": lambda s, o: _bitwise("or", o, s),
+    "__ior__": lambda s, o: binary_(SPECS["bitwise_or"], s, o),
+    "__xor__": lambda s, o: _bitwise("xor", s, o),
+    "__rxor__": lambda s, o: _bitwise("xor", o, s),
+    "__ixor__": lambda s, o: binary_(SPECS["bitwise_xor"], s, o),
+    "__matmul__": lambda s, o: s.matmul(o),
+    "__rmatmul__": lambda s, o: o.matmul(s) if isinstance(o, Tensor) else NotImplemented,
+}
+
+
+def _num(o):
+    return isinstance(o, (Tensor, int, float, bool, np.generic))
+
+
+def _bitwise(kind, a, b):
+    return binary(SPECS["bitwise_" + kind], a, b)
+
+
+def _pow(a, b):
+    if isinstance(b, (int, float)) and not isinstance(b, bool) and isinstance(a, Tensor):
+        if b == 2 and a._dtype.kind == 2:
+            return binary(SPECS["mul"], a, a)
+        if isinstance(b, int) and b < 0 and a._dtype.kind != 2:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return binary(SPECS["pow"], a, b)
+
+
+def pow(input, exponent):
+    """input ** exponent elementwise."""
+    return _pow(input, exponent)
+
+
+for _k, _v in _ops.items():
+    setattr(Tensor, _k, _v)
+Tensor.pow = pow

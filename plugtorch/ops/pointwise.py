@@ -1,0 +1,178 @@
+"""Elementwise ops: unary, binary (with broadcasting and type promotion), where, clamp.
+
+Each op is one row of a table: kernel, dtype rule, numpy reference, derivative. The drivers
+`unary` and `binary` do every check, then call the backend primitive of the same name.
+"""
+import math
+
+import numpy as np
+
+from .. import _dtype as D
+from .._tensor import Tensor, _wrap, empty_like_meta
+from ..autograd.grad_mode import STATE
+from . import _core as C
+from ._decl import declare
+from . import samples as S
+
+# dtype rules: input dtype -> (compute dtype, output dtype), or raise
+def _to_float(op):
+    def rule(dt):
+        c = dt if dt.kind == 2 else D.get_default_dtype()
+        return c, c
+    return rule
+
+
+def _same(op, allow_bool=True):
+    def rule(dt):
+        if dt is D.bool and not allow_bool:
+            raise RuntimeError(f"{op}: not supported for bool tensors" if op != "neg" else
+                               "Negation, the `-` operator, on a bool tensor is not supported. "
+                               "If you are trying to invert a mask, use the `~` or "
+                               "`logical_not()` operator instead.")
+        return dt, dt
+    return rule
+
+
+def _to_bool(op):
+    return lambda dt: (dt, D.bool)
+
+
+def _integral(op):
+    def rule(dt):
+        if dt.kind == 2:
+            raise TypeError(f"{op}: only integer and bool tensors are supported, got {dt}")
+        return dt, dt
+    return rule
+
+
+# ----------------------------------------------------------------------------- unary
+
+class _Unary:
+    __slots__ = ("name", "bname", "rule", "backward", "save_in", "save_out", "cache")
+
+    def __init__(self, name, rule, backward, save_in, save_out):
+        self.name, self.rule, self.backward = name, rule, backward
+        self.bname = name.capitalize() + "Backward0"
+        self.save_in, self.save_out = save_in, save_out
+        self.cache = {}
+
+
+def unary(spec, x):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{spec.name}(): argument 'input' must be Tensor, not "
+                        f"{type(x).__name__}")
+    try:
+        cdt, odt = spec.cache[x._dtype]
+    except KeyError:
+        cdt, odt = spec.cache[x._dtype] = spec.rule(x._dtype)
+    xin = C.cast_meta(x, cdt) if cdt is not x._dtype else x
+    out = empty_like_meta(x, dtype=odt)
+    x._storage.backend._table[spec.name](out, xin)
+    if spec.backward is not None and STATE.enabled and x.requires_grad:
+        C.record(spec.backward, spec.bname, (x,), out,
+                 saved=(x,) if spec.save_in else (), save_out=spec.save_out)
+    return out
+
+
+def unary_(spec, x):
+    """In-place form: x.exp_()."""
+    C.check_inplace(spec.name + "_", x)
+    cdt, odt = spec.rule(x._dtype)
+    if not D.can_cast(odt, x._dtype) or (odt is D.bool and x._dtype is not D.bool):
+        raise RuntimeError(f"{spec.name}_: result type {odt.name} can't be cast to the desired "
+                           f"output type {x._dtype.name}")
+    if STATE.enabled and (x.requires_grad):
+        return C.commit_inplace(spec.name + "_", x, unary(spec, x.clone()))
+    r = unary(spec, x) if (cdt is not x._dtype or not x.is_contiguous()) else None
+    if r is None:
+        x._storage.backend._table[spec.name](x, x)
+    else:
+        x._storage.backend._table["copy"](x, r)
+    x._storage.version += 1
+    return x
+
+
+def _zeros_grad(n, g):
+    return (g * 0,)
+
+
+_UNARY = [
+    # name, rule, numpy ref, backward (node, grad) -> grads, saves (in, out), sample domain
+    ("neg", _same("neg", False), np.negative, lambda n, g: (-g,), (0, 0), None),
+    ("abs", _same("abs"), np.abs, lambda n, g: (g * n.inputs[0].sign(),), (1, 0), "nonzero"),
+    ("sign", _same("sign"), np.sign, _zeros_grad, (0, 0), "nonzero"),
+    ("exp", _to_float("exp"), np.exp, lambda n, g: (g * n.out(),), (0, 1), None),
+    ("log", _to_float("log"), np.log, lambda n, g: (g / n.inputs[0],), (1, 0), "positive"),
+    ("log1p", _to_float("log1p"), np.log1p, lambda n, g: (g / (n.inputs[0] + 1),), (1, 0),
+     "positive"),
+    ("expm1", _to_float("expm1"), np.expm1, lambda n, g: (g * (n.out() + 1),), (0, 1), None),
+    ("sqrt", _to_float("sqrt"), np.sqrt, lambda n, g: (g / (2 * n.out()),), (0, 1), "positive"),
+    ("rsqrt", _to_float("rsqrt"), lambda x: 1 / np.sqrt(x),
+     lambda n, g: (g * -0.5 * n.out() ** 3,), (0, 1), "positive"),
+    ("sin", _to_float("sin"), np.sin, lambda n, g: (g * n.inputs[0].cos(),), (1, 0), None),
+    ("cos", _to_float("cos"), np.cos, lambda n, g: (-g * n.inputs[0].sin(),), (1, 0), None),
+    ("tan", _to_float("tan"), np.tan, lambda n, g: (g * (1 + n.out() ** 2),), (0, 1), "small"),
+    ("tanh", _to_float("tanh"), np.tanh, lambda n, g: (g * (1 - n.out() ** 2),), (0, 1), None),
+    ("sigmoid", _to_float("sigmoid"), lambda x: 1 / (1 + np.exp(-x)),
+     lambda n, g: (g * n.out() * (1 - n.out()),), (0, 1), None),
+    ("relu", _same("relu", False), lambda x: np.maximum(x, 0),
+     lambda n, g: (g * (n.out() > 0).to(g._dtype),), (0, 1), "nonzero"),
+    ("erf", _to_float("erf"), None,
+     lambda n, g: (g * (2 / math.sqrt(math.pi)) * (-n.inputs[0] ** 2).exp(),), (1, 0), None),
+    ("floor", _same("floor"), np.floor, _zeros_grad, (0, 0), "nonint"),
+    ("ceil", _same("ceil"), np.ceil, _zeros_grad, (0, 0), "nonint"),
+    ("round", _same("round"), np.round, _zeros_grad, (0, 0), "nonint"),
+    ("trunc", _same("trunc"), np.trunc, _zeros_grad, (0, 0), "nonint"),
+    ("reciprocal", _to_float("reciprocal"), lambda x: 1 / x,
+     lambda n, g: (-g * n.out() ** 2,), (0, 1), "nonzero"),
+    ("logical_not", _to_bool("logical_not"), np.logical_not, None, (0, 0), None),
+    ("isnan", _to_bool("isnan"), np.isnan, None, (0, 0), None),
+    ("isinf", _to_bool("isinf"), np.isinf, None, (0, 0), None),
+    ("isfinite", _to_bool("isfinite"), np.isfinite, None, (0, 0), None),
+    ("bitwise_not", _integral("bitwise_not"), np.invert, None, (0, 0), None),
+]
+
+
+def _erf_ref(x):
+    v = np.vectorize(math.erf, otypes=[np.float64])
+    return v(x)
+
+
+def _make_unary(name, rule, ref, backward, saves, domain):
+    spec = _Unary(name, rule, backward, *saves)
+
+    def fn(input):
+        return unary(spec, input)
+
+    def fn_(self):
+        return unary_(spec, self)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise {name}. Returns a new tensor."
+    fn_.__name__ = name + "_"
+    dtypes = D.ALL if name not in ("neg", "relu") else tuple(d for d in D.ALL if d is not D.bool)
+    if name == "bitwise_not":
+        dtypes = (D.bool,) + D.INTEGRAL
+    declare(name, fn, ref=ref or _erf_ref, samples=S.unary(domain), dtypes=dtypes,
+            grad=backward is not None and backward is not _zeros_grad, primitive=name)
+    return spec, fn, fn_
+
+
+__all__ = []
+for _row in _UNARY:
+    _spec, _fn, _fn_ = _make_unary(*_row)
+    globals()[_row[0]] = _fn
+    __all__.append(_row[0])
+    C.bind((_row[0], _fn))
+    if _row[3] is not None or _row[0] in ("logical_not", "bitwise_not"):
+        C.bind((_row[0] + "_", _fn_))
+
+Tensor.__neg__ = neg
+Tensor.__abs__ = abs
+Tensor.__invert__ = lambda self: (logical_not(self) if self._dtype is D.bool
+                                  else bitwise_not(self))
+Tensor.negative = neg
+Tensor.absolute = abs
+absolute = abs
+negative = neg
+__all__ += ["absolute", "negative"]

@@ -1,0 +1,513 @@
+"""View ops: new tensors over the same storage, metadata only, on every backend.
+
+A view records how to send its gradient back to its input. Slicing views (narrow, select,
+basic indexing, diagonal) share one backward: embed the gradient into zeros shaped like the
+input (`_embed`). Writes through views are handled by `copy_slices`, see
+NOTE [in-place autograd] in _core.py.
+"""
+from .. import _dtype as D
+from .._tensor import Tensor, Storage, _wrap, contiguous_strides, numel_of, empty_like_meta
+from ..autograd.grad_mode import STATE
+from ..autograd import graph
+from . import _core as C
+
+__all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "t", "transpose",
+           "swapaxes", "swapdims", "permute", "movedim", "narrow", "select", "unbind", "split",
+           "chunk", "diagonal", "as_strided", "clone", "detach", "expand_copy", "broadcast_to",
+           "broadcast_tensors", "atleast_1d", "atleast_2d", "ravel"]
+
+
+def make_view(x, shape, stride, offset):
+    v = _wrap(x._storage, shape, stride, offset)
+    v._base = x._base if x._base is not None else x
+    return v
+
+
+def _infer_shape(op, shape, numel):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shape = tuple(int(s) for s in shape)
+    if shape.count(-1) > 1:
+        raise RuntimeError(f"{op}: only one dimension can be inferred")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if s < 0:
+                raise RuntimeError(f"{op}: invalid shape dimension {s}")
+            known *= s
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+def _view_strides(old_shape, old_stride, new_shape):
+    """Strides for viewing (old_shape, old_stride) as new_shape, or None when a copy is
+    needed: each run of merged old dims must be contiguous within itself."""
+    if numel_of(old_shape) == 0 or not old_shape:
+        return contiguous_strides(new_shape)
+    old = [(n, s) for n, s in zip(old_shape, old_stride) if n != 1]
+    new_stride = [0] * len(new_shape)
+    oi = 0
+    ni = 0
+    while ni < len(new_shape):
+        if new_shape[ni] == 1:
+            new_stride[ni] = 1
+            ni += 1
+            continue
+        if oi >= len(old):
+            return None
+        # gather old dims into a chunk, new dims into a chunk of equal size
+        chunk_old = [old[oi]]
+        size_old = old[oi][0]
+        oi += 1
+        group = [ni]
+        size_new = new_shape[ni]
+        ni += 1
+        while size_old != size_new:
+            if size_old < size_new:
+                if oi >= len(old):
+                    return None
+                chunk_old.append(old[oi])
+                size_old *= old[oi][0]
+                oi += 1
+            else:
+                while ni < len(new_shape) and new_shape[ni] == 1:
+                    new_stride[ni] = 1
+                    ni += 1
+                if ni >= len(new_shape):
+                    return None
+                group.append(ni)
+                size_new *= new_shape[ni]
+                ni += 1
+        for (n0, s0), (n1, s1) in zip(chunk_old, chunk_old[1:]):
+            if s0 != n1 * s1:
+                return None
+        st = chunk_old[-1][1]
+        for k in reversed(group):
+            new_stride[k] = st
+            st *= new_shape[k]
+    return tuple(new_stride)
+
+
+def _reshape_bw(n, g):
+    return (g.reshape(n.params),)
+
+
+def view(x, *shape):
+    """A view with a new shape; raises when the strides don't allow one (use reshape)."""
+    if len(shape) == 1 and isinstance(shape[0], D.dtype):
+        raise RuntimeError("view(dtype) is not supported")
+    shape = _infer_shape("view", shape, numel_of(x._shape))
+    stride = _view_strides(x._shape, x._stride, shape)
+    if stride is None:
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at "
+                           "least one dimension spans across two contiguous subspaces). Use "
+                           ".reshape(...) instead.")
+    return _record_view(x, make_view(x, shape, stride, x._offset), _reshape_bw, "ViewBackward0",
+                        x._shape)
+
+
+def _record_view(x, v, bw, name, params):
+    if STATE.enabled and x.requires_grad:
+        graph.record(bw, name, (x,), v, params=params)
+    return v
+
+
+def reshape(input, *shape):
+    """Like view when the strides allow, else a contiguous copy."""
+    x = input
+    shape = _infer_shape("reshape", shape, numel_of(x._shape))
+    if shape == x._shape:
+        return _record_view(x, make_view(x, shape, x._stride, x._offset), _reshape_bw,
+                            "ViewBackward0", x._shape)
+    stride = _view_strides(x._shape, x._stride, shape)
+    if stride is None:
+        return view(x.contiguous(), shape)
+    return _record_view(x, make_view(x, shape, stride, x._offset), _reshape_bw,
+                        "ViewBackward0", x._shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    x = input
+    if not x._shape:
+        return reshape(x, (1,))
+    s = x._wrap_dim(start_dim, "flatten")
+    e = x._wrap_dim(end_dim, "flatten")
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = x._shape[:s] + (numel_of(x._shape[s:e + 1]),) + x._shape[e + 1:]
+    return reshape(x, shape)
+
+
+ravel = lambda input: reshape(input, (-1,))  # noqa: E731
+
+
+def unflatten(input, dim, sizes):
+    x = input
+    d = x._wrap_dim(dim, "unflatten")
+    sizes = _infer_shape("unflatten", tuple(sizes), x._shape[d])
+    return reshape(x, x._shape[:d] + sizes + x._shape[d + 1:])
+
+
+def squeeze(input, dim=None):
+    x = input
+    if dim is None:
+        dims = [i for i, n in enumerate(x._shape) if n == 1]
+    else:
+        dims = [d for d in C.wrap_dims("squeeze", dim, len(x._shape))
+                if x._shape and x._shape[d] == 1]
+    shape = tuple(n for i, n in enumerate(x._shape) if i not in dims)
+    stride = tuple(s for i, s in enumerate(x._stride) if i not in dims)
+    return _record_view(x, make_view(x, shape, stride, x._offset), _reshape_bw,
+                        "SqueezeBackward0", x._shape)
+
+
+def unsqueeze(input, dim):
+    x = input
+    d = x._wrap_dim(dim, "unsqueeze", len(x._shape) + 1)
+    shape = x._shape[:d] + (1,) + x._shape[d:]
+    inner = x._stride[d] * x._shape[d] if d < len(x._shape) else 1
+    stride = x._stride[:d] + (inner,) + x._stride[d:]
+    return _record_view(x, make_view(x, shape, stride, x._offset), _reshape_bw,
+                        "UnsqueezeBackward0", x._shape)
+
+
+def _permute_bw(n, g):
+    inv = [0] * len(n.params)
+    for i, p in enumerate(n.params):
+        inv[p] = i
+    return (permute(g, inv),)
+
+
+def permute(input, *dims):
+    x = input
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if len(dims) != len(x._shape):
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {len(x._shape)} is not equal to len(dims) = "
+                           f"{len(dims)}".replace("(sparse_coo)", ""))
+    dims = tuple(x._wrap_dim(d, "permute") for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"permute: repeated dim in {dims}")
+    v = make_view(x, tuple(x._shape[d] for d in dims), tuple(x._stride[d] for d in dims),
+                  x._offset)
+    return _record_view(x, v, _permute_bw, "PermuteBackward0", dims)
+
+
+def transpose(input, dim0, dim1):
+    x = input
+    n = len(x._shape)
+    if n == 0:
+        return permute(x, ())
+    a, b = x._wrap_dim(dim0, "transpose"), x._wrap_dim(dim1, "transpose")
+    order = list(range(n))
+    order[a], order[b] = order[b], order[a]
+    return permute(x, order)
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    if len(input._shape) > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{len(input._shape)}D")
+    return transpose(input, 0, 1) if len(input._shape) == 2 else input.view(input._shape)
+
+
+def movedim(input, source, destination):
+    n = len(input._shape)
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    src = [input._wrap_dim(s, "movedim") for s in src]
+    dst = [input._wrap_dim(d, "movedim") for d in dst]
+    order = [None] * n
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(i for i in range(n) if i not in src)
+    order = [o if o is not None else next(rest) for o in order]
+    return permute(input, order)
+
+
+def _expand_bw(n, g):
+    return (C.sum_to(g, n.params),)
+
+
+def expand(input, *sizes):
+    x = input
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    sizes = tuple(int(s) for s in sizes)
+    if len(sizes) < len(x._shape):
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
+                           f"or equal to the number of dimensions in the tensor "
+                           f"({len(x._shape)})")
+    pad = len(sizes) - len(x._shape)
+    shape, stride = [], []
+    for i, s in enumerate(sizes):
+        if i < pad:
+            if s < 0:
+                raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing "
+                                   f"dimension {i}")
+            shape.append(s)
+            stride.append(0)
+            continue
+        n, st = x._shape[i - pad], x._stride[i - pad]
+        if s == -1:
+            s = n
+        if n == s:
+            shape.append(n)
+            stride.append(st)
+        elif n == 1:
+            shape.append(s)
+            stride.append(0)
+        else:
+            raise RuntimeError(f"expand: the expanded size of the tensor ({s}) must match the "
+                               f"existing size ({n}) at non-singleton dimension {i}.  Target "
+                               f"sizes: {list(sizes)}.  Tensor sizes: {list(x._shape)}")
+    v = make_view(x, tuple(shape), tuple(stride), x._offset)
+    return _record_view(x, v, _expand_bw, "ExpandBackward0", x._shape)
+
+
+def broadcast_to(input, shape):
+    return expand(input, shape)
+
+
+def broadcast_tensors(*tensors):
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        tensors = tuple(tensors[0])
+    shape = C.broadcast_shapes("broadcast_tensors", *(t._shape for t in tensors))
+    return tuple(expand(t, shape) for t in tensors)
+
+
+# ----------------------------------------------------------------------------- slicing views
+
+def _slice_bw(n, g):
+    return (embed(g, *n.params),)
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    """A view with explicit geometry over input's storage (offsets in elements)."""
+    x = input
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    off = x._offset if storage_offset is None else int(storage_offset)
+    if len(size) != len(stride):
+        raise RuntimeError(f"as_strided: mismatch in length of strides and shape ({size} vs "
+                           f"{stride})")
+    if numel_of(size) and off + sum((n - 1) * s for n, s in zip(size, stride)) >= \
+            x._storage.numel or off < 0 or min(stride, default=0) < 0:
+        raise RuntimeError(f"as_strided: storage size {x._storage.numel} is too small for "
+                           f"size {list(size)}, stride {list(stride)}, offset {off}")
+    return slice_view(x, size, stride, off)
+
+
+def slice_view(x, shape, stride, offset):
+    v = make_view(x, shape, stride, offset)
+    if STATE.enabled and x.requires_grad:
+        graph.record(_slice_bw, "AsStridedBackward0", (x,), v,
+                     params=(x._shape, x._stride, x._offset, shape, stride, offset))
+    return v
+
+
+def embed(g, xshape, xstride, xoffset, vshape, vstride, voffset):
+    """A tensor with x's geometry that is zero except for the view's region, which holds g.
+    Differentiable in g (the copy into the region goes through copy_slices)."""
+    span = 1 + sum((n - 1) * s for n, s in zip(xshape, xstride)) if numel_of(xshape) else 1
+    z = g.new_zeros((span,))
+    slice_view(z, vshape, vstride, voffset - xoffset).copy_(g)
+    return slice_view(z, xshape, xstride, 0)
+
+
+def narrow(input, dim, start, length):
+    x = input
+    d = x._wrap_dim(dim, "narrow")
+    n = x._shape[d]
+    if isinstance(start, Tensor):
+        start = int(start.item())
+    if not -n <= start <= n:
+        raise IndexError(f"narrow: start ({start}) out of range for dimension {d} of size {n}")
+    start = start + n if start < 0 else start
+    if length < 0 or start + length > n:
+        raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension "
+                           f"size ({n}).")
+    shape = x._shape[:d] + (length,) + x._shape[d + 1:]
+    return slice_view(x, shape, x._stride, x._offset + start * x._stride[d])
+
+
+def select(input, dim, index):
+    x = input
+    if not x._shape:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = x._wrap_dim(dim, "select")
+    n = x._shape[d]
+    index = int(index)
+    if not -n <= index < n:
+        raise IndexError(f"select(): index {index} out of range for tensor of size "
+                         f"{list(x._shape)} at dimension {d}")
+    index = index + n if index < 0 else index
+    return slice_view(x, x._shape[:d] + x._shape[d + 1:], x._stride[:d] + x._stride[d + 1:],
+                      x._offset + index * x._stride[d])
+
+
+def unbind(input, dim=0):
+    d = input._wrap_dim(dim, "unbind")
+    return tuple(select(input, d, i) for i in range(input._shape[d]))
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    x = tensor
+    d = x._wrap_dim(dim, "split")
+    n = x._shape[d]
+    if isinstance(split_size_or_sections, int):
+        s = split_size_or_sections
+        if s <= 0 and n:
+            raise RuntimeError(f"split: split_size must be positive, got {s}")
+        sizes = [min(s, n - i) for i in range(0, n, s)] if n else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {d}), but got "
+                               f"split_sizes={sizes}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(narrow(x, d, start, s))
+        start += s
+    return tuple(out)
+
+
+def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    n = input._shape[input._wrap_dim(dim, "chunk")]
+    size = -(-n // chunks) if n else 1
+    return split(input, size, dim)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    x = input
+    a, b = x._wrap_dim(dim1, "diagonal"), x._wrap_dim(dim2, "diagonal")
+    if a == b:
+        raise RuntimeError("diagonal dimensions cannot be identical")
+    na, nb = x._shape[a], x._shape[b]
+    if offset >= 0:
+        length = max(0, min(na, nb - offset))
+        start = x._offset + offset * x._stride[b]
+    else:
+        length = max(0, min(na + offset, nb))
+        start = x._offset - offset * x._stride[a]
+    if length == 0:
+        start = x._offset
+    keep = [i for i in range(len(x._shape)) if i not in (a, b)]
+    shape = tuple(x._shape[i] for i in keep) + (length,)
+    stride = tuple(x._stride[i] for i in keep) + (x._stride[a] + x._stride[b],)
+    return slice_view(x, shape, stride, start)
+
+
+def atleast_1d(x):
+    return reshape(x, (1,)) if not x._shape else x
+
+
+def atleast_2d(x):
+    return reshape(x, (1,) * (2 - len(x._shape)) + x._shape) if len(x._shape) < 2 else x
+
+
+# ----------------------------------------------------------------------------- copies
+
+def _identity_bw(n, g):
+    return (g,)
+
+
+def clone(input, *, memory_format=None):
+    """A copy with its own (contiguous) storage; gradients flow through."""
+    x = input
+    out = empty_like_meta(x)
+    x._storage.backend._table["copy"](out, x)
+    if STATE.enabled and x.requires_grad:
+        graph.record(_identity_bw, "CloneBackward0", (x,), out)
+    return out
+
+
+def contiguous(self, memory_format=None):
+    return self if self.is_contiguous() else clone(self)
+
+
+def detach(input):
+    """A tensor sharing storage (and version counter) with input, outside the graph."""
+    x = input
+    d = _wrap(x._storage, x._shape, x._stride, x._offset)
+    d._base = x._base
+    return d
+
+
+def detach_(self):
+    if self._base is not None and self._base.requires_grad:
+        raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+    self._node = None
+    self.requires_grad = False
+    return self
+
+
+def expand_copy(input, *sizes):
+    return expand(input, *sizes).clone()
+
+
+def copy_slices(base, view, r):
+    """Make base's history say: base is its old self with view's region replaced by r."""
+    geom = (view._shape, view._stride, view._offset)
+    bgeom = (base._shape, base._stride, base._offset)
+    old = detach(base)
+    old.requires_grad = base.requires_grad
+    old._node, old._output_nr = base._node, base._output_nr
+
+    def bw(n, g):
+        ga = gr = None
+        if n.edges[0] is not None:
+            mask = embed(g.new_ones(geom[0]), *bgeom, *geom)
+            ga = g * (1 - mask)
+        if n.edges[1] is not None:
+            full = embed(g, *bgeom, *bgeom)     # g laid out with base's geometry
+            gr = slice_view(full, geom[0], geom[1], full._offset + geom[2] - bgeom[2])
+        return ga, gr
+
+    graph.record(bw, "CopySlices", (old if old.requires_grad else None, r), base)
+    base.requires_grad = True
+    # the view's own history: a slice of the new base
+    node = graph.Node(_slice_bw, "AsStridedBackward0", (base,),
+                      params=(base._shape, base._stride, base._offset) + geom)
+    view.requires_grad = True
+    view._node, view._output_nr = node, 0
+
+
+def _bind():
+    b = C.bind
+    b(("view", view), ("reshape", reshape), ("flatten", flatten), ("unflatten", unflatten),
+      ("squeeze", squeeze), ("unsqueeze", unsqueeze), ("permute", permute),
+      ("transpose", transpose), ("swapaxes", transpose), ("swapdims", transpose), ("t", t),
+      ("movedim", movedim), ("expand", expand), ("narrow", narrow), ("select", select),
+      ("unbind", unbind), ("split", split), ("chunk", chunk), ("diagonal", diagonal),
+      ("as_strided", as_strided), ("clone", clone), ("contiguous", contiguous),
+      ("detach", detach), ("detach_", detach_), ("ravel", ravel))
+    Tensor.view_as = lambda self, other: view(self, other._shape)
+    Tensor.reshape_as = lambda self, other: reshape(self, other._shape)
+    Tensor.expand_as = lambda self, other: expand(self, other._shape)
+    Tensor.T = property(lambda self: permute(self, tuple(reversed(range(len(self._shape))))))
+    Tensor.mT = property(lambda self: transpose(self, -2, -1))
+    Tensor.H = Tensor.T
+    Tensor.data = property(detach, _set_data)
+
+
+def _set_data(self, value):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+    self._set_geometry(value._storage, value._shape, value._stride, value._offset)
+
+
+_bind()
+view_fn = view

@@ -1,0 +1,1 @@
+"""plugtorch.testing: the conformance suite (a pytest plugin) and assertion helpers."""
