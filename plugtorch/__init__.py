@@ -17,6 +17,7 @@ from . import autograd  # noqa: E402
 from .autograd import (no_grad, enable_grad, set_grad_enabled, inference_mode,  # noqa: E402
                        is_grad_enabled)
 from . import ops  # noqa: E402
+from . import debug  # noqa: E402
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64

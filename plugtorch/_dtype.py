@@ -158,3 +158,13 @@ def result_type(*operands):
 def can_cast(src, dst):
     """May an in-place result of dtype `src` be stored in a tensor of dtype `dst`?"""
     return src.kind <= dst.kind
+
+
+_SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
+                 "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
+                 "float64": "Double"}
+
+
+def scalar_name(d):
+    """PyTorch's name of a scalar type, as its error messages use it ("Float", "Long")."""
+    return _SCALAR_NAMES[d.name]

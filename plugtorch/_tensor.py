@@ -53,6 +53,7 @@ def numel_of(shape):
 # ----------------------------------------------------------------------------- devices
 
 _DEVICES = {}   # user spec -> (device, backend)
+_CANONICAL = {}
 
 
 def resolve_device(spec):
@@ -78,6 +79,8 @@ def resolve_device(spec):
             raise RuntimeError(f"device {dev}: backend {dev.type!r} has a single device")
         dev = Device(dev.type)
     _dispatch.table(backend)
+    # one device object per (type, index), so the hot path can compare devices with `is`
+    dev = _CANONICAL.setdefault((dev.type, dev.index), dev)
     try:
         _DEVICES[spec] = (dev, backend)
     except TypeError:
@@ -128,7 +131,8 @@ def from_numpy_on(array, dev, backend):
     dtype = D.from_numpy_dtype(array.dtype)
     if dtype not in backend.dtypes:
         empty_on((), dtype, dev, backend)
-    array = np.ascontiguousarray(array)
+    if not array.flags.c_contiguous:
+        array = np.array(array, order="C")
     if backend.name != "cpu":
         _dispatch.COUNTERS[("to_device", backend.name)] += 1
     shape = tuple(array.shape)
@@ -369,12 +373,12 @@ class Tensor:
         if not self.is_leaf:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
                                "support the deepcopy protocol at the moment.")
-        from .autograd.grad_mode import no_grad
-        with no_grad():
-            new = self.clone()
+        new = _wrap(self._storage, self._shape, self._stride, self._offset).clone()
         if type(self) is not Tensor:
-            new = type(self)(new, self.requires_grad) if hasattr(type(self), "_make_subclass") \
-                else new
+            new.__class__ = type(self)
+            new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in
+                                 ("_storage", "_shape", "_stride", "_offset", "_dtype",
+                                  "_view", "grad", "_node", "_base")})
         new.requires_grad = self.requires_grad
         if self.grad is not None:
             new.grad = self.grad.__deepcopy__(memo)

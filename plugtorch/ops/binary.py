@@ -79,6 +79,20 @@ def _operand_device(a, b, op):
 
 
 def binary(spec, a, b):
+    # fast path: two tensors of one dtype, shape and device
+    if a.__class__ is Tensor and b.__class__ is Tensor and a._dtype is b._dtype and \
+            a._shape == b._shape and a._storage.device is b._storage.device:
+        try:
+            cdt, odt = spec.cache[a._dtype]
+        except KeyError:
+            cdt, odt = spec.cache[a._dtype] = spec.rule(a._dtype)
+        if cdt is a._dtype:
+            out = empty_like_meta(a, dtype=odt)
+            a._storage.backend._table[spec.kernel](out, a, b)
+            if spec.backward is not None and STATE.enabled and (a.requires_grad or
+                                                               b.requires_grad):
+                C.record(spec.backward, spec.bname, (a, b), out, params=(a, b), saved=(a, b))
+            return out
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
         if a._storage is not b._storage and a._storage.device != b._storage.device:
@@ -147,8 +161,8 @@ def binary_(spec, self, other):
     dt = D.result_type(self, other)
     cdt, odt = spec.rule(dt)
     if not D.can_cast(odt, self._dtype):
-        raise RuntimeError(f"{name}: result type {odt.name.capitalize()} can't be cast to the "
-                           f"desired output type {self._dtype.name.capitalize()}")
+        raise RuntimeError(f"{name}: result type {D.scalar_name(odt)} can't be cast to the "
+                           f"desired output type {D.scalar_name(self._dtype)}")
     if STATE.enabled and (self.requires_grad or getattr(other, "requires_grad", False)):
         return C.commit_inplace(name, self, binary(spec, self.clone(), other))
     alias = isinstance(other, Tensor) and C.overlaps(self, other)

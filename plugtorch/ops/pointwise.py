@@ -79,8 +79,8 @@ def unary_(spec, x):
     C.check_inplace(spec.name + "_", x)
     cdt, odt = spec.rule(x._dtype)
     if not D.can_cast(odt, x._dtype) or (odt is D.bool and x._dtype is not D.bool):
-        raise RuntimeError(f"{spec.name}_: result type {odt.name} can't be cast to the desired "
-                           f"output type {x._dtype.name}")
+        raise RuntimeError(f"{spec.name}_: result type {D.scalar_name(odt)} can't be cast to "
+                           f"the desired output type {D.scalar_name(x._dtype)}")
     if STATE.enabled and (x.requires_grad):
         return C.commit_inplace(spec.name + "_", x, unary(spec, x.clone()))
     r = unary(spec, x) if (cdt is not x._dtype or not x.is_contiguous()) else None

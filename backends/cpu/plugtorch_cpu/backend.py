@@ -3,27 +3,8 @@ import numpy as np
 
 from plugtorch.backends import Backend
 from plugtorch import _dtype as D
-from plugtorch._tensor import contiguous_strides, numel_of
 
-from .kernels import KERNELS
-
-
-def view(t):
-    """The numpy view of tensor t (created once, cached on the tensor)."""
-    v = t._view
-    if v is None:
-        st = t._storage
-        data = st.data
-        if t._offset == 0 and st.numel == data.size and t._stride == contiguous_strides(
-                t._shape) and st.numel == numel_of(t._shape):
-            v = data.reshape(t._shape)
-        else:
-            item = data.itemsize
-            v = np.ndarray(t._shape, data.dtype, buffer=data, offset=t._offset * item,
-                           strides=tuple(s * item for s in t._stride)) if data.size else \
-                np.empty(t._shape, data.dtype)
-        t._view = v
-    return v
+from .kernels import KERNELS, _v as view
 
 
 class CPUBackend(Backend):

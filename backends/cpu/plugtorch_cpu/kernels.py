@@ -3,12 +3,29 @@ import math
 
 import numpy as np
 
+from plugtorch._tensor import contiguous_strides, numel_of
+
 KERNELS = {}
 
 
 def _v(t):
-    from .backend import view
-    return view(t)
+    """The numpy view of tensor t (created once, cached on the tensor)."""
+    v = t._view
+    if v is None:
+        st = t._storage
+        data = st.data
+        shape = t._shape
+        if t._offset == 0 and t._stride is contiguous_strides(shape) and data.size == \
+                numel_of(shape):
+            v = data.reshape(shape)
+        elif data.size == 0:
+            v = np.empty(shape, data.dtype)
+        else:
+            item = data.itemsize
+            v = np.ndarray(shape, data.dtype, buffer=data, offset=t._offset * item,
+                           strides=tuple(s * item for s in t._stride))
+        t._view = v
+    return v
 
 
 def kernel(name):
