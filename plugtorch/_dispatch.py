@@ -42,8 +42,10 @@ def table(backend):
 
 
 def invalidate():
-    while _tables:
-        _tables.pop()._table = None
+    """Rebuild every dispatch table (a backend's kernels may have changed). Tables are
+    rebuilt, not dropped: existing tensors reach their kernels through them."""
+    for backend in _tables:
+        backend._table = _Table(backend)
 
 
 def _make_fallback(name, backend):

@@ -170,12 +170,14 @@ class Tensor:
 
     Create tensors with `plugtorch.tensor`, `zeros`, `randn`, … rather than this class.
     """
-    # autograd defaults; set per instance only when they differ
-    requires_grad = False
+    # autograd defaults; set per instance only when they differ. `_rg` is requires_grad:
+    # internal code reads and writes it directly; the public property validates writes.
+    _rg = False
     _node = None          # grad_fn
     _output_nr = 0
     grad = None
     _base = None
+    _vnode = None         # a view's: its base's grad_fn when the view's history was recorded
     _view = None          # backend-private cache of a host view (cpu: numpy ndarray)
     _retains_grad = False
     _hooks = None
@@ -244,6 +246,15 @@ class Tensor:
         return self._node
 
     @property
+    def requires_grad(self):
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        from .autograd._methods import set_requires_grad
+        set_requires_grad(self, value)
+
+    @property
     def is_floating_point_(self):
         return self._dtype.is_floating_point
 
@@ -303,11 +314,7 @@ class Tensor:
             return np.array(host_array(self))
         return host_array(self)
 
-    def __array__(self, dtype=None, copy=None):
-        a = host_array(self)
-        if dtype is not None:
-            a = a.astype(dtype)
-        return a
+    # __array__, __dlpack__ and __dlpack_device__ are bound by plugtorch._interop
 
     def item(self):
         if numel_of(self._shape) != 1:

@@ -1,8 +1,240 @@
-"""User entry points into the engine: backward() and grad()."""
-from .graph import run_backward
+"""The backward engine, and its user entry points backward() and grad().
+
+Backward runs the nodes reachable from the roots in reverse topological order: a node runs
+once every node that feeds it a gradient has run (dependency counting), with the sum of the
+gradients it received. Derivatives are written with ordinary ops, so running backward with
+grad enabled (create_graph=True) records the graph of the backward itself.
+
+NOTE [freed graphs]
+Without retain_graph, every node that ran is released (its saved tensors, outputs and params
+dropped), and running it again raises the retain_graph error. PyTorch raises only when the
+derivative reads a saved tensor; here a released node raises whatever it saved, because
+derivatives read their params too and those may hold tensors. Nodes that autograd.grad did
+not need are neither run nor released, as in PyTorch.
+"""
+from . import grad_mode
+from .graph import Node, _edge, _FREED, accumulate_leaf
 
 __all__ = ["backward", "grad"]
 
+
+# ----------------------------------------------------------------------------- engine
+
+def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
+                 accumulate=True):
+    """Propagate `grad_roots` from the `roots` tensors; return {capture index: gradient}.
+
+    capture: tensors whose gradients are returned (autograd.grad, backward(inputs=)); only
+    the nodes that lead to them run. accumulate=False leaves every leaf's .grad alone.
+    """
+    # Storages of gradients the engine did not create: a leaf must never keep one of these
+    # as its .grad (a later in-place accumulation would write into the user's tensor).
+    foreign = {id(g._storage): g._storage for g in grad_roots}
+    targets = {}
+    if capture is not None:
+        for k, t in enumerate(capture):
+            targets[(id(t), None) if t._node is None else (id(t._node), t._output_nr)] = k
+    pending = []
+    for k, (r, g) in enumerate(zip(roots, grad_roots)):
+        e = _edge(r)
+        if e is None:
+            raise RuntimeError(f"element {k} of tensors does not require grad and does not "
+                               f"have a grad_fn")
+        pending.append((e, g))
+
+    deps, parents = _dependencies([e[0] for e, _ in pending if isinstance(e[0], Node)],
+                                  capture is not None)
+    needed = _needed(targets, parents) if capture is not None else None
+    target_nodes = {key[0] for key in targets if key[1] is not None}
+
+    buffers = {}           # node -> list of grads per output
+    leaf_grads = {}        # id(leaf) -> [leaf, grad]
+    captured = {}
+
+    def deliver(e, g):
+        target, i = e
+        if isinstance(target, Node):
+            buf = buffers.get(target)
+            if buf is None:
+                buf = buffers[target] = [None] * target.n_out
+            prev = buf[i]
+            buf[i] = g if prev is None else prev + g
+        else:
+            slot = leaf_grads.get(id(target))
+            if slot is None:
+                leaf_grads[id(target)] = [target, g]
+            else:
+                slot[1] = slot[1] + g
+
+    with grad_mode.set_grad_enabled(create_graph):
+        ready = []
+        for e, g in pending:
+            deliver(e, g)
+        for e, _ in pending:
+            n = e[0]
+            if isinstance(n, Node) and deps.get(n, 0) == 0 and all(r is not n for r in ready):
+                ready.append(n)
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(node)
+            runs = needed is None or node in needed
+            if runs and node.freed:
+                raise RuntimeError(_FREED)
+            if runs or id(node) in target_nodes:
+                grads = _before(node, grads, create_graph, targets, captured, foreign)
+            if runs:
+                in_grads = _derivative(node, grads, foreign)
+                if not retain_graph:
+                    node.release()
+            else:
+                # leads to no requested input: skip it, and keep it for a later backward
+                in_grads = (None,) * len(node.edges)
+            _done(node, in_grads, deps, buffers, ready, deliver)
+
+        # leaves: tensor hooks, then accumulate (or capture)
+        for leaf, g in leaf_grads.values():
+            if needed is not None and (id(leaf), None) not in targets:
+                continue           # not asked for: its hooks don't fire either
+            if leaf._hooks:
+                g = _call_hooks(leaf._hooks, g, foreign)
+            k = targets.get((id(leaf), None))
+            if k is not None:
+                captured[k] = g
+            if accumulate:
+                accumulate_leaf(leaf, g, create_graph, id(g._storage) in foreign)
+                # two leaves fed by an identity derivative get the same tensor: one copies
+                foreign[id(g._storage)] = g._storage
+    return captured
+
+
+def _dependencies(starts, want_parents):
+    """Count, for every node reachable from `starts`, the edges that reach it; and with
+    want_parents map each node or leaf id to the nodes that point at it."""
+    deps, parents = {}, {}
+    stack = list(starts)
+    seen = set(map(id, stack))
+    while stack:
+        node = stack.pop()
+        for e in node.edges:
+            if e is None:
+                continue
+            child = e[0]
+            if isinstance(child, Node):
+                deps[child] = deps.get(child, 0) + 1
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append(child)
+            if want_parents:
+                parents.setdefault(id(child), []).append(node)
+    return deps, parents
+
+
+def _needed(targets, parents):
+    """The nodes that must run their derivative: those with a captured tensor below them."""
+    needed = set()
+    stack = []
+    for key in targets:
+        stack.extend(parents.get(key[0], ()))
+    while stack:
+        n = stack.pop()
+        if n in needed:
+            continue
+        needed.add(n)
+        stack.extend(parents.get(id(n), ()))
+    return needed
+
+
+def _call_hooks(hooks, g, foreign):
+    """Tensor hooks: each may replace the gradient. A tensor a hook saw may be kept by the
+    user, so it is foreign from then on."""
+    for h in list(hooks):
+        foreign[id(g._storage)] = g._storage
+        new = h(g)
+        if new is not None:
+            g = new
+    foreign[id(g._storage)] = g._storage
+    return g
+
+
+def _before(node, grads, create_graph, targets, captured, foreign):
+    """Hooks, retain_grad and capture on a node's incoming gradients (one per output)."""
+    if node.pre_hooks:      # tensor hooks on this node's outputs
+        for i, hooks in node.pre_hooks.items():
+            if grads[i] is not None and hooks:
+                grads[i] = _call_hooks(hooks, grads[i], foreign)
+    if node.prehooks:
+        for h in list(node.prehooks):
+            new = h(tuple(grads))
+            if new is not None:
+                grads = list(new)
+    if node.retain:
+        for i, ref in node.retain.items():
+            t = ref()
+            if t is not None and grads[i] is not None:
+                g = grads[i] if create_graph else grads[i].detach()
+                foreign[id(g._storage)] = g._storage
+                t.grad = g if t.grad is None else t.grad + g
+    if targets:
+        for i in range(node.n_out):
+            k = targets.get((id(node), i))
+            if k is not None:
+                captured[k] = grads[i]
+    return grads
+
+
+def _derivative(node, grads, foreign):
+    """Run a node's derivative and its node hooks; return the gradients for its inputs."""
+    if all(g is None for g in grads):
+        return (None,) * len(node.edges)
+    in_grads = node.backward_fn(node, *grads)
+    if not isinstance(in_grads, (tuple, list)):
+        in_grads = (in_grads,)
+    if len(in_grads) < len(node.edges):
+        in_grads = tuple(in_grads) + (None,) * (len(node.edges) - len(in_grads))
+    if node.hooks:
+        for h in list(node.hooks):
+            new = h(tuple(in_grads), tuple(grads))
+            if new is not None:
+                in_grads = tuple(new)
+        _mark(in_grads, foreign)
+    if getattr(node.backward_fn, "_foreign_grads", False):
+        _mark(in_grads, foreign)
+    return in_grads
+
+
+def _mark(tensors, foreign):
+    for g in tensors:
+        if g is not None and hasattr(g, "_storage"):
+            foreign[id(g._storage)] = g._storage
+
+
+def _done(node, in_grads, deps, buffers, ready, deliver):
+    """Send a finished node's gradients on; queue the inputs whose last producer this was."""
+    from .._tensor import Tensor
+    stack = [(node, in_grads)]
+    while stack:
+        n, gs = stack.pop()
+        for e, g in zip(n.edges, gs):
+            if e is None:
+                continue
+            if g is not None:
+                if not isinstance(g, Tensor):
+                    raise TypeError(f"{n.name} returned a gradient of type {type(g).__name__}; "
+                                    f"expected a Tensor or None")
+                deliver(e, g)
+            target = e[0]
+            if isinstance(target, Node):
+                deps[target] -= 1
+                if deps[target] == 0:
+                    if target in buffers:
+                        ready.append(target)
+                    else:
+                        # no gradient reached it: nothing to run, but its inputs' counts
+                        # must still drop (it stays unreleased, as PyTorch)
+                        stack.append((target, (None,) * len(target.edges)))
+
+
+# ----------------------------------------------------------------------------- entry points
 
 def _as_tuple(x):
     if x is None:
@@ -10,30 +242,32 @@ def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
-def _grad_roots(tensors, grad_tensors, create_graph):
+def _grad_roots(tensors, grad_tensors):
     from .._tensor import Tensor
     from ..ops.creation import ones_like
     grads = _as_tuple(grad_tensors) or (None,) * len(tensors)
     if len(grads) != len(tensors):
-        raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got "
-                           f"{len(grads)} gradients for {len(tensors)} tensors")
+        raise RuntimeError(f"got {len(grads)} gradients for {len(tensors)} tensors; pass one "
+                           f"gradient per tensor (None for a scalar)")
     out = []
-    for t, g in zip(tensors, grads):
+    for k, (t, g) in enumerate(zip(tensors, grads)):
         if not isinstance(t, Tensor):
             raise TypeError(f"backward: expected a Tensor, got {type(t).__name__}")
         if g is None:
+            if not t._rg:
+                raise RuntimeError(f"element {k} of tensors does not require grad and does "
+                                   f"not have a grad_fn")
             if t.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if not t._dtype.is_floating_point:
-                raise RuntimeError(f"grad can be implicitly created only for real scalar "
-                                   f"outputs but got {t._dtype}")
             g = ones_like(t)
         elif not isinstance(g, Tensor):
             g = ones_like(t) * g
         elif g._shape != t._shape:
-            raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
-                               f"{tuple(g._shape)} and output[0] has a shape of "
+            raise RuntimeError(f"Mismatch in shape: grad_output[{k}] has a shape of "
+                               f"{tuple(g._shape)} and output[{k}] has a shape of "
                                f"{tuple(t._shape)}.")
+        elif g._dtype is not t._dtype:
+            g = g.to(t._dtype)
         out.append(g)
     return tuple(out)
 
@@ -44,37 +278,56 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
 
     Args:
         tensors: tensor(s) to differentiate.
-        grad_tensors: gradient w.r.t. each tensor; may be omitted for scalars.
+        grad_tensors: gradient w.r.t. each tensor; may be omitted (None) for scalars.
         retain_graph: keep the graph for another backward (defaults to create_graph).
         create_graph: record the backward pass itself, for higher-order derivatives.
-        inputs: accumulate only into these tensors.
+        inputs: accumulate only into these tensors (leaves or not).
+
+    Example:
+        >>> import plugtorch as torch
+        >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+        >>> torch.autograd.backward((x * x).sum())
+        >>> x.grad
+        tensor([2., 4.])
     """
     tensors = _as_tuple(tensors)
     if retain_graph is None:
         retain_graph = create_graph
-    roots = _grad_roots(tensors, grad_tensors, create_graph)
-    if inputs is not None:
-        inputs = _as_tuple(inputs)
-        if not inputs:
-            raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty.")
-        caught = run_backward(tensors, roots, retain_graph, create_graph, capture=list(inputs),
-                              accumulate=False)
-        from .graph import _accumulate_leaf
-        for k, t in enumerate(inputs):
-            g = caught.get(k)
-            if g is None:
-                continue
-            if t._node is None:
-                _accumulate_leaf(t, g, create_graph)
-            else:
-                t.grad = g if t.grad is None else t.grad + g
+    roots = _grad_roots(tensors, grad_tensors)
+    if inputs is None:
+        run_backward(tensors, roots, retain_graph, create_graph)
         return
-    run_backward(tensors, roots, retain_graph, create_graph)
+    inputs = _as_tuple(inputs)
+    if not inputs:
+        raise RuntimeError("backward: 'inputs' argument to backward() cannot be empty.")
+    for t in inputs:
+        if not t._rg:
+            raise RuntimeError("backward: every tensor in 'inputs' must require grad")
+    caught = run_backward(tensors, roots, retain_graph, create_graph, capture=list(inputs),
+                          accumulate=False)
+    for k, t in enumerate(inputs):
+        g = caught.get(k)
+        if g is None:
+            continue
+        if t._node is None:
+            accumulate_leaf(t, g, create_graph, foreign=True)
+        else:
+            g = g if create_graph else g.detach()
+            t.grad = g if t.grad is None else t.grad + g
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
-    """Return the gradients of `outputs` w.r.t. `inputs` without touching `.grad`.
+    """Return the gradients of `outputs` w.r.t. `inputs` without touching any `.grad`.
+
+    Args:
+        outputs: tensor(s) to differentiate.
+        inputs: tensor(s) to differentiate with respect to (leaves or not).
+        grad_outputs: gradient w.r.t. each output; may be omitted for scalars.
+        retain_graph: keep the graph for another backward (defaults to create_graph).
+        create_graph: make the result differentiable, for higher-order derivatives.
+        allow_unused: return None for an input the outputs don't depend on instead of raising.
+        materialize_grads: return zeros instead of None for such inputs.
 
     Example:
         >>> import plugtorch as torch
@@ -83,15 +336,23 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         >>> g.item(), torch.autograd.grad(g, x)[0].item()
         (27.0, 18.0)
     """
+    if is_grads_batched:
+        raise NotImplementedError("autograd.grad: is_grads_batched=True is not supported")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("Expected allow_unused to be True or not passed when "
+                         "materialize_grads=True, but got: allow_unused=False.")
     outputs = _as_tuple(outputs)
-    single = not isinstance(inputs, (tuple, list))
     inputs = _as_tuple(inputs)
+    if not inputs:
+        raise RuntimeError("grad requires non-empty inputs.")
     if retain_graph is None:
         retain_graph = create_graph
     for t in inputs:
-        if not t.requires_grad:
+        if not t._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    roots = _grad_roots(outputs, grad_outputs, create_graph)
+    roots = _grad_roots(outputs, grad_outputs)
     caught = run_backward(outputs, roots, retain_graph, create_graph, capture=list(inputs),
                           accumulate=False)
     result = []
@@ -102,9 +363,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 from ..ops.creation import zeros_like
                 g = zeros_like(t)
             elif not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the "
-                                   "desired behavior.")
+                raise RuntimeError(f"One of the differentiated Tensors (input {k}) appears to "
+                                   f"not have been used in the graph. Set allow_unused=True if "
+                                   f"this is the desired behavior.")
         elif not create_graph:
             g = g.detach()
         result.append(g)

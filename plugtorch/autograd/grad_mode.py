@@ -3,6 +3,7 @@
 Each works as a context manager and as a decorator. The state is per thread.
 """
 import functools
+import inspect
 import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
@@ -27,19 +28,35 @@ def is_inference_mode_enabled():
 
 
 class _Mode:
-    """Base: subclasses set `_target()`; usable as `with` and as a decorator."""
+    """Base: subclasses set `_apply()`; usable as `with` and as a decorator."""
+    _args = ()
 
     def __call__(self, fn):
         if isinstance(fn, type) or not callable(fn):
-            raise TypeError(f"{type(self).__name__} can decorate functions only")
+            raise TypeError(f"{type(self).__name__} can decorate functions only, got "
+                            f"{type(fn).__name__}")
+        cls, args = self.__class__, self._args
+
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen_wrapper(*a, **k):
+                # the mode holds while the generator runs, not while its caller does
+                gen = fn(*a, **k)
+                value = None
+                while True:
+                    try:
+                        with cls(*args):
+                            value = gen.send(value)
+                    except StopIteration as stop:
+                        return stop.value
+                    value = yield value
+            return gen_wrapper
 
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with self.__class__(*self._args):
-                return fn(*args, **kwargs)
+        def wrapper(*a, **k):
+            with cls(*args):
+                return fn(*a, **k)
         return wrapper
-
-    _args = ()
 
     def __enter__(self):
         self._prev = (STATE.enabled, STATE.inference)
@@ -50,9 +67,24 @@ class _Mode:
         STATE.enabled, STATE.inference = self._prev
         return False
 
+    def clone(self):
+        return self.__class__(*self._args)
 
-class no_grad(_Mode):
+
+class _BareDecorator(_Mode):
+    """A mode that also decorates without parentheses: `@no_grad` as well as `@no_grad()`."""
+
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 1 and not kwargs and callable(args[0]) and \
+                not isinstance(args[0], bool):
+            return cls()(args[0])
+        return super().__new__(cls)
+
+
+class no_grad(_BareDecorator):
     """Disable gradient recording: results of ops inside have requires_grad=False.
+
+    Works as a context manager and as a decorator (`@no_grad` or `@no_grad()`).
 
     Example:
         >>> import plugtorch as torch
@@ -63,30 +95,55 @@ class no_grad(_Mode):
         False
     """
 
-    def __init__(self, orig_func=None):
-        if callable(orig_func):
-            raise TypeError("use @no_grad() with parentheses")
-
     def _apply(self):
         STATE.enabled = False
 
 
-class enable_grad(_Mode):
-    """Enable gradient recording inside a no_grad block."""
+class enable_grad(_BareDecorator):
+    """Enable gradient recording inside a no_grad block (context manager or decorator).
+
+    Example:
+        >>> import plugtorch as torch
+        >>> x = torch.ones(2, requires_grad=True)
+        >>> with torch.no_grad():
+        ...     with torch.enable_grad():
+        ...         y = x * 2
+        >>> y.requires_grad
+        True
+    """
 
     def _apply(self):
         STATE.enabled = True
 
 
 class set_grad_enabled(_Mode):
-    """Set gradient recording on or off; takes effect at once, and as a context manager
-    restores the previous state on exit."""
+    """Turn gradient recording on or off.
+
+    Called as a function it takes effect at once; as a context manager it restores the
+    previous state on exit; as a decorator it applies to each call only.
+
+    Args:
+        mode (bool): whether to record gradients.
+
+    Example:
+        >>> import plugtorch as torch
+        >>> x = torch.ones(2, requires_grad=True)
+        >>> with torch.set_grad_enabled(False):
+        ...     y = x * 2
+        >>> y.requires_grad
+        False
+    """
 
     def __init__(self, mode):
         self._args = (mode,)
         self._prev = (STATE.enabled, STATE.inference)
         self._mode = bool(mode)
         STATE.enabled = self._mode
+
+    def __call__(self, fn):
+        # used as a decorator: the call that built us must not leave the mode switched
+        STATE.enabled, STATE.inference = self._prev
+        return super().__call__(fn)
 
     def _apply(self):
         STATE.enabled = self._mode
@@ -95,8 +152,18 @@ class set_grad_enabled(_Mode):
         return self
 
 
-class inference_mode(_Mode):
-    """Like no_grad; tensors made inside are inference tensors (no version tracking needed)."""
+class inference_mode(_BareDecorator):
+    """Like no_grad, for inference: no graph is recorded inside. `inference_mode(False)`
+    leaves the current mode alone. Context manager or decorator.
+
+    Example:
+        >>> import plugtorch as torch
+        >>> x = torch.ones(2, requires_grad=True)
+        >>> with torch.inference_mode():
+        ...     y = x * 2
+        >>> y.requires_grad, torch.autograd.grad_mode.is_inference_mode_enabled()
+        (False, False)
+    """
 
     def __init__(self, mode=True):
         self._args = (mode,)

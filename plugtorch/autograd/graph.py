@@ -1,17 +1,20 @@
-"""The autograd graph and the backward engine.
+"""The autograd graph: nodes, edges and how ops record them.
 
 Every differentiable op that runs with grad enabled on an input that requires grad records a
 `Node`: the op's derivative, what it saved, and one edge per input. An edge points to the
-input's own node, to a leaf tensor (whose `.grad` accumulates), or to nothing.
+input's own node, to a leaf tensor (whose `.grad` accumulates), or to nothing. The engine that
+runs a graph backwards is in engine.py.
 
-Backward runs the nodes reachable from the roots in reverse topological order: a node runs
-once all the nodes that feed it a gradient have run (dependency counting), with the sum of
-the gradients it received. Derivatives are written with ordinary ops, so running backward
-with grad enabled (create_graph=True) records the graph of the backward itself.
+NOTE [graph ownership]
+Tensors own their node (`t._node`), nodes own the nodes of their inputs (edges) and the
+tensors they saved; a node never holds a tensor whose grad_fn is itself. Outputs a derivative
+needs are kept as (storage, geometry, version) and rebuilt by `Node.out(i)`. So the graph is a
+DAG of strong references and plain reference counting frees it as soon as the last output
+tensor goes away, with no help from the cycle collector.
 """
 from . import grad_mode
 
-__all__ = ["Node", "record", "run_backward"]
+__all__ = ["Node", "record", "accumulate_leaf"]
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved "
           "tensors after they have already been freed). Saved intermediate values of the graph "
@@ -20,21 +23,41 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
           "tensors after calling backward.")
 
 
-def _alias(t):
-    """A new tensor object sharing t's storage and geometry, without history."""
-    from .._tensor import _wrap
-    a = _wrap(t._storage, t._shape, t._stride, t._offset)
-    return a
+class _Name(str):
+    """A node's name: a str for messages that can also be called, as PyTorch's `name()`."""
+    __slots__ = ()
+
+    def __call__(self):
+        return str(self)
+
+
+_NAMES = {}
+
+
+def _name(s):
+    n = _NAMES.get(s)
+    if n is None:
+        n = _NAMES[s] = _Name(s)
+    return n
 
 
 class Node:
-    """One recorded op. `backward_fn(node, *grads)` returns one gradient per input."""
+    """One recorded op. `backward_fn(node, *grads)` returns one gradient per input.
+
+    This is what `tensor.grad_fn` returns. Example:
+        >>> import plugtorch as torch
+        >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = (x * x).exp()
+        >>> y.grad_fn.name(), y.grad_fn.next_functions[0][0].name()
+        ('ExpBackward0', 'MulBackward0')
+    """
     __slots__ = ("backward_fn", "name", "edges", "saved", "versions", "params", "outs",
-                 "n_out", "freed", "pre_hooks", "hooks", "retain", "__weakref__", "__dict__")
+                 "n_out", "freed", "pre_hooks", "hooks", "prehooks", "retain", "__weakref__",
+                 "__dict__")
 
     def __init__(self, backward_fn, name, inputs, params=None, saved=(), n_out=1):
         self.backward_fn = backward_fn
-        self.name = name
+        self.name = _name(name)
         self.edges = tuple(_edge(x) for x in inputs)
         self.params = params
         self.saved = saved
@@ -42,13 +65,15 @@ class Node:
         self.outs = None
         self.n_out = n_out
         self.freed = False
-        self.pre_hooks = None     # output index -> list of tensor hooks
-        self.hooks = None
-        self.retain = None        # output index -> weakref of tensors retaining grad
+        self.pre_hooks = None     # output index -> list of tensor hooks (register_hook)
+        self.hooks = None         # node hooks: hook(grad_inputs, grad_outputs)
+        self.prehooks = None      # node pre-hooks: hook(grad_outputs)
+        self.retain = None        # output index -> weakref of the tensor retaining its grad
 
     # -- what derivatives use ------------------------------------------------------------
     @property
     def inputs(self):
+        """The saved tensors, checked against in-place modification since they were saved."""
         if self.freed:
             raise RuntimeError(_FREED)
         saved = self.saved
@@ -59,17 +84,15 @@ class Node:
 
     def out(self, i=0):
         """The op's i-th output, with this node as its grad_fn while grad mode is on."""
-        if self.freed:
+        if self.freed or self.outs is None:
             raise RuntimeError(_FREED)
-        meta = self.outs[i]
-        st, shape, stride, offset, version = meta
-        if st.version != version:
-            from .._tensor import _wrap
-            _raise_modified(_wrap(st, shape, stride, offset), self, version, i)
+        st, shape, stride, offset, version = self.outs[i]
         from .._tensor import _wrap
         t = _wrap(st, shape, stride, offset)
+        if st.version != version:
+            _raise_modified(t, self, version, i)
         if grad_mode.STATE.enabled:
-            t.requires_grad = True
+            t._rg = True
             t._node = self
             t._output_nr = i
         return t
@@ -80,13 +103,14 @@ class Node:
 
     # -- PyTorch-compatible introspection ------------------------------------------------
     def name_(self):
-        return self.name
+        return str(self.name)
 
     def __repr__(self):
         return f"<{self.name} object at {id(self):#x}>"
 
     @property
     def next_functions(self):
+        """One (node, output index) pair per input; leaves appear as AccumulateGrad."""
         out = []
         for e in self.edges:
             if e is None:
@@ -97,14 +121,27 @@ class Node:
                 out.append((AccumulateGrad(e[0]), 0))
         return tuple(out)
 
+    @property
+    def metadata(self):
+        return self.__dict__
+
     def register_hook(self, hook):
-        """hook(grad_inputs, grad_outputs) -> None or new grad_inputs; runs after the node."""
+        """Call hook(grad_inputs, grad_outputs) after this node ran; a non-None return
+        replaces grad_inputs (the gradients sent on to the inputs). Returns a handle."""
         if self.hooks is None:
             self.hooks = []
         self.hooks.append(hook)
         return _Handle(self.hooks, hook)
 
+    def register_prehook(self, hook):
+        """Call hook(grad_outputs) before this node runs; a non-None return replaces them."""
+        if self.prehooks is None:
+            self.prehooks = []
+        self.prehooks.append(hook)
+        return _Handle(self.prehooks, hook)
+
     def release(self):
+        """Drop what the derivative needed (after a backward without retain_graph)."""
         self.saved = ()
         self.outs = None
         self.params = None
@@ -113,19 +150,19 @@ class Node:
 
 class AccumulateGrad:
     """The node standing for a leaf in `next_functions`."""
+    name = _name("AccumulateGrad")
 
     def __init__(self, variable):
         self.variable = variable
         self.next_functions = ()
-
-    def name(self):
-        return "AccumulateGrad"
 
     def __repr__(self):
         return f"<AccumulateGrad object at {id(self):#x}>"
 
 
 class _Handle:
+    """What register_hook returns: `.remove()` unregisters the hook."""
+
     def __init__(self, lst, item):
         self._lst, self._item = lst, item
 
@@ -135,14 +172,52 @@ class _Handle:
         except ValueError:
             pass
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
 
 def _edge(x):
-    if x is None or not getattr(x, "requires_grad", False):
+    if x is None or not getattr(x, "_rg", False):
         return None
     node = x._node
     if node is None:
         return (x, 0)          # a leaf: accumulate into x.grad
+    base = x._base
+    if base is not None and x._vnode is not base._node:
+        node = _refresh_view(x, base)
     return (node, x._output_nr)
+
+
+def _refresh_view(v, base):
+    """NOTE [stale views]
+    A view records its history when it is made. If its base's history changes afterwards
+    (an in-place op with grad on the base or through another view of it), the view's values
+    are now a slice of the new base, so its history must be too: a slicing node on the
+    base's current node, made here the first time the view is used. Views that overlap
+    themselves (expand) cannot be rebuilt that way and raise instead."""
+    if not _non_overlapping(v._shape, v._stride):
+        raise RuntimeError("a view that overlaps itself (e.g. made by expand) is used after "
+                           "its base was modified by an in-place operation; make the view "
+                           "again after the in-place operation")
+    from ..ops.views import _slice_bw
+    node = Node(_slice_bw, "AsStridedBackward0", (base,),
+                params=(base._shape, base._stride, base._offset, v._shape, v._stride,
+                        v._offset))
+    v._node, v._output_nr, v._vnode = node, 0, base._node
+    return node
+
+
+def _non_overlapping(shape, stride):
+    dims = sorted((s, n) for n, s in zip(shape, stride) if n > 1)
+    reach = 0
+    for s, n in dims:
+        if s <= reach:
+            return False
+        reach = s * (n - 1) + reach
+    return True
 
 
 def _raise_modified(t, node, expected, out_index=None):
@@ -159,205 +234,73 @@ def _type_name(t):
     names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
              "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
              "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
-    return "plugtorch." + names[t._dtype.name]
+    return "plugtorch." + names.get(t._dtype.name, t._dtype.name)
+
+
+def out_meta(o):
+    """What a node keeps of an output it needs: never the tensor (NOTE [graph ownership])."""
+    return (o._storage, o._shape, o._stride, o._offset, o._storage.version)
 
 
 def record(backward_fn, name, inputs, outputs, params=None, saved=(), save_outputs=False):
-    """Attach a new node to `outputs` (a tensor or a tuple of them) and return it."""
+    """Attach a new node to `outputs` (a tensor or a tuple of them) and return it.
+
+    Non-floating outputs (indices, masks) stay outside the graph.
+    """
     outs = outputs if isinstance(outputs, tuple) else (outputs,)
     node = Node(backward_fn, name, inputs, params, saved, len(outs))
     if save_outputs:
-        node.outs = tuple((o._storage, o._shape, o._stride, o._offset, o._storage.version)
-                          for o in outs)
+        node.outs = tuple(out_meta(o) if o is not None else None for o in outs)
     for i, o in enumerate(outs):
         if o is None or not o._dtype.is_floating_point:
             continue
-        o.requires_grad = True
+        o._rg = True
         o._node = node
         o._output_nr = i
+        base = o._base
+        if base is not None:       # a view: remember its base's history (NOTE [stale views])
+            o._vnode = base._node
     return node
 
 
-# ----------------------------------------------------------------------------- engine
+# ----------------------------------------------------------------------------- leaves
 
-def _accumulate(buf, i, g):
-    prev = buf[i]
-    buf[i] = g if prev is None else prev + g
-
-
-def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
-                 accumulate=True):
-    """Propagate `grad_roots` from the `roots` tensors.
-
-    capture: list of tensors whose gradients are returned instead of accumulated (autograd.grad);
-    with accumulate=False leaves' .grad are left alone.
-    """
-    from .._tensor import Tensor
-    # gradients entering the graph
-    buffers = {}           # node -> list of grads per output
-    leaf_grads = {}        # id(leaf) -> [leaf, grad]
-    captured = {}
-    capture_ids = {}
-    if capture is not None:
-        for k, t in enumerate(capture):
-            if t._node is None:
-                capture_ids[("leaf", id(t))] = k
-            else:
-                capture_ids[(id(t._node), t._output_nr)] = k
-    pending = []
-    for r, g in zip(roots, grad_roots):
-        e = _edge(r)
-        if e is None:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a "
-                               "grad_fn")
-        pending.append((e, g))
-
-    # dependency counts over the reachable graph
-    deps = {}
-    stack = [e[0] for e, _ in pending if isinstance(e[0], Node)]
-    seen = set(id(n) for n in stack)
-    while stack:
-        node = stack.pop()
-        if node.freed and node.backward_fn is not None:
-            raise RuntimeError(_FREED)
-        for e in node.edges:
-            if e is not None and isinstance(e[0], Node):
-                child = e[0]
-                deps[child] = deps.get(child, 0) + 1
-                if id(child) not in seen:
-                    seen.add(id(child))
-                    stack.append(child)
-
-    def deliver(e, g):
-        target, i = e
-        if isinstance(target, Node):
-            buf = buffers.get(target)
-            if buf is None:
-                buf = buffers[target] = [None] * target.n_out
-            _accumulate(buf, i, g)
-        else:
-            key = id(target)
-            if key in leaf_grads:
-                leaf_grads[key][1] = leaf_grads[key][1] + g
-            else:
-                leaf_grads[key] = [target, g]
-
-    with grad_mode.set_grad_enabled(create_graph):
-        ready = []
-        for e, g in pending:
-            deliver(e, g)
-        for e, _ in pending:
-            if isinstance(e[0], Node) and deps.get(e[0], 0) == 0 and e[0] not in ready:
-                ready.append(e[0])
-        while ready:
-            node = ready.pop()
-            grads = buffers.pop(node)
-            # tensor hooks and retain_grad on this node's outputs
-            if node.pre_hooks:
-                for i, hooks in node.pre_hooks.items():
-                    for h in hooks:
-                        if grads[i] is not None:
-                            new = h(grads[i])
-                            if new is not None:
-                                grads[i] = new
-            if node.retain:
-                for i, ref in node.retain.items():
-                    t = ref()
-                    if t is not None and grads[i] is not None:
-                        g = grads[i] if create_graph else grads[i].detach()
-                        t.grad = g if t.grad is None else t.grad + g
-            if capture_ids:
-                for i in range(node.n_out):
-                    k = capture_ids.get((id(node), i))
-                    if k is not None:
-                        captured[k] = grads[i]
-            grads = [g if g is not None else None for g in grads]
-            if all(g is None for g in grads):
-                in_grads = (None,) * len(node.edges)
-            else:
-                in_grads = node.backward_fn(node, *grads)
-                if not isinstance(in_grads, (tuple, list)):
-                    in_grads = (in_grads,)
-                if len(in_grads) < len(node.edges):
-                    in_grads = tuple(in_grads) + (None,) * (len(node.edges) - len(in_grads))
-            if node.hooks:
-                for h in node.hooks:
-                    new = h(tuple(in_grads), tuple(grads))
-                    if new is not None:
-                        in_grads = new
-            if not retain_graph:
-                node.release()
-            for e, g in zip(node.edges, in_grads):
-                if e is None:
-                    continue
-                if g is not None:
-                    if not isinstance(g, Tensor):
-                        raise TypeError(f"{node.name} returned a gradient of type "
-                                        f"{type(g).__name__}; expected a Tensor or None")
-                    deliver(e, g)
-                target = e[0]
-                if isinstance(target, Node):
-                    deps[target] -= 1
-                    if deps[target] == 0:
-                        if target in buffers:
-                            ready.append(target)
-                        else:
-                            _skip(target, deps, buffers, ready, retain_graph)
-
-        # leaves: hooks, then accumulate (or capture)
-        for leaf, g in leaf_grads.values():
-            if leaf._hooks:
-                for h in leaf._hooks:
-                    new = h(g)
-                    if new is not None:
-                        g = new
-            k = capture_ids.get(("leaf", id(leaf)))
-            if k is not None:
-                captured[k] = g
-            if accumulate and (capture is None or k is not None):
-                _accumulate_leaf(leaf, g, create_graph)
-    return captured
-
-
-def _skip(node, deps, buffers, ready, retain_graph):
-    """A node that received no gradient at all: release it and its exclusive subgraph."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if not retain_graph:
-            n.release()
-        for e in n.edges:
-            if e is not None and isinstance(e[0], Node):
-                deps[e[0]] -= 1
-                if deps[e[0]] == 0:
-                    if e[0] in buffers:
-                        ready.append(e[0])
-                    else:
-                        stack.append(e[0])
-
-
-def _accumulate_leaf(leaf, g, create_graph):
+def accumulate_leaf(leaf, g, create_graph, foreign=False):
+    """Add g into leaf.grad, never aliasing a tensor that somebody else holds."""
     if g._shape != leaf._shape:
-        raise RuntimeError(f"backward: gradient of shape {tuple(g._shape)} for a leaf of shape "
-                           f"{tuple(leaf._shape)}")
+        if g.numel() == leaf.numel() or _sums_to(g._shape, leaf._shape):
+            from ..ops._core import sum_to
+            g = sum_to(g, leaf._shape).reshape(leaf._shape)
+        else:
+            raise RuntimeError(f"backward: gradient of shape {tuple(g._shape)} for a leaf of "
+                               f"shape {tuple(leaf._shape)}")
+    if g._dtype is not leaf._dtype:
+        g = g.to(leaf._dtype)
     if not create_graph:
         g = g.detach()
-    if leaf.grad is None:
-        # own the gradient: never alias a tensor the user or the graph still holds
-        leaf.grad = g.clone() if (g._base is not None or g is leaf or not create_graph and
-                                  not _fresh(g)) else g
-    elif create_graph:
-        leaf.grad = leaf.grad + g
+    cur = leaf.grad
+    if cur is None:
+        if foreign or g._base is not None or g._storage is leaf._storage or not _fresh(g):
+            with grad_mode.set_grad_enabled(create_graph):
+                g = g.clone()
+        leaf.grad = g
+    elif create_graph or cur._rg:
+        leaf.grad = cur + g
     else:
-        from .grad_mode import no_grad
-        with no_grad():
-            leaf.grad.add_(g)
+        with grad_mode.no_grad():
+            cur.add_(g)
     if leaf._post_accumulate_hooks:
-        for h in leaf._post_accumulate_hooks:
+        for h in list(leaf._post_accumulate_hooks):
             h(leaf)
 
 
+def _sums_to(big, small):
+    if len(big) < len(small):
+        return False
+    return all(s == 1 or s == b for s, b in zip(small[::-1], big[::-1]))
+
+
 def _fresh(g):
-    # detach() returned an alias; it is safe to keep when its storage is used by nothing else
-    return g._storage is not None and g.is_contiguous() and g._offset == 0 and \
-        g._storage.numel == g.numel()
+    # a contiguous tensor that covers its whole storage: the storage is g's alone
+    st = g._storage
+    return g._offset == 0 and st.numel == g.numel() and g.is_contiguous()

@@ -106,15 +106,24 @@ def register(plugin, name=None):
         label = name or f"runtime:{plugin.name}"
         _entries[plugin.name] = _Entry(plugin.name, lambda: plugin, label)
     else:
+        if _pm.is_registered(plugin):   # registering the same plugin twice is a no-op
+            known = _pm.get_name(plugin)
+            return [n for n, e in _entries.items() if e.plugin == known]
         label = name or f"runtime:{getattr(plugin, '__name__', type(plugin).__name__)}"
         _pm.register(plugin, name=label)
         _collect_from(plugin, label)
         if label in _broken:
             raise RuntimeError(f"backend plugin {label} failed: {_broken[label]}")
     added = [n for n, e in _entries.items() if before.get(n) is not e]
-    from .. import _dispatch
-    _dispatch.invalidate()
+    _forget_devices()
     return added
+
+
+def _forget_devices():
+    # resolved devices and dispatch tables may name a backend that was just replaced
+    from .. import _dispatch, _tensor
+    _tensor._clear_device_cache()
+    _dispatch.invalidate()
 
 
 def unregister(name):
@@ -123,8 +132,7 @@ def unregister(name):
     entry = _entries.pop(name, None)
     if entry is None:
         raise KeyError(f"no backend named {name!r}")
-    from .. import _dispatch
-    _dispatch.invalidate()
+    _forget_devices()
 
 
 def _start(entry):

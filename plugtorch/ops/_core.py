@@ -176,16 +176,24 @@ def commit_inplace(op, self, result):
     from .views import copy_slices
     self._storage.backend._table["copy"](self, expand_meta(result, self._shape))
     self._storage.version += 1
-    if not (STATE.enabled and result.requires_grad):
+    base = self._base
+    # a constant written into a tensor that takes part in autograd still changes its history
+    tracked = self.requires_grad or (base is not None and base.requires_grad)
+    # an integer tensor never joins the graph (copy_ of a float that requires grad into it)
+    if not (STATE.enabled and self._dtype.is_floating_point and
+            (result.requires_grad or tracked)):
         return self
     r = result if result._dtype is self._dtype else result.to(self._dtype)
     if r._shape != self._shape:
         r = r.expand(self._shape)
-    base = self._base
     if base is not None:
         copy_slices(base, self, r)
+    elif not r.requires_grad:   # overwritten by a constant: zero gradient to the old value
+        old = _wrap(self._storage, self._shape, self._stride, self._offset)
+        old._rg, old._node, old._output_nr = True, self._node, self._output_nr
+        graph.record(lambda n, g: (g.new_zeros(g._shape),), "CopyBackwards", (old,), self)
     else:
-        self.requires_grad = True
+        self._rg = True
         self._node = r._node
         self._output_nr = r._output_nr
         if r._node is None:   # result is a leaf (e.g. copy_ from a leaf): identity node

@@ -91,7 +91,7 @@ def binary(spec, a, b):
             a._storage.backend._table[spec.kernel](out, a, b)
             if spec.backward is not None and STATE.enabled and (a.requires_grad or
                                                                b.requires_grad):
-                C.record(spec.backward, spec.bname, (a, b), out, params=(a, b), saved=(a, b))
+                _record(spec, a, b, out)
             return out
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     if ta and tb:
@@ -126,9 +126,19 @@ def binary(spec, a, b):
     like._storage.backend._table[spec.kernel](out, xa, xb)
     if spec.backward is not None and STATE.enabled and (
             (ta and a.requires_grad) or (tb and b.requires_grad)):
-        C.record(spec.backward, spec.bname, (a if ta else None, b if tb else None), out,
-                 params=(a, b), saved=(a if ta else None, b if tb else None))
+        _record(spec, a, b, out)
     return out
+
+
+def _record(spec, a, b, out):
+    """Record the node; save only the operands the derivative will read (see SAVES)."""
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    ra, rb = ta and a.requires_grad, tb and b.requires_grad
+    save_a, save_b = SAVES.get(spec.name, _NONE)(ra, rb)
+    C.record(spec.backward, spec.bname, (a if ta else None, b if tb else None), out,
+             params=(None if ta else a, None if tb else b,
+                     (a._shape, a._dtype) if ta else None, (b._shape, b._dtype) if tb else None),
+             saved=(a if ta and save_a else None, b if tb and save_b else None))
 
 
 def _coerce(op, v):
@@ -178,91 +188,91 @@ def binary_(spec, self, other):
 
 # ----------------------------------------------------------------------------- derivatives
 
-def _g(g, x):
-    """The part of gradient g that belongs to operand x (None for scalars)."""
-    if x is None or not x.requires_grad:
+def _g(g, n, i):
+    """The part of gradient g that belongs to operand i, or None if it needs none."""
+    if n.edges[i] is None:
         return None
-    g = C.sum_to(g, x._shape)
-    return g if g._dtype is x._dtype else g.to(x._dtype)
+    shape, dtype = n.params[2 + i]
+    g = C.sum_to(g, shape)
+    return g if g._dtype is dtype else g.to(dtype)
+
+
+def _operands(n):
+    """The operands' values as the derivative needs them: saved tensors or scalars."""
+    a, b = n.inputs
+    return (a if a is not None else n.params[0]), (b if b is not None else n.params[1])
+
+
+# which operands a derivative reads, given which operands require grad
+_NONE = lambda ra, rb: (False, False)  # noqa: E731
+SAVES = {
+    "mul": lambda ra, rb: (rb, ra),
+    "div": lambda ra, rb: (rb, True),
+    "pow": lambda ra, rb: (True, True),
+    "maximum": lambda ra, rb: (True, True),
+    "minimum": lambda ra, rb: (True, True),
+    "atan2": lambda ra, rb: (True, True),
+    "remainder": lambda ra, rb: (rb, rb),
+}
 
 
 def _add_bw(n, g):
-    a, b = n.params
-    return _g(g, a if isinstance(a, Tensor) else None), _g(g, b if isinstance(b, Tensor) else None)
+    return _g(g, n, 0), _g(g, n, 1)
 
 
 def _sub_bw(n, g):
-    a, b = n.params
-    return (_g(g, a if isinstance(a, Tensor) else None),
-            _g(-g, b if isinstance(b, Tensor) else None))
+    return _g(g, n, 0), (_g(-g, n, 1) if n.edges[1] is not None else None)
 
 
 def _mul_bw(n, g):
-    a, b = n.inputs
-    pa, pb = n.params
-    return (_g(g * (b if b is not None else pb), a),
-            _g(g * (a if a is not None else pa), b))
+    x, y = _operands(n)
+    return (_g(g * y, n, 0) if n.edges[0] is not None else None,
+            _g(g * x, n, 1) if n.edges[1] is not None else None)
 
 
 def _div_bw(n, g):
-    a, b = n.inputs
-    pa, pb = n.params
-    bb = b if b is not None else pb
-    ga = _g(g / bb, a) if a is not None else None
-    gb = _g(-g * (a if a is not None else pa) / (b * b), b) if b is not None and \
-        b.requires_grad else None
+    x, y = _operands(n)
+    ga = _g(g / y, n, 0) if n.edges[0] is not None else None
+    gb = _g(-g * x / (y * y), n, 1) if n.edges[1] is not None else None
     return ga, gb
 
 
 def _pow_bw(n, g):
-    a, b = n.inputs
-    pa, pb = n.params
+    x, e = _operands(n)
     ga = gb = None
-    if a is not None and a.requires_grad:
-        e = b if b is not None else pb
-        ga = _g(g * e * a ** (e - 1) if not (isinstance(e, (int, float)) and e == 0)
-                else g * 0, a)
-    if b is not None and b.requires_grad:
-        base = a if a is not None else pa
-        out = base ** b
-        logb = base.log() if isinstance(base, Tensor) else float(np.log(base))
-        gb = _g(g * out * logb, b)
+    if n.edges[0] is not None:
+        ga = _g(g * 0 if isinstance(e, (int, float)) and e == 0 else g * e * x ** (e - 1),
+                n, 0)
+    if n.edges[1] is not None:
+        logx = x.log() if isinstance(x, Tensor) else float(np.log(x))
+        gb = _g(g * x ** e * logx, n, 1)
     return ga, gb
 
 
 def _minmax_bw(pick):
     def bw(n, g):
-        a, b = n.inputs
-        pa, pb = n.params
-        x = a if a is not None else pa
-        y = b if b is not None else pb
-        win = (pick(x, y)).to(g._dtype) + (eq(x, y)).to(g._dtype) * 0.5
-        return _g(g * win, a), _g(g * (1 - win), b)
+        x, y = _operands(n)
+        win = pick(x, y).to(g._dtype) + eq(x, y).to(g._dtype) * 0.5
+        return _g(g * win, n, 0), _g(g * (1 - win), n, 1)
     return bw
 
 
 def _atan2_bw(n, g):
-    a, b = n.inputs
-    pa, pb = n.params
-    x = a if a is not None else pa
-    y = b if b is not None else pb
+    x, y = _operands(n)
     d = x * x + y * y
-    return _g(g * y / d, a), _g(-g * x / d, b)
+    return _g(g * y / d, n, 0), _g(-g * x / d, n, 1)
 
 
 def _remainder_bw(n, g):
-    a, b = n.inputs
-    pa, pb = n.params
     gb = None
-    if b is not None and b.requires_grad:
-        x = a if a is not None else pa
-        gb = _g(-g * floor_divide(x, b), b)
-    return _g(g, a), gb
+    if n.edges[1] is not None:
+        x, y = _operands(n)
+        gb = _g(-g * floor_divide(x, y), n, 1)
+    return _g(g, n, 0), gb
 
 
 def _floor_div_bw(n, g):
-    a, b = n.inputs
-    return _g(g * 0, a), _g(g * 0, b)
+    return _g(g * 0, n, 0), _g(g * 0, n, 1)
 
 
 _BINARY = {

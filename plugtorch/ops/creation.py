@@ -378,6 +378,10 @@ def fill_(self, value):
         if STATE.enabled and value.requires_grad:
             return copy_(self, value.expand(self._shape))
         value = value.item()
+    base = self._base
+    if STATE.enabled and (self.requires_grad or base is not None and base.requires_grad):
+        # the overwritten values' history must end here: go through copy_'s autograd path
+        return copy_(self, full((), value, dtype=self._dtype, device=self.device))
     _fill(self, value)
     self._storage.version += 1
     return self

@@ -307,12 +307,29 @@ def as_strided(input, size, stride, storage_offset=None):
     return slice_view(x, size, stride, off)
 
 
-def slice_view(x, shape, stride, offset):
+def slice_view(x, shape, stride, offset, replay=None):
+    """A view of x with the given geometry, recorded for autograd.
+
+    `replay(z)` must make the same view of any tensor z shaped like x (e.g.
+    `lambda z: z.narrow(0, 1, 2)`): backward then scatters the gradient into zeros shaped like
+    x through it, which is right even when x overlaps itself (an expanded tensor). Without
+    it (as_strided), the gradient is placed by storage position, see `embed`.
+    """
     v = make_view(x, shape, stride, offset)
     if STATE.enabled and x.requires_grad:
-        graph.record(_slice_bw, "AsStridedBackward0", (x,), v,
-                     params=(x._shape, x._stride, x._offset, shape, stride, offset))
+        if replay is not None:
+            graph.record(_replay_bw, "SliceBackward0", (x,), v, params=(x._shape, replay))
+        else:
+            graph.record(_slice_bw, "AsStridedBackward0", (x,), v,
+                         params=(x._shape, x._stride, x._offset, shape, stride, offset))
     return v
+
+
+def _replay_bw(n, g):
+    shape, replay = n.params
+    z = g.new_zeros(shape)
+    replay(z).copy_(g)
+    return (z,)
 
 
 def embed(g, xshape, xstride, xoffset, vshape, vstride, voffset):
@@ -337,7 +354,8 @@ def narrow(input, dim, start, length):
         raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension "
                            f"size ({n}).")
     shape = x._shape[:d] + (length,) + x._shape[d + 1:]
-    return slice_view(x, shape, x._stride, x._offset + start * x._stride[d])
+    return slice_view(x, shape, x._stride, x._offset + start * x._stride[d],
+                      lambda z: narrow(z, d, start, length))
 
 
 def select(input, dim, index):
@@ -352,7 +370,7 @@ def select(input, dim, index):
                          f"{list(x._shape)} at dimension {d}")
     index = index + n if index < 0 else index
     return slice_view(x, x._shape[:d] + x._shape[d + 1:], x._stride[:d] + x._stride[d + 1:],
-                      x._offset + index * x._stride[d])
+                      x._offset + index * x._stride[d], lambda z: select(z, d, index))
 
 
 def unbind(input, dim=0):
@@ -407,7 +425,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     keep = [i for i in range(len(x._shape)) if i not in (a, b)]
     shape = tuple(x._shape[i] for i in keep) + (length,)
     stride = tuple(x._stride[i] for i in keep) + (x._stride[a] + x._stride[b],)
-    return slice_view(x, shape, stride, start)
+    return slice_view(x, shape, stride, start, lambda z: diagonal(z, offset, a, b))
 
 
 def atleast_1d(x):

@@ -1,1 +1,14 @@
-"""plugtorch.testing: the conformance suite (a pytest plugin) and assertion helpers."""
+"""plugtorch.testing: the conformance suite (a pytest plugin) and assertion helpers.
+
+Run the suite on a backend with ``pytest --pyargs plugtorch.testing.suite --backend NAME``
+or ``plugtorch conformance NAME``; the tests are generated from the op declarations in
+`plugtorch.ops.OPS`, so a newly declared op is tested on every backend at once.
+
+Example:
+    >>> import plugtorch
+    >>> from plugtorch.testing import assert_close
+    >>> assert_close(plugtorch.ones(2) * 3, [3.0, 3.0])
+"""
+from ._compare import assert_close, tolerances, to_host
+
+__all__ = ["assert_close", "tolerances", "to_host"]

@@ -1,6 +1,89 @@
-"""pytest plugin: --backend option and the `device` fixture (filled in by the suite)."""
+"""pytest plugin of the conformance suite: chooses the backends tests run on.
+
+Registered through the ``pytest11`` entry point, so it is active wherever plugtorch is
+installed. It adds:
+
+- ``--backend NAME`` (repeatable): the backends to test; default: every available one
+  (`plugtorch.backends.available()`, after conftest files had a chance to register more).
+- ``--backend-plugin MODULE`` (repeatable): import MODULE and register it as a backend
+  plugin first, for a backend that is not installed with an entry point yet.
+- a ``device`` argument for tests: every test that takes ``device`` runs once per selected
+  backend, with ids like ``[cpu]``, ``[minimal]``, ``[opencl]``; its value is the device
+  type string, e.g. ``plugtorch.ones(3, device=device)``.
+
+Example (a third-party backend author):
+    pytest --pyargs plugtorch.testing.suite --backend mybackend
+"""
+import importlib
+
+import pytest
+
+import plugtorch
 
 
 def pytest_addoption(parser):
-    parser.addoption("--backend", action="append", default=None,
-                     help="run conformance tests on this backend (repeatable); default: all")
+    group = parser.getgroup("plugtorch", "plugtorch conformance")
+    group.addoption("--backend", action="append", default=None, metavar="NAME",
+                    help="run device tests on this backend (repeatable); default: every "
+                         "available backend")
+    group.addoption("--backend-plugin", action="append", default=[], metavar="MODULE",
+                    help="import MODULE and register it as a plugtorch backend plugin")
+
+
+def pytest_configure(config):
+    for name in config.getoption("backend_plugin", None) or []:
+        plugtorch.backends.register(importlib.import_module(name))
+    # the suite reports fallbacks in its matrix; one warning per primitive adds nothing
+    config.addinivalue_line("filterwarnings", "ignore::plugtorch._dispatch.FallbackWarning")
+
+
+def selected_backends(config):
+    """The backend names chosen with --backend (checked), or every available one."""
+    cached = getattr(config, "_plugtorch_backends", None)
+    if cached is not None:
+        return cached
+    names = config.getoption("backend", None)
+    if not names:
+        names = plugtorch.backends.available()
+    else:
+        known = {b["name"]: b for b in plugtorch.backends.list() if b["name"]}
+        for name in names:
+            if name not in known:
+                raise pytest.UsageError(
+                    f"--backend {name}: no such backend; known: {', '.join(sorted(known))} "
+                    f"(install its package, or pass --backend-plugin MODULE)")
+            if not known[name]["available"]:
+                raise pytest.UsageError(f"--backend {name}: backend is not available: "
+                                        f"{known[name]['reason']}")
+        names = list(dict.fromkeys(names))
+    config._plugtorch_backends = names
+    return names
+
+
+def pytest_sessionstart(session):
+    # a wrong --backend is a usage error, reported once before collection
+    if session.config.getoption("backend", None):
+        selected_backends(session.config)
+
+
+def pytest_generate_tests(metafunc):
+    if "device" in metafunc.fixturenames:
+        names = selected_backends(metafunc.config)
+        metafunc.parametrize("device", names, ids=names)
+
+
+def pytest_report_header(config):
+    rows = []
+    for b in plugtorch.backends.list():
+        state = "available" if b["available"] else f"unavailable ({b['reason']})"
+        rows.append(f"{b['name'] or b['plugin']}: {state}")
+    return "plugtorch backends: " + "; ".join(rows)
+
+
+def pytest_itemcollected(item):
+    # label op tests with their matrix cell, for `plugtorch conformance` (see __main__.py)
+    callspec = getattr(item, "callspec", None)
+    case = callspec.params.get("case") if callspec is not None else None
+    if case is not None and hasattr(case, "op") and hasattr(case, "dtype"):
+        item.user_properties += [("op", case.op.name), ("dtype", case.dtype.name),
+                                 ("check", getattr(item, "originalname", item.name))]

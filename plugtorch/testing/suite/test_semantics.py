@@ -1,0 +1,161 @@
+"""Views, in-place writes, autograd and dtype support on the backend under test.
+
+Every expected value here is a closed form or a numpy computation, never another backend.
+"""
+import numpy as np
+import pytest
+
+import plugtorch
+from plugtorch import _dtype as D
+from plugtorch.testing import assert_close, to_host
+
+
+def _arange(shape, device, dtype=plugtorch.float32):
+    n = int(np.prod(shape))
+    return plugtorch.tensor(np.arange(n, dtype=dtype.np).reshape(shape), device=device)
+
+
+# ----------------------------------------------------------------------------- views
+
+@pytest.mark.parametrize("make_view, region", [
+    (lambda x: x.select(0, 1), (1, slice(None))),
+    (lambda x: x.narrow(1, 1, 2), (slice(None), slice(1, 3))),
+    (lambda x: x.t(), (slice(None), slice(None))),
+    (lambda x: x.view(12), (slice(None), slice(None))),
+    (lambda x: x.diagonal(), (np.arange(3), np.arange(3))),
+    (lambda x: x.unsqueeze(0).squeeze(0).transpose(0, 1).narrow(0, 2, 1),
+     (slice(None), slice(2, 3))),
+], ids=["select", "narrow", "t", "view", "diagonal", "chain"])
+def test_write_through_view_is_seen_in_base(device, make_view, region):
+    x = _arange((3, 4), device)
+    expected = np.arange(12, dtype=np.float32).reshape(3, 4)
+    v = make_view(x)
+    v.fill_(-1.0)
+    expected[region] = -1.0
+    assert_close(x, expected)
+    v.mul_(3)    # an in-place kernel writing through a strided view
+    expected[region] = -3.0
+    assert_close(x, expected)
+    assert v.device == x.device
+
+
+def test_write_to_base_is_seen_in_view(device):
+    x = _arange((3, 4), device)
+    v = x.t().narrow(0, 1, 2)
+    x.add_(10)
+    assert_close(v, np.arange(12, dtype=np.float32).reshape(3, 4).T[1:3] + 10)
+
+
+def test_copy_into_strided_view(device):
+    x = plugtorch.zeros(4, 6, device=device)
+    src = _arange((3, 2), device)
+    x.as_strided((3, 2), (6, 2), 1).copy_(src)
+    expected = np.zeros((4, 6), np.float32)
+    expected.reshape(-1)[np.add.outer(np.arange(3) * 6, np.arange(2) * 2) + 1] = \
+        np.arange(6).reshape(3, 2)
+    assert_close(x, expected)
+
+
+def test_copy_broadcasts_and_casts(device):
+    x = plugtorch.zeros(2, 3, dtype=plugtorch.float64, device=device)
+    x.copy_(plugtorch.tensor([1, 2, 3], dtype=plugtorch.int32, device=device))
+    assert x.dtype is plugtorch.float64
+    assert_close(x, np.tile([1.0, 2.0, 3.0], (2, 1)))
+
+
+def test_inplace_bumps_version_and_keeps_storage(device):
+    x = _arange((2, 3), device)
+    v = x.select(0, 0)
+    version = x._version
+    v.add_(1)
+    assert x._version == v._version == version + 1
+    assert v._storage is x._storage
+
+
+def test_inplace_on_expanded_input_reads_before_write(device):
+    # x += x.t(): the kernel's input overlaps its output at other positions
+    x = _arange((3, 3), device)
+    x.add_(x.t().clone())
+    a = np.arange(9, dtype=np.float32).reshape(3, 3)
+    assert_close(x, a + a.T)
+
+
+# ----------------------------------------------------------------------------- autograd
+
+def test_backward_closed_form(device):
+    a = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+    x = plugtorch.tensor(a, device=device, requires_grad=True)
+    y = (x * x * 3 + x.exp()).sum()
+    y.backward()
+    assert x.grad.device == x.device and x.grad.dtype is plugtorch.float64
+    assert_close(x.grad, 6 * a + np.exp(a))
+
+
+def test_gradients_accumulate(device):
+    x = plugtorch.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+    (x * 2).sum().backward()
+    (x * x).sum().backward()
+    assert_close(x.grad, 2 + 2 * np.array([1.0, 2.0, 3.0]))
+
+
+def test_second_backward_needs_retain_graph(device):
+    x = plugtorch.tensor([1.0, 2.0], device=device, requires_grad=True)
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()        # allowed once more: the graph was retained
+    assert_close(x.grad, 2 * (np.exp([1.0, 2.0]) * (1 + np.array([1.0, 2.0]))))
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_modified_saved_tensor_is_detected(device):
+    x = plugtorch.tensor([1.0, 2.0], device=device, requires_grad=True)
+    h = x * 1
+    y = h.exp()          # saves its output
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_no_grad_and_detach(device):
+    x = plugtorch.tensor([1.0, 2.0], device=device, requires_grad=True)
+    with plugtorch.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+    assert not x.detach().requires_grad
+
+
+def test_gradient_through_view_and_inplace(device):
+    x = plugtorch.tensor(np.arange(6.0).reshape(2, 3), device=device, requires_grad=True)
+    h = x * 1
+    h.select(0, 1).mul_(2)           # CopySlices on a non-leaf
+    (h * h).sum().backward()
+    scale = np.array([[1.0], [2.0]])
+    assert_close(x.grad, 2 * np.arange(6.0).reshape(2, 3) * scale ** 2)
+
+
+# ----------------------------------------------------------------------------- dtypes
+
+def test_unsupported_dtypes_raise_type_error(device):
+    backend = plugtorch.backends.get(device)
+    missing = [d for d in D.ALL if d not in backend.dtypes]
+    if not missing:
+        pytest.skip(f"{device} supports every dtype")
+    x = plugtorch.ones(3, device=device)
+    for d in missing:
+        with pytest.raises(TypeError, match=d.name):
+            plugtorch.zeros(3, dtype=d, device=device)
+        with pytest.raises(TypeError, match=d.name):
+            x.to(d)
+        with pytest.raises(TypeError, match=d.name):
+            plugtorch.tensor(np.zeros(3, d.np)).to(device)
+
+
+@pytest.mark.parametrize("dtype", D.ALL, ids=lambda d: d.name)
+def test_dtype_round_trip(device, dtype):
+    if dtype not in plugtorch.backends.get(device).dtypes:
+        pytest.skip(f"unsupported: {dtype.name} on {device}")
+    a = (np.arange(-3, 3) % 2 == 0) if dtype is D.bool else np.arange(6).astype(dtype.np)
+    t = plugtorch.tensor(a, device=device)
+    assert t.dtype is dtype and t.device.type == device
+    assert np.array_equal(to_host(t), a) and to_host(t).dtype == a.dtype

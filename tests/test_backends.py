@@ -1,0 +1,290 @@
+"""The backend registry: listing, isolation of broken plugins, autoload, kernel-name checks,
+the CPU fallback and the dispatch table."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+import plugtorch
+from plugtorch import _dispatch
+from plugtorch.backends import Backend, BackendUnavailable
+
+import plugtorch_minimal   # on sys.path through conftest.py
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def registered():
+    """Register backends for one test and remove them afterwards."""
+    names = []
+
+    def add(plugin, name=None):
+        got = plugtorch.backends.register(plugin, name=name)
+        names.extend(got)
+        return got
+
+    yield add
+    known = {b["name"] for b in plugtorch.backends.list()}
+    for n in set(names) & known:
+        plugtorch.backends.unregister(n)
+
+
+def _entry(name):
+    return next(b for b in plugtorch.backends.list() if b["name"] == name)
+
+
+# ----------------------------------------------------------------------------- listing
+
+def test_list_shows_cpu_available():
+    cpu = _entry("cpu")
+    assert cpu == {"name": "cpu", "plugin": "cpu (plugtorch_cpu)", "available": True,
+                   "reason": "", "devices": 1}
+    assert "cpu" in plugtorch.backends.available()
+
+
+class _Absent(Backend):
+    name = "absentdev"
+
+    def availability(self):
+        return False, "no absentdev driver found"
+
+
+def test_unavailable_backend_is_listed_with_reason(registered):
+    registered(_Absent())
+    entry = _entry("absentdev")
+    assert entry["available"] is False and entry["reason"] == "no absentdev driver found"
+    assert "absentdev" not in plugtorch.backends.available()
+    with pytest.raises(BackendUnavailable, match="no absentdev driver found"):
+        plugtorch.zeros(2, device="absentdev")
+
+
+class _FactoryRaises:
+    @plugtorch.hookimpl
+    def plugtorch_register_backends(self, register):
+        def factory():
+            raise RuntimeError("driver exploded")
+        register("boomdev", factory)
+
+
+def test_factory_error_is_isolated(registered):
+    registered(_FactoryRaises())
+    entry = _entry("boomdev")
+    assert not entry["available"] and entry["reason"] == "RuntimeError: driver exploded"
+    with pytest.raises(BackendUnavailable, match="driver exploded"):
+        plugtorch.ones(1, device="boomdev")
+    assert (plugtorch.ones(2) + 1).tolist() == [2.0, 2.0]
+
+
+class _HookRaises:
+    @plugtorch.hookimpl
+    def plugtorch_register_backends(self, register):
+        raise ImportError("needs libfoo.so")
+
+
+def test_hook_error_names_the_plugin(monkeypatch):
+    # keep the broken entry out of the listing seen by later tests
+    monkeypatch.setattr(plugtorch.backends, "_broken", dict(plugtorch.backends._broken))
+    with pytest.raises(RuntimeError, match=r"runtime:hookraiser failed: ImportError: needs libfoo"):
+        plugtorch.backends.register(_HookRaises(), name="runtime:hookraiser")
+    broken = [b for b in plugtorch.backends.list() if b["plugin"] == "runtime:hookraiser"]
+    assert broken == [{"name": None, "plugin": "runtime:hookraiser", "available": False,
+                       "reason": "ImportError: needs libfoo.so", "devices": 0}]
+    assert plugtorch.ones(2).sum().item() == 2.0
+
+
+def test_unknown_kernel_name_is_rejected_naming_the_plugin(registered):
+    class Typo(plugtorch_minimal.MinimalBackend):
+        name = "typodev"
+        kernels = dict(plugtorch_minimal.KERNELS, frobnicate=lambda out, x: None)
+
+    registered(Typo(), name="typo-plugin")
+    with pytest.raises(BackendUnavailable, match="typo-plugin.*unknown ops: frobnicate"):
+        plugtorch.backends.get("typodev")
+    assert "frobnicate" in _entry("typodev")["reason"]
+
+
+def test_register_same_plugin_twice_is_a_no_op():
+    assert "minimal" in plugtorch.backends.available()
+    before = plugtorch.backends.list()
+    assert plugtorch.backends.register(plugtorch_minimal) == ["minimal"]
+    assert plugtorch.backends.list() == before
+
+
+def test_unregister_then_register_again(registered):
+    class Probe(plugtorch_minimal.MinimalBackend):
+        name = "probedev"
+
+    registered(Probe())
+    x = plugtorch.ones(2, device="probedev")
+    plugtorch.backends.unregister("probedev")
+    with pytest.raises(RuntimeError, match="unknown device type 'probedev'"):
+        plugtorch.ones(2, device="probedev")
+    registered(Probe())
+    assert plugtorch.ones(2, device="probedev").device.type == "probedev"
+    assert x.device.type == "probedev"
+
+
+def test_existing_tensors_keep_working_after_a_registration(registered):
+    x = plugtorch.ones(3)
+    y = plugtorch.ones(3, device="minimal")
+
+    class Late(plugtorch_minimal.MinimalBackend):
+        name = "latedev"
+
+    registered(Late())
+    assert (x + 1).tolist() == [2.0] * 3 and (y * 2).sum().item() == 6.0
+
+
+# ----------------------------------------------------------------------------- fallback
+
+@pytest.fixture
+def fresh_minimal(registered):
+    """A minimal backend under a new name: its fallback warnings have not fired yet."""
+    class Fresh(plugtorch_minimal.MinimalBackend):
+        name = "freshdev"
+
+    registered(Fresh())
+    return "freshdev"
+
+
+def test_fallback_is_counted_and_warns_once(fresh_minimal):
+    a = np.array([[0.5, -1.0, 2.0], [3.0, 0.25, -2.5]])
+    x = plugtorch.tensor(a, device=fresh_minimal)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y1, y2 = x.sin(), (x * 2).sin()
+    fb = [w for w in caught if issubclass(w.category, _dispatch.FallbackWarning)]
+    assert len(fb) == 1 and "sin" in str(fb[0].message) and "freshdev" in str(fb[0].message)
+    assert plugtorch.debug.fallbacks(fresh_minimal)["sin"] == 2
+    assert "mul" not in plugtorch.debug.fallbacks(fresh_minimal)   # native kernel
+    assert y1.device.type == fresh_minimal
+    np.testing.assert_allclose(y2.cpu().numpy(), np.sin(2 * a), rtol=1e-15)
+
+
+def test_fallback_writes_back_into_strided_outputs(fresh_minimal):
+    # scatter is in place on a non-contiguous view; sort has two outputs
+    base = plugtorch.zeros(4, 6, device=fresh_minimal)
+    view = base.t()
+    index = plugtorch.tensor([[0, 1, 2, 3]], device=fresh_minimal)
+    view.scatter_(1, index, plugtorch.tensor([[1.0, 2.0, 3.0, 4.0]], device=fresh_minimal))
+    expected = np.zeros((4, 6))
+    expected[:, 0] = [1, 2, 3, 4]
+    np.testing.assert_array_equal(base.cpu().numpy(), expected)
+    values, indices = plugtorch.tensor([3.0, 1.0, 2.0], device=fresh_minimal).sort()
+    assert values.tolist() == [1.0, 2.0, 3.0] and indices.tolist() == [1, 2, 0]
+    assert values.device.type == indices.device.type == fresh_minimal
+
+
+def test_coverage_reports_native_and_fallback():
+    report = _dispatch.coverage(plugtorch.backends.get("minimal"))
+    assert set(report["native"]) == set(plugtorch_minimal.KERNELS)
+    assert {"sort", "cumsum", "scatter", "uniform"} <= set(report["fallback"])
+    assert not set(report["native"]) & set(report["fallback"])
+    assert set(report["native"]) | set(report["fallback"]) == set(plugtorch.backends.PRIMITIVES)
+    cpu = _dispatch.coverage(plugtorch.backends.get("cpu"))
+    assert cpu["fallback"] == []
+
+
+# ----------------------------------------------------------------------------- hot path
+
+class _NoPluggy:
+    def __getattr__(self, name):
+        raise AssertionError(f"pluggy used on the op path ({name})")
+
+
+def test_pluggy_is_not_on_the_hot_path(monkeypatch):
+    x, y = plugtorch.ones(3), plugtorch.ones(3, device="minimal")
+    table = plugtorch.backends.get("cpu")._table
+    assert isinstance(table, dict) and table["add"] is plugtorch.backends.get("cpu").kernels["add"]
+    monkeypatch.setattr(plugtorch.backends._pm, "hook", _NoPluggy())
+    assert ((x + x) * 3).sum().item() == 18.0
+    assert ((y + y) * 3).sin().sum().item() == pytest.approx(3 * np.sin(6.0))
+
+
+# ----------------------------------------------------------------------------- entry points
+
+_PLUGINS = {
+    "ptthird_hook.py": """
+        import plugtorch
+        @plugtorch.hookimpl
+        def plugtorch_register_backends(register):
+            raise RuntimeError("hook failed on purpose")
+    """,
+    "ptthird_factory.py": """
+        import plugtorch
+        def _factory():
+            raise OSError("no such device node")
+        @plugtorch.hookimpl
+        def plugtorch_register_backends(register):
+            register("factorydev", _factory)
+    """,
+    "ptthird_good.py": """
+        import plugtorch
+        from plugtorch_cpu import CPUBackend
+        class GoodBackend(CPUBackend):
+            name = "gooddev"
+        @plugtorch.hookimpl
+        def plugtorch_register_backends(register):
+            register("gooddev", GoodBackend)
+    """,
+}
+_ENTRY_POINTS = """\
+[plugtorch.backends]
+missing = ptthird_does_not_exist
+hook = ptthird_hook
+factory = ptthird_factory
+good = ptthird_good
+"""
+_PROBE = """
+import json, plugtorch
+listing = plugtorch.backends.list()
+ok = (plugtorch.ones(2) + 1).tolist()
+print(json.dumps({"list": listing, "ok": ok}))
+"""
+
+
+@pytest.fixture(scope="module")
+def third_party(tmp_path_factory):
+    """A directory holding a fake installed distribution with four backend entry points."""
+    root = tmp_path_factory.mktemp("site")
+    dist = root / "ptthird-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ptthird\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(_ENTRY_POINTS)
+    for name, src in _PLUGINS.items():
+        (root / name).write_text(textwrap.dedent(src))
+    return root
+
+
+def _probe(site, **env):
+    full = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), ROOT]), **env)
+    out = subprocess.run([sys.executable, "-c", _PROBE], env=full, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    assert data["ok"] == [2.0, 2.0]      # import plugtorch and cpu work whatever failed
+    return {b["plugin"].split(" ")[0]: b for b in data["list"]}
+
+
+def test_broken_entry_points_are_isolated(third_party):
+    listing = _probe(third_party)
+    assert listing["cpu"]["available"]
+    missing = listing["missing"]
+    assert missing["name"] is None and not missing["available"]
+    assert "ModuleNotFoundError" in missing["reason"] and "ptthird_does_not_exist" in \
+        missing["reason"]
+    assert listing["hook"]["reason"] == "RuntimeError: hook failed on purpose"
+    assert listing["factory"]["name"] == "factorydev"
+    assert listing["factory"]["reason"] == "OSError: no such device node"
+    assert listing["good"]["name"] == "gooddev" and listing["good"]["available"]
+
+
+def test_autoload_off_skips_third_party_entry_points(third_party):
+    listing = _probe(third_party, PLUGTORCH_AUTOLOAD="0")
+    assert set(listing) == {"cpu"} and listing["cpu"]["available"]
