@@ -287,4 +287,5 @@ def test_broken_entry_points_are_isolated(third_party):
 
 def test_autoload_off_skips_third_party_entry_points(third_party):
     listing = _probe(third_party, PLUGTORCH_AUTOLOAD="0")
-    assert set(listing) == {"cpu"} and listing["cpu"]["available"]
+    assert listing["cpu"]["available"]
+    assert not set(listing) & {"missing", "hook", "factory", "good"}

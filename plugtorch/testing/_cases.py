@@ -45,6 +45,12 @@ def op_cases():
     return [OpCase(op, dt) for name, op in sorted(OPS.items()) for dt in op.dtypes]
 
 
+def broadcast_cases():
+    """The cases with at least one sample that has a broadcastable (stride-0) form."""
+    return [c for c in op_cases()
+            if any(broadcast_sample(c.op, s) is not None for s in c.samples())]
+
+
 def grad_cases():
     """The float64 case of every differentiable op."""
     return [c for c in op_cases() if c.op.grad and c.dtype is D.float64]

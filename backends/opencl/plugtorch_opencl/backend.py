@@ -1,0 +1,138 @@
+"""OpenCLBackend: devices, storage and the kernel table.
+
+Every device of every OpenCL platform pyopencl sees is one plugtorch device, `opencl:0`,
+`opencl:1`, … in platform order; the default device follows `PYOPENCL_CTX` when it is set
+("<platform>:<device>", "<platform>" or part of a device name). Each device gets its own
+context, in-order queue and memory pool (runtime.Runtime), created on first use. Storage
+is a cl buffer from the pool; work is only enqueued, and the host waits only in
+`to_numpy` and `synchronize`.
+"""
+import os
+
+import numpy as np
+
+from plugtorch import _dtype as D
+from plugtorch.backends import Backend
+from plugtorch.backends.base import UNARY, BINARY
+
+_BASE_DTYPES = (D.bool, D.uint8, D.int8, D.int16, D.int32, D.int64, D.float32)
+
+
+class _Runtimes(dict):
+    """device index -> Runtime, created when first asked for."""
+
+    def __init__(self, devices):
+        super().__init__()
+        self.devices = devices
+
+    def __missing__(self, index):
+        from .runtime import Runtime
+        rt = self[index] = Runtime(self.devices[index], index)
+        return rt
+
+
+class OpenCLBackend(Backend):
+    """OpenCL 1.2+ devices through pyopencl (tested on PoCL's CPU device)."""
+    name = "opencl"
+    multi_device = True
+    UNARY = UNARY
+    BINARY = BINARY
+
+    def __init__(self):
+        self._error = None
+        self.devices = []
+        self.platforms = []
+        try:
+            import pyopencl as cl
+            for p in cl.get_platforms():
+                for d in p.get_devices():
+                    self.devices.append(d)
+                    self.platforms.append(p)
+        except ImportError as e:
+            self._error = f"pyopencl is not installed ({e}); pip install 'pyopencl[pocl]'"
+        except Exception as e:     # e.g. no ICD loader / platform
+            self._error = f"no OpenCL platform: {type(e).__name__}: {e}"
+        if not self._error and not self.devices:
+            self._error = "pyopencl found no OpenCL device (install PoCL: pip install " \
+                          "'pyopencl[pocl]')"
+        self.runtimes = _Runtimes(self.devices)
+        exts = [set(d.extensions.split()) for d in self.devices]
+        dts = set(_BASE_DTYPES)
+        if exts and all("cl_khr_fp64" in e for e in exts):
+            dts.add(D.float64)
+        if exts and all("cl_khr_fp16" in e for e in exts):
+            dts.add(D.float16)
+        self.dtypes = frozenset(dts)
+        self.kernels = self._make_kernels() if not self._error else {}
+
+    def _make_kernels(self):
+        from . import elementwise, reductions, matmul, indexing
+        table = elementwise.kernels(self)
+        table.update(reductions.kernels(self))
+        table.update(matmul.kernels(self))
+        table.update(indexing.kernels(self))
+        return table
+
+    def rt(self, tensor):
+        """The Runtime of `tensor`'s device."""
+        return self.runtimes[tensor._storage.device.index]
+
+    # -- backend contract --------------------------------------------------------------
+    def availability(self):
+        return (self._error is None), (self._error or "")
+
+    def device_count(self):
+        return len(self.devices)
+
+    def default_index(self):
+        spec = os.environ.get("PYOPENCL_CTX", "").strip()
+        if not spec:
+            return 0
+        parts = spec.split(":")
+        try:
+            plat = int(parts[0])
+            names = []
+            for p in self.platforms:
+                if p not in names:
+                    names.append(p)
+            first = self.platforms.index(names[plat])
+            return first + (int(parts[1]) if len(parts) > 1 and parts[1] else 0)
+        except (ValueError, IndexError):
+            for i, d in enumerate(self.devices):
+                if spec.lower() in d.name.lower():
+                    return i
+        return 0
+
+    def empty(self, numel, dtype, index):
+        return self.runtimes[index].alloc(numel * dtype.itemsize)
+
+    def from_numpy(self, array, index):
+        # copy on the host first: the upload is asynchronous and the caller may change
+        # `array` right after this returns
+        return self.runtimes[index].upload(np.array(array, copy=True, order="C"))
+
+    def to_numpy(self, tensor):
+        rt = self.rt(tensor)
+        out = np.empty(tensor._shape, tensor._dtype.np)
+        if not out.size:
+            return out
+        if not tensor.is_contiguous():
+            from plugtorch._tensor import empty_like_meta
+            tmp = empty_like_meta(tensor)
+            self.kernels["copy"](tmp, tensor)
+            tensor = tmp
+        return rt.download(tensor._storage.data, tensor._offset * tensor._dtype.itemsize, out)
+
+    def synchronize(self, index):
+        if index in self.runtimes:
+            self.runtimes[index].finish()
+
+    def describe(self):
+        out = []
+        for i, (d, p) in enumerate(zip(self.devices, self.platforms)):
+            ext = d.extensions.split()
+            out.append({"device": f"opencl:{i}", "name": d.name.strip(),
+                        "platform": p.name.strip(), "version": d.version.strip(),
+                        "memory": d.global_mem_size, "compute_units": d.max_compute_units,
+                        "fp64": "cl_khr_fp64" in ext, "fp16": "cl_khr_fp16" in ext})
+        return out

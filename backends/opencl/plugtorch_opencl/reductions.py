@@ -1,0 +1,222 @@
+"""Reductions over any dims (sum, prod, amax, amin, any, all), argmax/argmin and cumsum.
+
+NOTE [reduction layout]
+The input's dims split into kept dims (the output's shape) and reduced dims; each set is
+merged on its own (geometry.merge), so the common cases reach the kernel as one kept and one
+reduced dim and the inner loop just adds a stride. Work-item g handles output m = g / P and
+the g % P-th chunk of the K reduced elements. When there are few outputs (M small, K large)
+P > 1: a first pass writes M x P partial results in the accumulator dtype and a second
+pass of the same kernel (sum for sum, or for any, ...) reduces them; otherwise P = 1 and
+the first pass writes the output directly.
+"""
+import numpy as np
+
+from plugtorch import _dtype as D
+
+from .cl_source import CTYPE, preamble, cast
+from .geometry import merge, dims_struct, geo_struct
+
+_i64, _i32 = np.int64, np.int32
+
+_TEMPLATE = r"""
+KERNEL void red(GLOBAL %(OT)s* out, long oo, GLOBAL const %(XT)s* x, geo_t kg, dims_t ks,
+                int knd, geo_t rg, dims_t rs, int rnd, long M, long K, long P, long chunk) {
+    long g = GID(0);
+    if (g >= M * P) return;
+    long m = g / P, part = g - m * P;
+    long base = at(m, ks, knd, kg);
+    long k0 = part * chunk, k1 = k0 + chunk < K ? k0 + chunk : K;
+    %(ACC)s acc = %(ID)s;
+    if (rnd <= 1) {
+        long st = rg.s[0];
+        long p = base + k0 * st;
+        for (long k = k0; k < k1; ++k, p += st) {
+            %(XT)s xv = x[p];
+            %(ACC)s v = %(LOAD)s;
+            acc = %(COMBINE)s;
+        }
+    } else {
+        for (long k = k0; k < k1; ++k) {
+            %(XT)s xv = x[base + at(k, rs, rnd, rg)];
+            %(ACC)s v = %(LOAD)s;
+            acc = %(COMBINE)s;
+        }
+    }
+    out[oo + g] = %(STORE)s;
+}
+"""
+
+_INT_MIN = {D.uint8: "0", D.int8: "(-128)", D.int16: "(-32768)", D.int32: "(-2147483647 - 1)",
+            D.int64: "(-9223372036854775807L - 1)", D.bool: "0"}
+_INT_MAX = {D.uint8: "255", D.int8: "127", D.int16: "32767", D.int32: "2147483647",
+            D.int64: "9223372036854775807L", D.bool: "1"}
+
+
+def _spec(op, xdt, odt):
+    """(accumulator dtype, identity, load expr over xv, combine expr over acc and v)."""
+    if op in ("sum", "prod"):
+        return (odt, "0" if op == "sum" else "1", f"({CTYPE[odt]})xv",
+                "acc + v" if op == "sum" else "acc * v")
+    if op in ("any", "all"):
+        return (D.bool, "0" if op == "any" else "1", "(xv != 0)",
+                "acc | v" if op == "any" else "acc & v")
+    f = xdt.kind == 2
+    if op == "amax":
+        ident = "(-INFINITY)" if f else _INT_MIN[xdt]
+        comb = "((isnan(acc) || acc >= v) ? acc : v)" if f else "(acc >= v ? acc : v)"
+    else:
+        ident = "INFINITY" if f else _INT_MAX[xdt]
+        comb = "((isnan(acc) || acc <= v) ? acc : v)" if f else "(acc <= v ? acc : v)"
+    return xdt, ident, "xv", comb
+
+
+def _red_source(op, xdt, odt):
+    acc, ident, load, comb = _spec(op, xdt, odt)
+    return preamble(xdt, odt, acc) + _TEMPLATE % {
+        "OT": CTYPE[odt], "XT": CTYPE[xdt], "ACC": CTYPE[acc], "ID": ident, "LOAD": load,
+        "COMBINE": comb, "STORE": cast("acc", acc, odt)}
+
+
+def _launch_red(rt, op, out_buf, oo, xbuf, xdt, odt, kshape, kstrides, xoff, rshape, rstrides,
+                P, chunk):
+    key = ("reduce", op, xdt, odt)
+    ks = rt.kernels(key, lambda: _red_source(op, xdt, odt), f"{op} ({xdt.name})")
+    M = 1
+    for n in kshape:
+        M *= n
+    K = 1
+    for n in rshape:
+        K *= n
+    rt.launch(ks["red"], M * P, out_buf, _i64(oo), xbuf, geo_struct(xoff, kstrides),
+              dims_struct(kshape), _i32(len(kshape)), geo_struct(0, rstrides or [0]),
+              dims_struct(rshape), _i32(len(rshape)), _i64(M), _i64(K), _i64(P), _i64(chunk))
+
+
+def _split_dims(x, dims):
+    """Merged (kept shape, kept x strides), (reduced shape, reduced strides) of x."""
+    shape, stride = x._shape, x._stride
+    kept = [i for i in range(len(shape)) if i not in dims]
+    kshape = tuple(shape[i] for i in kept)
+    out_st = []
+    acc = 1
+    for n in reversed(kshape):
+        out_st.append(acc)
+        acc *= n
+    kshp, (kst, _) = merge(kshape, [[stride[i] for i in kept], out_st[::-1]])
+    rshp, (rst,) = merge(tuple(shape[i] for i in dims), [[stride[i] for i in dims]])
+    return kshp, kst, rshp, rst
+
+
+def make_reduction(backend, op):
+    def kernel(out, x, dims):
+        rt = backend.rt(out)
+        M = 1
+        for n in out._shape:
+            M *= n
+        if M == 0:
+            return
+        xdt, odt = x._dtype, out._dtype
+        kshp, kst, rshp, rst = _split_dims(x, dims)
+        K = 1
+        for n in rshp:
+            K *= n
+        # few outputs and a long reduction: split each into P chunks (two passes)
+        P = 1
+        if M < 256 and K >= 4096:
+            P = min(max(1, 512 // M), K // 1024)
+        if P == 1:
+            _launch_red(rt, op, out._storage.data, out._offset, x._storage.data, xdt, odt,
+                        kshp, kst, x._offset, rshp, rst, 1, K)
+            return
+        acc = _spec(op, xdt, odt)[0]
+        chunk = -(-K // P)
+        part = rt.alloc(M * P * acc.itemsize)
+        _launch_red(rt, op, part, 0, x._storage.data, xdt, acc, kshp, kst, x._offset, rshp,
+                    rst, P, chunk)
+        op2 = {"any": "any", "all": "all", "sum": "sum", "prod": "prod"}.get(op, op)
+        _launch_red(rt, op2, out._storage.data, out._offset, part, acc, odt, [M], [P], 0,
+                    [P], [1], 1, P)
+    kernel.__name__ = op
+    return kernel
+
+
+_ARG_TEMPLATE = r"""
+KERNEL void arg(GLOBAL long* out, long oo, GLOBAL const %(XT)s* x, geo_t kg, dims_t ks,
+                int knd, long st, long M, long K) {
+    long m = GID(0);
+    if (m >= M) return;
+    long p = at(m, ks, knd, kg);
+    %(XT)s best = x[p];
+    long bi = 0;
+    for (long k = 1; k < K; ++k) {
+        p += st;
+        %(XT)s v = x[p];
+        if (%(BETTER)s) { best = v; bi = k; }
+    }
+    out[oo + m] = bi;
+}
+"""
+
+
+def make_arg(backend, op):
+    def kernel(out, x, dim):
+        rt = backend.rt(out)
+        xdt = x._dtype
+        f = xdt.kind == 2
+        cmp = ">" if op == "argmax" else "<"
+        better = f"!isnan(best) && (isnan(v) || v {cmp} best)" if f else f"v {cmp} best"
+        ks = rt.kernels(("arg", op, xdt), lambda: preamble(xdt) + _ARG_TEMPLATE % {
+            "XT": CTYPE[xdt], "BETTER": better}, f"{op} ({xdt.name})")
+        kshp, kst, _, _ = _split_dims(x, (dim,))
+        M = 1
+        for n in kshp:
+            M *= n
+        rt.launch(ks["arg"], M, out._storage.data, _i64(out._offset), x._storage.data,
+                  geo_struct(x._offset, kst), dims_struct(kshp), _i32(len(kshp)),
+                  _i64(x._stride[dim]), _i64(M), _i64(x._shape[dim]))
+    kernel.__name__ = op
+    return kernel
+
+
+_CUMSUM = r"""
+KERNEL void cumsum(GLOBAL %(OT)s* out, geo_t og, GLOBAL const %(XT)s* x, geo_t xg, dims_t ks,
+                   int knd, long ost, long xst, long M, long K) {
+    long m = GID(0);
+    if (m >= M) return;
+    long p = at(m, ks, knd, xg), q = at(m, ks, knd, og);
+    %(OT)s acc = 0;
+    for (long k = 0; k < K; ++k, p += xst, q += ost) {
+        acc += (%(OT)s)x[p];
+        out[q] = acc;
+    }
+}
+"""
+
+
+def make_cumsum(backend):
+    def cumsum(out, x, dim):
+        rt = backend.rt(out)
+        xdt, odt = x._dtype, out._dtype
+        if out.numel() == 0:
+            return
+        ks = rt.kernels(("cumsum", xdt, odt), lambda: preamble(xdt, odt) + _CUMSUM % {
+            "XT": CTYPE[xdt], "OT": CTYPE[odt]}, f"cumsum ({xdt.name})")
+        kept = [i for i in range(len(x._shape)) if i != dim]
+        kshp, (xst, ost) = merge(tuple(x._shape[i] for i in kept),
+                                 [[x._stride[i] for i in kept], [out._stride[i] for i in kept]])
+        M = 1
+        for n in kshp:
+            M *= n
+        rt.launch(ks["cumsum"], M, out._storage.data, geo_struct(out._offset, ost),
+                  x._storage.data, geo_struct(x._offset, xst), dims_struct(kshp),
+                  _i32(len(kshp)), _i64(out._stride[dim]), _i64(x._stride[dim]), _i64(M),
+                  _i64(x._shape[dim]))
+    return cumsum
+
+
+def kernels(backend):
+    table = {op: make_reduction(backend, op) for op in ("sum", "prod", "amax", "amin", "any",
+                                                         "all")}
+    table.update(argmax=make_arg(backend, "argmax"), argmin=make_arg(backend, "argmin"),
+                 cumsum=make_cumsum(backend))
+    return table

@@ -1,0 +1,139 @@
+"""sort (stable merge sort per row) and nonzero (counts, scan, write; reads one count).
+
+Sort runs one work-item per row: the row is copied into scratch buffers and merge-sorted
+bottom-up, which is stable, and NaN sorts as the largest value (last ascending, first
+descending), as the CPU backend does. nonzero's output shape depends on the data, so it
+is the one kernel that waits: it reads the number of nonzero elements to allocate its
+result.
+"""
+import numpy as np
+
+from plugtorch import _dtype as D
+
+from .cl_source import CTYPE, preamble
+from .geometry import dims_struct, geo_struct, merge
+
+_i64, _i32 = np.int64, np.int32
+
+_SORT = r"""
+INLINE int before(T a, T b) { return %(BEFORE)s; }
+KERNEL void sort(GLOBAL T* vals, geo_t vg, GLOBAL long* inds, geo_t ig, GLOBAL const T* x,
+                 geo_t xg, dims_t ks, int knd, long vst, long ist, long xst,
+                 GLOBAL T* ta, GLOBAL long* ia, GLOBAL T* tb, GLOBAL long* ib, long M, long K) {
+    long m = GID(0);
+    if (m >= M) return;
+    ta += m * K; ia += m * K; tb += m * K; ib += m * K;
+    long p = at(m, ks, knd, xg);
+    for (long k = 0; k < K; ++k) { ta[k] = x[p + k * xst]; ia[k] = k; }
+    for (long w = 1; w < K; w *= 2) {
+        for (long lo = 0; lo < K; lo += 2 * w) {
+            long mid = lo + w < K ? lo + w : K, hi = lo + 2 * w < K ? lo + 2 * w : K;
+            long i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) {
+                if (before(ta[j], ta[i])) { tb[o] = ta[j]; ib[o++] = ia[j++]; }
+                else { tb[o] = ta[i]; ib[o++] = ia[i++]; }
+            }
+            while (i < mid) { tb[o] = ta[i]; ib[o++] = ia[i++]; }
+            while (j < hi) { tb[o] = ta[j]; ib[o++] = ia[j++]; }
+        }
+        GLOBAL T* t = ta; ta = tb; tb = t;
+        GLOBAL long* u = ia; ia = ib; ib = u;
+    }
+    long pv = at(m, ks, knd, vg), pi = at(m, ks, knd, ig);
+    for (long k = 0; k < K; ++k) { vals[pv + k * vst] = ta[k]; inds[pi + k * ist] = ia[k]; }
+}
+"""
+
+
+def _before(dt, descending):
+    if dt.kind == 2:
+        return ("(isnan(a) && !isnan(b)) || a > b" if descending
+                else "a < b || (!isnan(a) && isnan(b))")
+    return "a > b" if descending else "a < b"
+
+
+def make_sort(backend):
+    def sort(values, indices, x, dim, descending, stable):
+        rt = backend.rt(values)
+        dt = x._dtype
+        if not x._shape:
+            backend.kernels["copy"](values, x)
+            backend.kernels["fill"](indices, 0)
+            return
+        K = x._shape[dim]
+        M = x.numel() // K if K else 0
+        if M == 0:
+            return
+        key = ("sort", dt, bool(descending))
+        ks = rt.kernels(key, lambda: preamble(dt) + f"#define T {CTYPE[dt]}\n" + _SORT % {
+            "BEFORE": _before(dt, descending)}, f"sort ({dt.name})")
+        kept = [i for i in range(len(x._shape)) if i != dim]
+        kshp, (xs, vs, is_) = merge(tuple(x._shape[i] for i in kept),
+                                    [[t._stride[i] for i in kept] for t in (x, values, indices)])
+        ta, tb = rt.alloc(M * K * dt.itemsize), rt.alloc(M * K * dt.itemsize)
+        ia, ib = rt.alloc(M * K * 8), rt.alloc(M * K * 8)
+        rt.launch(ks["sort"], M, values._storage.data, geo_struct(values._offset, vs),
+                  indices._storage.data, geo_struct(indices._offset, is_), x._storage.data,
+                  geo_struct(x._offset, xs), dims_struct(kshp), _i32(len(kshp)),
+                  _i64(values._stride[dim]), _i64(indices._stride[dim]), _i64(x._stride[dim]),
+                  ta, ia, tb, ib, _i64(M), _i64(K))
+    return sort
+
+
+_NONZERO = r"""
+KERNEL void count(GLOBAL long* counts, GLOBAL const T* x, geo_t xg, dims_t shape, int nd,
+                  long chunk, long n, long P) {
+    long p = GID(0);
+    if (p >= P) return;
+    long c = 0, end = (p + 1) * chunk < n ? (p + 1) * chunk : n;
+    for (long i = p * chunk; i < end; ++i) c += x[at(i, shape, nd, xg)] != 0;
+    counts[p] = c;
+}
+KERNEL void scan(GLOBAL long* counts, long P) {
+    if (GID(0) != 0) return;
+    long s = 0;
+    for (long p = 0; p < P; ++p) { long c = counts[p]; counts[p] = s; s += c; }
+    counts[P] = s;
+}
+KERNEL void write(GLOBAL long* out, GLOBAL const long* starts, GLOBAL const T* x, geo_t xg,
+                  dims_t shape, int nd, long chunk, long n, long P) {
+    long p = GID(0);
+    if (p >= P) return;
+    long row = starts[p], end = (p + 1) * chunk < n ? (p + 1) * chunk : n;
+    for (long i = p * chunk; i < end; ++i) {
+        if (x[at(i, shape, nd, xg)] == 0) continue;
+        long r = i;
+        for (int d = nd - 1; d >= 0; --d) { out[row * nd + d] = r %% shape.n[d]; r /= shape.n[d]; }
+        ++row;
+    }
+}
+"""
+
+
+def make_nonzero(backend):
+    def nonzero(x):
+        from plugtorch._tensor import empty_on
+        rt = backend.rt(x)
+        dt = x._dtype
+        nd = len(x._shape)
+        n = x.numel()
+        shape = x._shape or (1,)
+        stride = x._stride or (1,)
+        ks = rt.kernels(("nonzero", dt), lambda: preamble(dt) + f"#define T {CTYPE[dt]}\n" +
+                        _NONZERO % {}, f"nonzero ({dt.name})")
+        P = max(1, min(1024, n // 4096))
+        chunk = -(-n // P) if n else 1
+        counts = rt.alloc((P + 1) * 8)
+        geo = (x._storage.data, geo_struct(x._offset, stride), dims_struct(shape),
+               _i32(len(shape)))
+        total = np.zeros(1, np.int64)
+        if n:
+            rt.launch(ks["count"], P, counts, *geo, _i64(chunk), _i64(n), _i64(P))
+            rt.launch(ks["scan"], 1, counts, _i64(P))
+            rt.download(counts, P * 8, total)
+        out = empty_on((int(total[0]), nd), D.int64, x._storage.device, backend)
+        if total[0] and nd:
+            rt.launch(ks["write"], P, out._storage.data, counts, *geo, _i64(chunk), _i64(n),
+                      _i64(P))
+        return out
+    return nonzero

@@ -1,0 +1,173 @@
+"""OpenCL backend concerns the conformance suite does not cover: device listing, asynchronous
+execution (no host transfer or fallback inside a chain of ops), the program cache, the
+memory pool, build errors, and numpy's semantics at the edges (division by zero, NaN,
+rounding) checked against numpy."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch import debug
+
+pytest.importorskip("pyopencl")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "backends", "opencl"))
+import plugtorch_opencl  # noqa: E402
+
+if "opencl" not in pt.backends.available():
+    try:
+        pt.backends.register(plugtorch_opencl)
+    except RuntimeError:
+        pass
+if "opencl" not in pt.backends.available():
+    pytest.skip("no OpenCL device", allow_module_level=True)
+
+BACKEND = pt.backends.get("opencl")
+
+
+def on(a):
+    return pt.tensor(np.asarray(a), device="opencl")
+
+
+def host(t):
+    return t.cpu().numpy()
+
+
+def test_describe_lists_every_device():
+    import pyopencl as cl
+    devs = [d for p in cl.get_platforms() for d in p.get_devices()]
+    info = BACKEND.describe()
+    assert [i["device"] for i in info] == [f"opencl:{k}" for k in range(len(devs))]
+    assert info[0]["fp64"] == ("cl_khr_fp64" in devs[0].extensions)
+    assert (pt.float64 in BACKEND.dtypes) == all(i["fp64"] for i in info)
+
+
+def test_chain_of_ops_makes_no_transfer_and_no_fallback():
+    x = pt.randn(64, 32, device="opencl")
+    w = pt.randn(32, 16, device="opencl", requires_grad=True)
+    debug.reset_counters()
+    y = (x @ w).relu()
+    loss = (y.exp().log1p() * 0.5 - y.sigmoid()).sum()
+    loss.backward()
+    with pt.no_grad():
+        w -= 0.1 * w.grad
+    m = x.amax(1, keepdim=True)
+    g = (x * (x.argmax(1, keepdim=True) == 3)).cumsum(0).sort(0).values + m
+    assert debug.transfers("opencl") == 0
+    assert debug.fallbacks("opencl") == {}
+    xs, ws = host(x), host(w.detach())
+    assert np.isfinite(loss.item()) and np.isfinite(ws).all()
+    ref = np.sort(np.cumsum(xs * (xs.argmax(1) == 3)[:, None], 0), 0) + xs.max(1, keepdims=True)
+    np.testing.assert_allclose(host(g), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_gather_matches_numpy():
+    x = np.random.default_rng(2).standard_normal((5, 6)).astype(np.float32)
+    i = np.random.default_rng(3).integers(0, 6, (5, 3))
+    np.testing.assert_array_equal(host(on(x).gather(1, on(i))), np.take_along_axis(x, i, 1))
+    np.testing.assert_array_equal(host(on(x).t().gather(0, on(i.T))),
+                                  np.take_along_axis(x.T, i.T, 0))
+
+
+def test_no_primitive_falls_back():
+    from plugtorch._dispatch import coverage
+    assert coverage(BACKEND)["fallback"] == []
+
+
+def test_program_cache_builds_once():
+    rt = BACKEND.runtimes[0]
+    a = on(np.arange(10, dtype=np.int16))
+    _ = a * 3
+    before = rt.builds
+    for _ in range(3):
+        r = a * 3
+    assert rt.builds == before
+    np.testing.assert_array_equal(host(r), np.arange(10, dtype=np.int16) * 3)
+
+
+def test_pool_reuses_freed_buffers():
+    rt = BACKEND.runtimes[0]
+    t = pt.empty(1 << 16, device="opencl")
+    del t
+    held = rt.pool.held_blocks
+    t = pt.empty(1 << 16, device="opencl")
+    assert rt.pool.held_blocks == held - 1
+
+
+def test_build_error_names_op_dtype_and_log():
+    from plugtorch_opencl.runtime import KernelBuildError
+    rt = BACKEND.runtimes[0]
+    with pytest.raises(KernelBuildError, match=r"(?s)myop \(float32\).*undeclared_thing"):
+        rt.kernels(("bad", 1), lambda: "__kernel void k(__global float* x) "
+                                        "{ x[0] = undeclared_thing; }", "myop (float32)")
+
+
+def test_uniform_matches_cpu_bit_for_bit():
+    for dt in (pt.float32, pt.float64):
+        pt.manual_seed(7)
+        c = pt.rand(5, 7, dtype=dt).numpy()
+        pt.manual_seed(7)
+        o = host(pt.rand(5, 7, dtype=dt, device="opencl"))
+        np.testing.assert_array_equal(o, c)
+
+
+def test_integer_division_semantics():
+    a = np.array([7, -7, 7, -7, 5, -128], np.int8)
+    b = np.array([2, 2, -2, 0, 0, -1], np.int8)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(host(on(a) // on(b)), np.floor_divide(a, b))
+        np.testing.assert_array_equal(host(on(a) % on(b)), np.remainder(a, b))
+    f = np.array([7.5, -7.5, 3.0, 1.0], np.float32)
+    g = np.array([2.0, 2.0, -2.0, 0.0], np.float32)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(host(on(f) // on(g)), np.floor_divide(f, g))
+        np.testing.assert_array_equal(host(on(f) % on(g)), np.remainder(f, g))
+
+
+def test_rounding_nan_and_extremes():
+    x = np.array([0.5, 1.5, 2.5, -0.5, np.nan, -np.inf], np.float32)
+    np.testing.assert_array_equal(host(on(x).round()), np.round(x))
+    np.testing.assert_array_equal(host(on(x) == on(x)), x == x)
+    np.testing.assert_array_equal(host(on(x).amax()), np.nan)
+    assert host(on(x).argmax()) == 4
+    np.testing.assert_array_equal(host(pt.maximum(on(x), on(np.zeros(6, np.float32)))),
+                                  np.maximum(x, 0))
+
+
+def test_write_through_transposed_view():
+    base = pt.zeros(3, 4, device="opencl")
+    v = base.t()
+    v += pt.arange(12, dtype=pt.float32, device="opencl").reshape(4, 3)
+    np.testing.assert_array_equal(host(base), np.arange(12, dtype=np.float32).reshape(4, 3).T)
+
+
+def test_scatter_sum_with_duplicates_and_nonzero():
+    out = pt.zeros(2, 4, device="opencl")
+    idx = on(np.array([[0, 0, 3], [1, 1, 1]]))
+    src = on(np.array([[1., 2., 3.], [4., 5., 6.]], np.float32))
+    out.scatter_add_(1, idx, src)
+    np.testing.assert_array_equal(host(out), [[3, 0, 0, 3], [0, 15, 0, 0]])
+    x = np.random.default_rng(0).integers(0, 3, (50, 70)) * (np.arange(70) % 2)
+    np.testing.assert_array_equal(host(on(x).nonzero()), np.argwhere(x))
+
+
+def test_large_sum_two_pass():
+    x = np.random.default_rng(1).random(300_000).astype(np.float32)
+    np.testing.assert_allclose(host(on(x).sum()), x.astype(np.float64).sum(), rtol=1e-5)
+    np.testing.assert_array_equal(host(on(x > 0.5).any()), True)
+
+
+def test_sort_is_stable_with_nan():
+    x = np.array([3., np.nan, 1., 3., np.nan, 1.], np.float32)
+    v, i = on(x).sort(descending=True, stable=True)
+    np.testing.assert_array_equal(host(i), [1, 4, 0, 3, 2, 5])
+    v, i = on(x).sort(stable=True)
+    np.testing.assert_array_equal(host(i), np.argsort(x, kind="stable"))
+
+
+def test_float16_is_rejected_clearly_when_unsupported():
+    if pt.float16 in BACKEND.dtypes:
+        pytest.skip("this device supports float16")
+    with pytest.raises(TypeError, match="float16"):
+        pt.zeros(3, dtype=pt.float16, device="opencl")
