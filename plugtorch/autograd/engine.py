@@ -12,6 +12,8 @@ derivative reads a saved tensor; here a released node raises whatever it saved, 
 derivatives read their params too and those may hold tensors. Nodes that autograd.grad did
 not need are neither run nor released, as in PyTorch.
 """
+from .. import _tensor
+from .._tensor import Tensor
 from . import grad_mode
 from .graph import Node, _edge, _FREED, accumulate_leaf
 
@@ -66,7 +68,9 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
             else:
                 slot[1] = slot[1] + g
 
-    with grad_mode.set_grad_enabled(create_graph):
+    state = grad_mode.STATE
+    prev, state.enabled = state.enabled, bool(create_graph)
+    try:
         ready = []
         for e, g in pending:
             deliver(e, g)
@@ -104,6 +108,8 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
                 accumulate_leaf(leaf, g, create_graph, id(g._storage) in foreign)
                 # two leaves fed by an identity derivative get the same tensor: one copies
                 foreign[id(g._storage)] = g._storage
+    finally:
+        state.enabled = prev
     return captured
 
 
@@ -210,7 +216,6 @@ def _mark(tensors, foreign):
 
 def _done(node, in_grads, deps, buffers, ready, deliver):
     """Send a finished node's gradients on; queue the inputs whose last producer this was."""
-    from .._tensor import Tensor
     stack = [(node, in_grads)]
     while stack:
         n, gs = stack.pop()
@@ -242,9 +247,20 @@ def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
+def _ones_like():
+    # ops import autograd, so the engine reaches back to them lazily
+    fn = _LAZY.get("ones_like")
+    if fn is None:
+        from ..ops.creation import ones_like as fn
+        _LAZY["ones_like"] = fn
+    return fn
+
+
+_LAZY = {}
+
+
 def _grad_roots(tensors, grad_tensors):
-    from .._tensor import Tensor
-    from ..ops.creation import ones_like
+    ones_like = _ones_like()
     grads = _as_tuple(grad_tensors) or (None,) * len(tensors)
     if len(grads) != len(tensors):
         raise RuntimeError(f"got {len(grads)} gradients for {len(tensors)} tensors; pass one "
@@ -259,7 +275,8 @@ def _grad_roots(tensors, grad_tensors):
                                    f"not have a grad_fn")
             if t.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = ones_like(t)
+            g = _tensor.empty_like_meta(t)
+            g._storage.backend._table["fill"](g, 1.0)
         elif not isinstance(g, Tensor):
             g = ones_like(t) * g
         elif g._shape != t._shape:

@@ -12,6 +12,7 @@ needs are kept as (storage, geometry, version) and rebuilt by `Node.out(i)`. So 
 DAG of strong references and plain reference counting frees it as soon as the last output
 tensor goes away, with no help from the cycle collector.
 """
+from .. import _tensor
 from . import grad_mode
 
 __all__ = ["Node", "record", "accumulate_leaf"]
@@ -87,8 +88,7 @@ class Node:
         if self.freed or self.outs is None:
             raise RuntimeError(_FREED)
         st, shape, stride, offset, version = self.outs[i]
-        from .._tensor import _wrap
-        t = _wrap(st, shape, stride, offset)
+        t = _tensor._wrap(st, shape, stride, offset)
         if st.version != version:
             _raise_modified(t, self, version, i)
         if grad_mode.STATE.enabled:
@@ -286,6 +286,11 @@ def accumulate_leaf(leaf, g, create_graph, foreign=False):
         leaf.grad = g
     elif create_graph or cur._rg:
         leaf.grad = cur + g
+    elif cur._dtype is g._dtype and cur._storage.device is g._storage.device and \
+            cur._storage is not g._storage:
+        # the common case: add in place with the primitive, no dispatch through add_
+        cur._storage.backend._table["add"](cur, cur, g)
+        cur._storage.version += 1
     else:
         with grad_mode.no_grad():
             cur.add_(g)

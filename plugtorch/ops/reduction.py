@@ -101,7 +101,9 @@ def _check_tensor(name, x):
 
 def _sum_bw(n, g):
     shape, dims, keepdim = n.params
-    return (_unsqueeze_to(g, shape, dims, keepdim).expand(shape),)
+    if g._shape:          # a 0-d gradient (full reduction) expands as it is
+        g = _unsqueeze_to(g, shape, dims, keepdim)
+    return (g.expand(shape),)
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):

@@ -1,11 +1,17 @@
 """Every primitive as a numpy kernel. See NOTE [backend contract] in plugtorch.backends.base."""
 import math
+import warnings
 
 import numpy as np
 
 from plugtorch._tensor import contiguous_strides, numel_of
 
 KERNELS = {}
+
+# numpy reports overflow, 0/0 and integer division by zero as RuntimeWarnings attributed to the
+# calling frame, i.e. this module. PyTorch computes such values silently, and so do we; a filter
+# scoped to this module costs nothing per call (np.errstate would cost ~1 us per kernel).
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"plugtorch_cpu\.kernels")
 
 
 def _v(t):
@@ -116,8 +122,7 @@ _UNARY = {
 
 def _make_unary(fn):
     def k(out, x):
-        with np.errstate(all="ignore"):
-            fn(_v(x), out=_v(out))
+        fn(_v(x), out=_v(out))
     return k
 
 
@@ -154,8 +159,7 @@ def _make_binary(fn, name):
         if o.dtype == np.bool_ and name in _CMP or name.startswith("logical"):
             fn(a, b, out=o)
         else:
-            with np.errstate(all="ignore"):
-                fn(a, b, out=o, casting="unsafe")
+            fn(a, b, out=o, casting="unsafe")
     k.__name__ = name
     return k
 
@@ -211,22 +215,19 @@ def _arange(out, start, step):
         np.copyto(o, start + np.arange(n, dtype=np.int64) * step, casting="unsafe")
 
 
-def _reduction(fn, name):
+def _reduction(ufunc, accumulate_in_out_dtype):
     def k(out, x, dims):
         o = _v(out)
-        xv = _v(x)
-        with np.errstate(all="ignore"):
-            if name in ("sum", "prod") and xv.dtype != o.dtype:
-                r = fn(xv, axis=dims, keepdims=True, dtype=o.dtype)
-            else:
-                r = fn(xv, axis=dims, keepdims=True)
-        np.copyto(o, r, casting="unsafe")
+        if accumulate_in_out_dtype:      # sum/prod of ints accumulate in int64
+            ufunc.reduce(_v(x), axis=dims, keepdims=True, out=o, dtype=o.dtype)
+        else:
+            ufunc.reduce(_v(x), axis=dims, keepdims=True, out=o)
     return k
 
 
-for _n, _f in {"sum": np.sum, "prod": np.prod, "amax": np.max, "amin": np.min,
-               "any": np.any, "all": np.all}.items():
-    KERNELS[_n] = _reduction(_f, _n)
+for _n, _f in {"sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum,
+               "any": np.logical_or, "all": np.logical_and}.items():
+    KERNELS[_n] = _reduction(_f, _n in ("sum", "prod"))
 
 
 def _arg(fn):
