@@ -106,7 +106,7 @@ def needs_grad(*tensors):
     if not STATE.enabled:
         return False
     for t in tensors:
-        if t is not None and t.__class__ is not int and getattr(t, "requires_grad", False):
+        if t is not None and t.__class__ is not int and getattr(t, "_rg", False):
             return True
     return False
 
@@ -147,11 +147,11 @@ def record(backward, name, inputs, out, params=None, saved=(), save_out=False):
 
 def check_inplace(op, self):
     """The autograd rules for writing into `self`."""
-    if STATE.enabled and self.requires_grad and self._node is None:
+    if STATE.enabled and self._rg and self._node is None:
         raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an "
                            f"in-place operation.")
     base = self._base
-    if STATE.enabled and base is not None and base.requires_grad and base._node is None:
+    if STATE.enabled and base is not None and base._rg and base._node is None:
         raise RuntimeError(f"{op}: a view of a leaf Variable that requires grad is being used "
                            f"in an in-place operation.")
 
@@ -178,17 +178,17 @@ def commit_inplace(op, self, result):
     self._storage.version += 1
     base = self._base
     # a constant written into a tensor that takes part in autograd still changes its history
-    tracked = self.requires_grad or (base is not None and base.requires_grad)
+    tracked = self._rg or (base is not None and base._rg)
     # an integer tensor never joins the graph (copy_ of a float that requires grad into it)
     if not (STATE.enabled and self._dtype.is_floating_point and
-            (result.requires_grad or tracked)):
+            (result._rg or tracked)):
         return self
     r = result if result._dtype is self._dtype else result.to(self._dtype)
     if r._shape != self._shape:
         r = r.expand(self._shape)
     if base is not None:
         copy_slices(base, self, r)
-    elif not r.requires_grad:   # overwritten by a constant: zero gradient to the old value
+    elif not r._rg:   # overwritten by a constant: zero gradient to the old value
         old = _wrap(self._storage, self._shape, self._stride, self._offset)
         old._rg, old._node, old._output_nr = True, self._node, self._output_nr
         graph.record(lambda n, g: (g.new_zeros(g._shape),), "CopyBackwards", (old,), self)

@@ -89,8 +89,8 @@ def binary(spec, a, b):
         if cdt is a._dtype:
             out = empty_like_meta(a, dtype=odt)
             a._storage.backend._table[spec.kernel](out, a, b)
-            if spec.backward is not None and STATE.enabled and (a.requires_grad or
-                                                               b.requires_grad):
+            if spec.backward is not None and STATE.enabled and (a._rg or
+                                                               b._rg):
                 _record(spec, a, b, out)
             return out
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
@@ -125,7 +125,7 @@ def binary(spec, a, b):
     out = empty_like_meta(like, shape=shape, dtype=odt)
     like._storage.backend._table[spec.kernel](out, xa, xb)
     if spec.backward is not None and STATE.enabled and (
-            (ta and a.requires_grad) or (tb and b.requires_grad)):
+            (ta and a._rg) or (tb and b._rg)):
         _record(spec, a, b, out)
     return out
 
@@ -133,7 +133,7 @@ def binary(spec, a, b):
 def _record(spec, a, b, out):
     """Record the node; save only the operands the derivative will read (see SAVES)."""
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
-    ra, rb = ta and a.requires_grad, tb and b.requires_grad
+    ra, rb = ta and a._rg, tb and b._rg
     save_a, save_b = SAVES.get(spec.name, _NONE)(ra, rb)
     C.record(spec.backward, spec.bname, (a if ta else None, b if tb else None), out,
              params=(None if ta else a, None if tb else b,
@@ -173,7 +173,7 @@ def binary_(spec, self, other):
     if not D.can_cast(odt, self._dtype):
         raise RuntimeError(f"{name}: result type {D.scalar_name(odt)} can't be cast to the "
                            f"desired output type {D.scalar_name(self._dtype)}")
-    if STATE.enabled and (self.requires_grad or getattr(other, "requires_grad", False)):
+    if STATE.enabled and (self._rg or getattr(other, "_rg", False)):
         return C.commit_inplace(name, self, binary(spec, self.clone(), other))
     alias = isinstance(other, Tensor) and C.overlaps(self, other)
     if odt is self._dtype and cdt is self._dtype and not alias:
@@ -415,7 +415,7 @@ def _clamp_scalar(x, v, lower):
 
 
 def _clamp_(self, min=None, max=None):
-    return self.copy_(clamp(self, min, max)) if not (STATE.enabled and self.requires_grad) \
+    return self.copy_(clamp(self, min, max)) if not (STATE.enabled and self._rg) \
         else C.commit_inplace("clamp_", self, clamp(self.clone(), min, max))
 
 

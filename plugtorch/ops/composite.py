@@ -176,7 +176,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
             out = (x * x).sum(dims, keepdim).sqrt()
         else:
             out = (x.abs() ** p).sum(dims, keepdim) ** (1.0 / p)
-    if STATE.enabled and x.requires_grad:
+    if STATE.enabled and x._rg:
         C.record(_norm_bw, "NormBackward1", (x,), out, params=(x._shape, dims, keepdim, p),
                  saved=(x,), save_out=True)
     return out
@@ -235,7 +235,7 @@ def _softmax_family(name, input, dim, dtype, bw, bname):
     else:
         with no_grad():
             out = _decomposed(name, x.detach(), d)
-    if STATE.enabled and x.requires_grad:
+    if STATE.enabled and x._rg:
         C.record(bw, bname, (x,), out, params=(d,), save_out=True)
     return out
 

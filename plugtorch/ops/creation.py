@@ -340,7 +340,7 @@ def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False,
     else:
         x = self if dtype is self._dtype else self.to(dtype)
         out = from_numpy_on(host_array(x), dev, backend)
-    if STATE.enabled and self.requires_grad and dtype.is_floating_point:
+    if STATE.enabled and self._rg and dtype.is_floating_point:
         graph.record(_to_bw, "ToCopyBackward0", (self,), out, params=(self._dtype, src.device))
     return out
 
@@ -357,7 +357,7 @@ def copy_(self, src, non_blocking=False):
         if shape != self._shape:
             raise RuntimeError(f"copy_: output with shape {tuple(self._shape)} doesn't match "
                                f"the broadcast shape {shape}")
-    if STATE.enabled and src.requires_grad or self.requires_grad and STATE.enabled:
+    if STATE.enabled and src._rg or self._rg and STATE.enabled:
         r = src if src.device == self.device else src.to(self.device)
         return C.commit_inplace("copy_", self, r)
     if src._storage.device != self._storage.device:
@@ -375,11 +375,11 @@ def fill_(self, value):
         if value._shape:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
                                f"with {len(value._shape)} dimensions.")
-        if STATE.enabled and value.requires_grad:
+        if STATE.enabled and value._rg:
             return copy_(self, value.expand(self._shape))
         value = value.item()
     base = self._base
-    if STATE.enabled and (self.requires_grad or base is not None and base.requires_grad):
+    if STATE.enabled and (self._rg or base is not None and base._rg):
         # the overwritten values' history must end here: go through copy_'s autograd path
         return copy_(self, full((), value, dtype=self._dtype, device=self.device))
     _fill(self, value)

@@ -317,7 +317,7 @@ def _take_bw(n, g):
 
 def _take(v, advs):
     out = _take_raw(v, advs)
-    if STATE.enabled and v.requires_grad:
+    if STATE.enabled and v._rg:
         C.record(_take_bw, "IndexBackward0", (v,), out, params=(v._shape, advs))
     return out
 
@@ -410,7 +410,7 @@ def setitem(self, key, value):
         C.check_devices("index_put_", self, value)
     shape, stride, off, advs = _parse(self, key, "__setitem__")
     base = self._base
-    grad = STATE.enabled and (self.requires_grad or (base is not None and base.requires_grad)
+    grad = STATE.enabled and (self._rg or (base is not None and base._rg)
                               or getattr(value, "requires_grad", False))
     if grad:
         C.check_inplace("index_put_", self)
@@ -503,7 +503,7 @@ def gather(input, dim, index, *, sparse_grad=False):
         ish = index._shape or (1,)
         C.run("gather", _wrap(out._storage, ish, _contig(ish), 0), _narrow_to(x, ish, d), d,
               _narrow_to(index, ish))
-    if STATE.enabled and x.requires_grad:
+    if STATE.enabled and x._rg:
         C.record(_gather_bw, "GatherBackward0", (x,), out, params=(d, index, x._shape))
     return out
 
@@ -586,7 +586,7 @@ def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
 
 def _commit(self, result):
     """Write an out-of-place result into self (autograd aware), see NOTE [in-place autograd]."""
-    if STATE.enabled and (result.requires_grad or self.requires_grad):
+    if STATE.enabled and (result._rg or self._rg):
         return C.commit_inplace("", self, result)
     C.run("copy", self, result)
     self._storage.version += 1
@@ -667,7 +667,7 @@ def index_select(input, dim, index):
         C.run("gather", _wrap(out._storage, shape, _contig(shape), 0),
               _wrap(x._storage, xs, x._stride or (1,), x._offset), d,
               _expand_index(index, d, shape))
-    if STATE.enabled and x.requires_grad:
+    if STATE.enabled and x._rg:
         C.record(_index_select_bw, "IndexSelectBackward0", (x,), out,
                  params=(d, index, x._shape))
     return out

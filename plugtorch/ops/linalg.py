@@ -80,7 +80,7 @@ def _product(name, a, b, a_shape, a_stride, b_shape, b_stride, out_shape):
         else:
             a._storage.backend._table["bmm"](out, a3, b3)
     out = _wrap(out._storage, out_shape, contiguous_strides(out_shape), 0)
-    if STATE.enabled and (a.requires_grad or b.requires_grad):
+    if STATE.enabled and (a._rg or b._rg):
         C.record(_matmul_bw, name.capitalize() + "Backward0", (a, b), out, saved=(a, b))
     return out
 

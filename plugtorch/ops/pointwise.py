@@ -68,7 +68,7 @@ def unary(spec, x):
     xin = C.cast_meta(x, cdt) if cdt is not x._dtype else x
     out = empty_like_meta(x, dtype=odt)
     x._storage.backend._table[spec.name](out, xin)
-    if spec.backward is not None and STATE.enabled and x.requires_grad:
+    if spec.backward is not None and STATE.enabled and x._rg:
         C.record(spec.backward, spec.bname, (x,), out,
                  saved=(x,) if spec.save_in else (), save_out=spec.save_out)
     return out
@@ -81,7 +81,7 @@ def unary_(spec, x):
     if not D.can_cast(odt, x._dtype) or (odt is D.bool and x._dtype is not D.bool):
         raise RuntimeError(f"{spec.name}_: result type {D.scalar_name(odt)} can't be cast to "
                            f"the desired output type {D.scalar_name(x._dtype)}")
-    if STATE.enabled and (x.requires_grad):
+    if STATE.enabled and (x._rg):
         return C.commit_inplace(spec.name + "_", x, unary(spec, x.clone()))
     r = unary(spec, x) if (cdt is not x._dtype or not x.is_contiguous()) else None
     if r is None:

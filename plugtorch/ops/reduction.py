@@ -67,7 +67,7 @@ def reduce(name, x, dim, keepdim, out_dtype, bw=None, bname=None, save_in=False,
     shape = _out_shape(x._shape, dims) if keepdim else _squeezed(x._shape, dims)
     if shape != kshape:
         out = _reshape_meta(out, shape)
-    if bw is not None and STATE.enabled and x.requires_grad:
+    if bw is not None and STATE.enabled and x._rg:
         C.record(bw, bname, (x,), out, params=(x._shape, dims, keepdim),
                  saved=(x,) if save_in else (), save_out=save_out)
     return out
@@ -249,7 +249,7 @@ def _values_indices(kernel, name, x, dim, keepdim, bname):
                     x._dtype)
     idx = _arg_kernel(kernel, x, dims[0])
     indices = idx if keepdim else _reshape_meta(idx, _squeezed(x._shape, dims))
-    if STATE.enabled and x.requires_grad:
+    if STATE.enabled and x._rg:
         C.record(_index_bw, bname, (x,), (values, indices),
                  params=(x._shape, dims[0], keepdim), saved=(idx,))
     return getattr(return_types, name)(values, indices)
@@ -431,7 +431,7 @@ def cumsum(input, dim, *, dtype=None):
     x._storage.backend._table["cumsum"](out, xin, d)
     if not x._shape:
         out = _reshape_meta(out, ())
-    if STATE.enabled and x.requires_grad:
+    if STATE.enabled and x._rg:
         C.record(_cumsum_bw, "CumsumBackward0", (x,), out, params=(d,))
     return out
 

@@ -170,7 +170,7 @@ def sort(input, dim=-1, descending=False, stable=False):
     indices = empty_like_meta(x, dtype=D.int64)
     if numel_of(x._shape):
         x._storage.backend._table["sort"](values, indices, x, d, bool(descending), True)
-    if STATE.enabled and x.requires_grad:
+    if STATE.enabled and x._rg:
         C.record(_sort_bw, "SortBackward0", (x,), values, params=(d, indices, x._shape))
     return SortResult(values, indices)
 

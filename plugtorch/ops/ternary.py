@@ -15,9 +15,9 @@ def _where_bw(n, g):
     cond, a, b = n.params
     zero = g.new_zeros(())
     ga = C.sum_to(where(cond, g, zero), a._shape) if isinstance(a, Tensor) and \
-        a.requires_grad else None
+        a._rg else None
     gb = C.sum_to(where(cond, zero, g), b._shape) if isinstance(b, Tensor) and \
-        b.requires_grad else None
+        b._rg else None
     return None, ga, gb
 
 

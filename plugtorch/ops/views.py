@@ -112,7 +112,7 @@ def view(x, *shape):
 
 
 def _record_view(x, v, bw, name, params):
-    if STATE.enabled and x.requires_grad:
+    if STATE.enabled and x._rg:
         graph.record(bw, name, (x,), v, params=params)
     return v
 
@@ -316,7 +316,7 @@ def slice_view(x, shape, stride, offset, replay=None):
     it (as_strided), the gradient is placed by storage position, see `embed`.
     """
     v = make_view(x, shape, stride, offset)
-    if STATE.enabled and x.requires_grad:
+    if STATE.enabled and x._rg:
         if replay is not None:
             graph.record(_replay_bw, "SliceBackward0", (x,), v, params=(x._shape, replay))
         else:
@@ -447,7 +447,7 @@ def clone(input, *, memory_format=None):
     x = input
     out = empty_like_meta(x)
     x._storage.backend._table["copy"](out, x)
-    if STATE.enabled and x.requires_grad:
+    if STATE.enabled and x._rg:
         graph.record(_identity_bw, "CloneBackward0", (x,), out)
     return out
 
@@ -465,7 +465,7 @@ def detach(input):
 
 
 def detach_(self):
-    if self._base is not None and self._base.requires_grad:
+    if self._base is not None and self._base._rg:
         raise RuntimeError("Can't detach views in-place. Use detach() instead.")
     self._node = None
     self.requires_grad = False
@@ -481,7 +481,7 @@ def copy_slices(base, view, r):
     geom = (view._shape, view._stride, view._offset)
     bgeom = (base._shape, base._stride, base._offset)
     old = detach(base)
-    old.requires_grad = base.requires_grad
+    old.requires_grad = base._rg
     old._node, old._output_nr = base._node, base._output_nr
 
     def bw(n, g):
@@ -494,7 +494,7 @@ def copy_slices(base, view, r):
             gr = slice_view(full, geom[0], geom[1], full._offset + geom[2] - bgeom[2])
         return ga, gr
 
-    graph.record(bw, "CopySlices", (old if old.requires_grad else None, r), base)
+    graph.record(bw, "CopySlices", (old if old._rg else None, r), base)
     base.requires_grad = True
     # the view's own history: a slice of the new base
     node = graph.Node(_slice_bw, "AsStridedBackward0", (base,),
