@@ -104,7 +104,7 @@ class _Matrix:
             status = "unsup" if "unsupported" in reason else "skip"
         else:
             status = "fb" if props.get("fallback") else "ok"
-        if props["check"] == "test_op_gradient":
+        if props["check"] in ("test_op_gradient", "test_torch_gradient"):
             self.grads.setdefault(props["op"], set()).add(status)
         else:
             self.cells.setdefault((props["op"], props["dtype"]), set()).add(status)

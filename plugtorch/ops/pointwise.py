@@ -99,7 +99,7 @@ def _zeros_grad(n, g):
 _UNARY = [
     # name, rule, numpy ref, backward (node, grad) -> grads, saves (in, out), sample domain
     ("neg", _same("neg", False), np.negative, lambda n, g: (-g,), (0, 0), None),
-    ("abs", _same("abs"), np.abs, lambda n, g: (g * n.inputs[0].sign(),), (1, 0), "nonzero"),
+    ("abs", _same("abs", False), np.abs, lambda n, g: (g * n.inputs[0].sign(),), (1, 0), "nonzero"),
     ("sign", _same("sign"), np.sign, _zeros_grad, (0, 0), "nonzero"),
     ("exp", _to_float("exp"), np.exp, lambda n, g: (g * n.out(),), (0, 1), None),
     ("log", _to_float("log"), np.log, lambda n, g: (g / n.inputs[0],), (1, 0), "positive"),
@@ -119,10 +119,10 @@ _UNARY = [
      lambda n, g: (g * (n.out() > 0).to(g._dtype),), (0, 1), "nonzero"),
     ("erf", _to_float("erf"), None,
      lambda n, g: (g * (2 / math.sqrt(math.pi)) * (-n.inputs[0] ** 2).exp(),), (1, 0), None),
-    ("floor", _same("floor"), np.floor, _zeros_grad, (0, 0), "nonint"),
-    ("ceil", _same("ceil"), np.ceil, _zeros_grad, (0, 0), "nonint"),
-    ("round", _same("round"), np.round, _zeros_grad, (0, 0), "nonint"),
-    ("trunc", _same("trunc"), np.trunc, _zeros_grad, (0, 0), "nonint"),
+    ("floor", _same("floor", False), np.floor, _zeros_grad, (0, 0), "nonint"),
+    ("ceil", _same("ceil", False), np.ceil, _zeros_grad, (0, 0), "nonint"),
+    ("round", _same("round", False), np.round, _zeros_grad, (0, 0), "nonint"),
+    ("trunc", _same("trunc", False), np.trunc, _zeros_grad, (0, 0), "nonint"),
     ("reciprocal", _to_float("reciprocal"), lambda x: 1 / x,
      lambda n, g: (-g * n.out() ** 2,), (0, 1), "nonzero"),
     ("logical_not", _to_bool("logical_not"), np.logical_not, None, (0, 0), None),
@@ -150,7 +150,8 @@ def _make_unary(name, rule, ref, backward, saves, domain):
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name}. Returns a new tensor."
     fn_.__name__ = name + "_"
-    dtypes = D.ALL if name not in ("neg", "relu") else tuple(d for d in D.ALL if d is not D.bool)
+    no_bool = ("neg", "relu", "abs", "floor", "ceil", "round", "trunc")   # as PyTorch
+    dtypes = D.ALL if name not in no_bool else tuple(d for d in D.ALL if d is not D.bool)
     if name == "bitwise_not":
         dtypes = (D.bool,) + D.INTEGRAL
     declare(name, fn, ref=ref or _erf_ref, samples=S.unary(domain), dtypes=dtypes,

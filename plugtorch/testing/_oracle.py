@@ -1,0 +1,303 @@
+"""The PyTorch oracle: every declared op, run on the same samples by plugtorch and by PyTorch.
+
+The conformance suite compares values with a float64 numpy reference and dtypes/shapes with
+the CPU backend. Neither can tell whether the CPU backend follows PyTorch's *rules* (type
+promotion, result shapes, which inputs are errors); this layer can, where PyTorch is
+installed. For every op in `plugtorch.ops.OPS` whose name PyTorch also has (`torch.<name>`,
+else `Tensor.<name>`, else `torch.nn.functional.<name>`), a sample is run by both and:
+
+- the outcome must agree: if PyTorch raises, plugtorch must raise (the same exception type)
+  and if PyTorch returns, plugtorch must return;
+- result dtype and shape must be EXACTLY PyTorch's, output by output;
+- values must agree within twice the dtype's tolerance (each side is within one tolerance
+  of the exact value, see `plugtorch.testing._compare.tolerances`);
+- for float64 samples with gradient positions, the gradients of (out * w).sum() must agree.
+
+Every difference found is a problem `(kind, message)`; kinds are "outcome", "error-type",
+"count", "dtype", "shape", "values" and "grad". A problem is accepted only when the
+`KNOWN` table below lists it (op -> kinds, reason, scope): differences are written
+down, never skipped silently. Nothing here is imported by plugtorch itself; only the test
+module `plugtorch.testing.suite.test_torch_oracle` uses it, after importing torch.
+"""
+import warnings
+
+import numpy as np
+import torch
+
+import plugtorch
+from .. import _dtype as D
+from .._tensor import Tensor
+from ._cases import _grad_arrays, leaves, map_arrays
+from ._compare import mismatch, to_host, tolerances
+
+# Gradients are float64 on both sides but reached by different formulas (e.g. softmax's
+# backward written with frontend ops); they agree to ~1e-13 in practice.
+GRAD_ATOL, GRAD_RTOL = 1e-10, 1e-8
+
+
+class Known:
+    """A documented difference from PyTorch.
+
+    Args:
+        kinds: the problem kinds it produces ("values", "outcome", ...).
+        reason: why plugtorch differs (shown as the xfail reason).
+        dtypes: the input dtype names it applies to; None: every dtype.
+        match: a text every problem it covers contains (None: any problem of `kinds`), so
+            that an entry covers one sample's difference and nothing else.
+    """
+    __slots__ = ("kinds", "reason", "dtypes", "match")
+
+    def __init__(self, kinds, reason, dtypes=None, match=None):
+        self.kinds, self.reason, self.dtypes, self.match = frozenset(kinds), reason, dtypes, match
+
+    def applies(self, dtype):
+        return self.dtypes is None or dtype.name in self.dtypes
+
+    def covers(self, kind, message):
+        return kind in self.kinds and (self.match is None or self.match in message)
+
+
+_RNG = ("plugtorch draws from its own counter-based generator (Philox, identical on every "
+        "backend) with a per-sample seed; PyTorch's CPU generator (mt19937) gives other "
+        "numbers for the same seed. dtype and shape are still compared.")
+_TRIAGE = "a deliberate extension: "
+
+# op name -> the known differences from PyTorch (a Known or a tuple of them). Anything not
+# listed here must match. An entry that stops occurring fails the test (remove it then).
+KNOWN = {
+    # -- deliberate
+    # random ops: same distributions, different streams
+    "rand_like": Known({"values"}, _RNG),
+    "bernoulli": Known({"values"}, _RNG),
+    "normal": Known({"values"}, _RNG),
+    # PyTorch documents "the backward pass is implemented only for src.shape == index.shape"
+    # and raises for a larger src; plugtorch's gradient there is checked by finite
+    # differences in test_ops
+    "scatter": Known({"grad"}, "torch has no backward for src larger than index",
+                     match="returned an invalid gradient"),
+    "scatter_add": Known({"grad"}, "torch has no backward for src larger than index",
+                         match="returned an invalid gradient"),
+
+    # -- plugtorch accepts inputs PyTorch rejects (deliberate extensions)
+    **{name: Known({"outcome"}, _TRIAGE + f"torch.{name} takes no Python number as `other` "
+                   "(TypeError), plugtorch accepts one", match="must be Tensor, not")
+       for name in ("atan2", "maximum", "minimum", "logical_and", "logical_or", "logical_xor")},
+    "prod": Known({"outcome"}, _TRIAGE + "torch.prod takes one int dim, plugtorch also a tuple",
+                  match="prod() received an invalid combination"),
+    "topk": Known({"outcome"}, _TRIAGE + "torch.topk rejects bool on CPU (RuntimeError), "
+                  "plugtorch (bool not declared) returns a result", dtypes=("bool",),
+                  match="topk does not support bool"),
+}
+
+# PyTorch raises NotImplementedError (a RuntimeError subclass) when it has no kernel for a
+# dtype ("abs_cpu" not implemented for 'Bool'); plugtorch checks dtypes in the frontend and,
+# by the project's error rules, raises TypeError for a bad dtype (or RuntimeError). torch
+# exception type -> the plugtorch types that count as the same error.
+ERROR_TYPES = {NotImplementedError: (NotImplementedError, RuntimeError, TypeError)}
+
+
+def known(name, dtype):
+    """The KNOWN entries for op `name` that apply to `dtype`."""
+    entries = KNOWN.get(name, ())
+    entries = entries if isinstance(entries, tuple) else (entries,)
+    return [k for k in entries if k.applies(dtype)]
+
+
+# How PyTorch is called where the op's declared signature differs from torch.<name>'s.
+# Each entry takes the sample's args/kwargs (arrays already torch tensors).
+def _seeded(fn):
+    def call(*args, seed, **kw):
+        return fn(*args, generator=torch.Generator().manual_seed(seed), **kw)
+    return call
+
+
+CALLS = {
+    # declared as f(*tensors, dim=) so that every tensor is a sample position
+    "cat": lambda *ts, dim=0: torch.cat(ts, dim),
+    "stack": lambda *ts, dim=0: torch.stack(ts, dim),
+    # declared as the `values` of the (values, indices) result
+    "sort": lambda x, dim=-1, descending=False: torch.sort(x, dim, descending).values,
+    "topk": lambda x, k, dim=-1, largest=True: torch.topk(x, k, dim, largest).values,
+    # random ops take a `seed` from the sample instead of a generator
+    "rand_like": _seeded(torch.rand_like),
+    "bernoulli": _seeded(torch.bernoulli),
+    "normal": _seeded(torch.normal),
+}
+
+
+def torch_callable(name):
+    """The PyTorch function for op `name`, or None when PyTorch has none by that name."""
+    if name in CALLS:
+        return CALLS[name]
+    fn = torch
+    for part in name.split("."):      # a dotted name, e.g. "nn.functional.relu"
+        fn = getattr(fn, part, None)
+    if callable(fn):
+        return fn
+    method = getattr(torch.Tensor, name, None)
+    if callable(method):
+        return lambda self, *args, **kw: getattr(self, name)(*args, **kw)
+    fn = getattr(torch.nn.functional, name, None)
+    return fn if callable(fn) else None
+
+
+# ----------------------------------------------------------------------------- running
+
+def _to_torch_value(obj):
+    if isinstance(obj, D.dtype):
+        return getattr(torch, obj.name)
+    return obj
+
+
+def _torch_args(sample, requires_grad=()):
+    """The sample's args and kwargs for PyTorch: arrays become CPU tensors of the same dtype
+    (copies); (position, index) pairs in `requires_grad` become leaves requiring grad."""
+    def convert(a):
+        return torch.from_numpy(np.array(a, order="C", copy=True))
+
+    args = [_to_torch_value(map_arrays(a, convert)) for a in sample.args]
+    kwargs = {k: _to_torch_value(map_arrays(v, convert)) for k, v in sample.kwargs.items()}
+    leaves_ = []
+    for p, j in requires_grad:
+        t = args[p] if j is None else args[p][j]
+        t.requires_grad_(True)
+        leaves_.append(t)
+    return args, kwargs, leaves_
+
+
+def _our_args(sample, device, requires_grad=()):
+    def convert(a):
+        return plugtorch.tensor(np.array(a, order="C", copy=True), device=device)
+
+    args = list(map_arrays(sample.args, convert))
+    kwargs = {k: map_arrays(v, convert) for k, v in sample.kwargs.items()}
+    leaves_ = []
+    for p, j in requires_grad:
+        t = args[p] if j is None else args[p][j]
+        t.requires_grad_(True)
+        leaves_.append(t)
+    return args, kwargs, leaves_
+
+
+def _outcome(fn, *args, **kwargs):
+    """(result leaves, None) or (None, exception)."""
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            # e.g. torch.cross without dim is deprecated; the sample tests that very form
+            warnings.simplefilter("ignore")
+            return leaves(fn(*args, **kwargs)), None
+    except Exception as e:          # noqa: BLE001 - any exception is an outcome to compare
+        return None, e
+
+
+# ----------------------------------------------------------------------------- comparing
+
+def _dtype_name(x):
+    if isinstance(x, torch.Tensor):
+        return str(x.dtype).replace("torch.", "")
+    if isinstance(x, Tensor):
+        return x.dtype.name
+    return type(x).__name__
+
+
+def _host(x):
+    if isinstance(x, torch.Tensor):
+        return x.detach().numpy().copy()
+    return to_host(x)
+
+
+def compare_results(op, ours, theirs):
+    """Problems (kind, message) between plugtorch's and PyTorch's result leaves."""
+    if len(ours) != len(theirs):
+        return [("count", f"{len(ours)} outputs, torch gives {len(theirs)}")]
+    problems = []
+    for k, (o, t) in enumerate(zip(ours, theirs)):
+        od, td = _dtype_name(o), _dtype_name(t)
+        if od != td:
+            problems.append(("dtype", f"output {k}: dtype ours={od} | torch={td}"))
+        oshape, tshape = tuple(getattr(o, "shape", ())), tuple(getattr(t, "shape", ()))
+        if oshape != tshape:
+            problems.append(("shape", f"output {k}: shape ours={oshape} | torch={tshape}"))
+            continue
+        a, b = _host(o), _host(t)
+        atol, rtol = tolerances(a.dtype, op.atol, op.rtol)
+        problem = mismatch(a, b.astype(a.dtype) if od != td else b, 2 * atol, 2 * rtol)
+        if problem is not None:
+            problems.append(("values", f"output {k} ({od}): ours vs torch: {problem}"))
+    return problems
+
+
+def _compare_outcomes(ours, our_err, theirs, their_err):
+    if their_err is not None and our_err is None:
+        return [("outcome", f"torch raised {type(their_err).__name__}: {_first_line(their_err)}"
+                            f" | ours returned")]
+    if their_err is None and our_err is not None:
+        return [("outcome", f"ours raised {type(our_err).__name__}: {_first_line(our_err)}"
+                            f" | torch returned")]
+    if their_err is not None and not _same_error_type(our_err, their_err):
+        return [("error-type", f"ours raised {type(our_err).__name__}: {_first_line(our_err)}"
+                               f" | torch raised {type(their_err).__name__}: "
+                               f"{_first_line(their_err)}")]
+    return []
+
+
+def _same_error_type(ours, theirs):
+    # torch raises its own subclasses too (torch.OutOfMemoryError...): compare with the
+    # first builtin base of torch's exception
+    builtin = next(c for c in type(theirs).__mro__ if c.__module__ == "builtins")
+    return isinstance(ours, ERROR_TYPES.get(builtin, builtin))
+
+
+def _first_line(e):
+    text = str(e).strip().splitlines()
+    return text[0][:160] if text else ""
+
+
+def check_sample(op, sample, device, torch_fn):
+    """Problems (kind, message) from running one sample forward on `device` and in torch."""
+    args, kwargs, _ = _torch_args(sample)
+    theirs, their_err = _outcome(torch_fn, *args, **kwargs)
+    args, kwargs, _ = _our_args(sample, device)
+    ours, our_err = _outcome(op.fn, *args, **kwargs)
+    problems = _compare_outcomes(ours, our_err, theirs, their_err)
+    if problems or our_err is not None:
+        return problems
+    return compare_results(op, ours, theirs)
+
+
+def check_sample_gradient(op, sample, device, torch_fn, rng):
+    """Problems from comparing the gradients of (out * w).sum() (float64, fixed random
+    weights w per output) in plugtorch on `device` and in torch, for every input listed in
+    sample.grad."""
+    positions = [(p, j) for p, j, _ in _grad_arrays(sample)]
+    if not positions:
+        return []
+    targs, tkw, tin = _torch_args(sample, positions)
+    theirs, their_err = _outcome(torch_fn, *targs, **tkw)
+    if their_err is not None:       # the forward test reports the different outcome
+        return []
+    oargs, okw, oin = _our_args(sample, device, positions)
+    ours = leaves(op.fn(*oargs, **okw))
+    t_picked = [k for k, t in enumerate(theirs) if isinstance(t, torch.Tensor) and t.requires_grad]
+    o_picked = [k for k, o in enumerate(ours) if isinstance(o, Tensor) and o.requires_grad]
+    if t_picked != o_picked:
+        return [("grad", f"outputs requiring grad: ours={o_picked} | torch={t_picked}")]
+    if not t_picked:
+        return []
+    weights = [rng.standard_normal(tuple(theirs[k].shape)) for k in t_picked]
+    t_loss = sum((theirs[k] * torch.from_numpy(w)).sum() for k, w in zip(t_picked, weights))
+    o_loss = None
+    for k, w in zip(o_picked, weights):
+        term = (ours[k] * plugtorch.tensor(w, dtype=ours[k].dtype, device=device)).sum()
+        o_loss = term if o_loss is None else o_loss + term
+    t_grads = torch.autograd.grad(t_loss, tin, allow_unused=True)
+    o_loss.backward()
+    problems = []
+    for (p, j), og, tg, arr in zip(positions, [t.grad for t in oin], t_grads, oin):
+        label = f"input {p}" + (f"[{j}]" if j is not None else "")
+        a = np.zeros(tuple(arr.shape)) if og is None else to_host(og)
+        b = np.zeros(tuple(arr.shape)) if tg is None else tg.numpy()
+        problem = mismatch(a, b, GRAD_ATOL, GRAD_RTOL)
+        if problem is not None:
+            problems.append(("grad", f"gradient of {label}: ours vs torch: {problem}"))
+    return problems

@@ -1,0 +1,258 @@
+"""MultiheadAttention, TransformerEncoderLayer and TransformerEncoder on the backend under
+test.
+
+References: a numpy float64 attention written from the definition and, where installed,
+PyTorch with the same weights (its state_dict loaded into ours), in eval mode so dropout is
+off.
+"""
+import numpy as np
+import pytest
+
+import plugtorch
+import plugtorch.nn as nn
+from plugtorch.testing import assert_close, to_host
+
+
+def _dtype(device):
+    backend = plugtorch.empty(0, device=device)._storage.backend
+    return plugtorch.float64 if plugtorch.float64 in backend.dtypes else plugtorch.float32
+
+
+def _tol(device):
+    return {"atol": 1e-9, "rtol": 1e-7} if _dtype(device) is plugtorch.float64 else \
+        {"atol": 2e-5, "rtol": 1e-4}
+
+
+def _t(a, device, grad=False):
+    a = np.asarray(a)
+    if a.dtype == bool:
+        return plugtorch.tensor(a, device=device)
+    return plugtorch.tensor(a, dtype=_dtype(device), device=device, requires_grad=grad)
+
+
+def _make(cls, device, *args, **kw):
+    return cls(*args, **kw).to(device=device, dtype=_dtype(device)).eval()
+
+
+# ----------------------------------------------------------------------------- numpy reference
+
+def _np_mha(m, q, k, v, attn_mask=None, kpm=None):
+    """(L, N, E) inputs; returns (output (L, N, E), weights (N, H, L, S))."""
+    p = {n: to_host(t).astype(np.float64) for n, t in m.state_dict().items()}
+    E, H = m.embed_dim, m.num_heads
+    w, b = p["in_proj_weight"], p["in_proj_bias"]
+    Q, K, V = (x @ w[i * E:(i + 1) * E].T + b[i * E:(i + 1) * E] for i, x in
+               enumerate((q, k, v)))
+    L, N, S, hd = q.shape[0], q.shape[1], k.shape[0], E // H
+    Q, K, V = (x.reshape(x.shape[0], N, H, hd).transpose(1, 2, 0, 3) for x in (Q, K, V))
+    scores = Q @ K.transpose(0, 1, 3, 2) / np.sqrt(hd)
+    if attn_mask is not None:
+        scores = scores + (np.where(attn_mask, -np.inf, 0) if attn_mask.dtype == bool
+                           else attn_mask)
+    if kpm is not None:
+        scores = np.where(kpm[:, None, None, :], -np.inf, scores)
+    e = np.exp(scores - scores.max(-1, keepdims=True))
+    a = e / e.sum(-1, keepdims=True)
+    out = (a @ V).transpose(2, 0, 1, 3).reshape(L, N, E)
+    return out @ p["out_proj.weight"].T + p["out_proj.bias"], a
+
+
+def _inputs(rng, L=4, S=5, N=2, E=6):
+    return (rng.standard_normal((L, N, E)), rng.standard_normal((S, N, E)),
+            rng.standard_normal((S, N, E)))
+
+
+@pytest.mark.parametrize("masks", ["none", "bool", "float", "padding", "both"])
+def test_multihead_attention_matches_numpy(device, masks):
+    rng = np.random.default_rng(0)
+    m = _make(nn.MultiheadAttention, device, 6, 2)
+    q, k, v = _inputs(rng)
+    am = kpm = None
+    if masks in ("bool", "both"):
+        am = rng.random((4, 5)) < 0.3
+        am[:, 0] = False                         # every query keeps one key
+    if masks == "float":
+        am = rng.standard_normal((4, 5))
+    if masks in ("padding", "both"):
+        kpm = np.array([[False] * 3 + [True] * 2, [False] * 5])
+    out, w = m(_t(q, device), _t(k, device), _t(v, device),
+               attn_mask=None if am is None else _t(am, device),
+               key_padding_mask=None if kpm is None else _t(kpm, device),
+               average_attn_weights=False)
+    ref_out, ref_w = _np_mha(m, q, k, v, am, kpm)
+    assert_close(out, ref_out, **_tol(device))
+    assert_close(w, ref_w, **_tol(device))
+
+
+def test_multihead_attention_batch_first_unbatched_and_average(device):
+    rng = np.random.default_rng(1)
+    m = _make(nn.MultiheadAttention, device, 6, 3, batch_first=True)
+    q, k, v = _inputs(rng)
+    ref_out, ref_w = _np_mha(m, q, k, v)
+    bf = [_t(x.transpose(1, 0, 2), device) for x in (q, k, v)]
+    out, w = m(*bf)
+    assert_close(out, ref_out.transpose(1, 0, 2), **_tol(device))
+    assert_close(w, ref_w.mean(1), **_tol(device))
+    out1, w1 = m(*(x[1] for x in bf))                     # unbatched (L, E)
+    assert_close(out1, ref_out[:, 1], **_tol(device))
+    assert_close(w1, ref_w[1].mean(0), **_tol(device))
+    out2, none = m(*bf, need_weights=False)
+    assert none is None
+    assert_close(out2, ref_out.transpose(1, 0, 2), **_tol(device))
+
+
+def test_multihead_attention_parameters(device):
+    m = nn.MultiheadAttention(6, 2)
+    assert [n for n, _ in m.named_parameters()] == ["in_proj_weight", "in_proj_bias",
+                                                    "out_proj.weight", "out_proj.bias"]
+    assert tuple(m.in_proj_weight.shape) == (18, 6)
+    assert not to_host(m.in_proj_bias).any() and not to_host(m.out_proj.bias).any()
+    bound = np.sqrt(6 / (6 + 18))                    # xavier_uniform_ on (3E, E)
+    w = to_host(m.in_proj_weight)
+    assert np.abs(w).max() <= bound and w.std() > bound / 3
+    kv = nn.MultiheadAttention(6, 2, kdim=3, vdim=4, bias=False)
+    assert [n for n, _ in kv.named_parameters()] == ["q_proj_weight", "k_proj_weight",
+                                                     "v_proj_weight", "out_proj.weight"]
+    with pytest.raises(ValueError, match="embed_dim must be divisible by num_heads"):
+        nn.MultiheadAttention(6, 4)
+
+
+def test_attention_dropout_only_in_training(device):
+    rng = np.random.default_rng(2)
+    m = _make(nn.MultiheadAttention, device, 6, 2, dropout=0.5)
+    q, k, v = (_t(x, device) for x in _inputs(rng))
+    _, w = m(q, k, v, average_attn_weights=False)
+    assert_close(w.sum(-1), np.ones((2, 2, 4)), **_tol(device))
+    m.train()
+    plugtorch.manual_seed(0)
+    _, w = m(q, k, v, average_attn_weights=False)
+    vals = to_host(w)
+    assert (vals == 0).any() and not np.allclose(vals.sum(-1), 1)
+
+
+def test_attention_mask_errors(device):
+    m = _make(nn.MultiheadAttention, device, 6, 2)
+    x = _t(np.zeros((4, 2, 6)), device)
+    with pytest.raises(RuntimeError, match=r"The shape of the 2D attn_mask is .*, but should "
+                                           r"be \(4, 4\)"):
+        m(x, x, x, attn_mask=_t(np.zeros((3, 4), bool), device))
+    with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
+        m(x, x, x, is_causal=True)
+
+
+def test_encoder_layer_gradients_flow(device):
+    rng = np.random.default_rng(3)
+    layer = _make(nn.TransformerEncoderLayer, device, 4, 2, dim_feedforward=8, dropout=0.0)
+    x = _t(rng.standard_normal((3, 2, 4)), device, grad=True)
+    (layer(x) ** 2).sum().backward()
+    assert x.grad is not None and np.isfinite(to_host(x.grad)).all()
+    assert all(p.grad is not None for p in layer.parameters())
+
+
+# ----------------------------------------------------------------------------- PyTorch oracle
+
+def _load_from_torch(ours, theirs, device):
+    ours.load_state_dict({k: _t(v.detach().numpy(), device)
+                          for k, v in theirs.state_dict().items()})
+
+
+def _torch_mask(torch, a):
+    return None if a is None else torch.tensor(a)
+
+
+@pytest.mark.parametrize("kw, masks", [
+    ({}, "both"), ({"batch_first": True}, "float3d"), ({"kdim": 3, "vdim": 5}, "padding"),
+    ({"add_bias_kv": True, "add_zero_attn": True}, "both"), ({"bias": False}, "bool"),
+], ids=["both", "batch_first-3d", "kdim-vdim", "bias_kv-zero_attn", "no-bias"])
+def test_multihead_attention_matches_pytorch(device, kw, masks):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    E, H, L, S, N = 6, 2, 4, 5, 2
+    theirs = torch.nn.MultiheadAttention(E, H, **kw).double().eval()
+    ours = _make(nn.MultiheadAttention, device, E, H, **kw)
+    _load_from_torch(ours, theirs, device)
+    q = rng.standard_normal((L, N, E))
+    k = rng.standard_normal((S, N, kw.get("kdim", E)))
+    v = rng.standard_normal((S, N, kw.get("vdim", E)))
+    if kw.get("batch_first"):
+        q, k, v = (x.transpose(1, 0, 2) for x in (q, k, v))
+    am = kpm = None
+    if masks in ("bool", "both"):
+        am = rng.random((L, S)) < 0.3
+        am[:, 0] = False
+    if masks == "float3d":
+        am = rng.standard_normal((N * H, L, S))
+    if masks in ("padding", "both"):
+        kpm = np.array([[False] * 3 + [True] * 2, [False] * S])
+    ins_a = [_t(x, device, grad=True) for x in (q, k, v)]
+    ins_b = [torch.tensor(x, requires_grad=True) for x in (q, k, v)]
+    oa, wa = ours(*ins_a, attn_mask=None if am is None else _t(am, device),
+                  key_padding_mask=None if kpm is None else _t(kpm, device),
+                  average_attn_weights=False)
+    ob, wb = theirs(*ins_b, attn_mask=_torch_mask(torch, am),
+                    key_padding_mask=_torch_mask(torch, kpm), average_attn_weights=False)
+    assert_close(oa, ob.detach().numpy(), **_tol(device))
+    assert_close(wa, wb.detach().numpy(), **_tol(device))
+    (oa * oa).sum().backward()
+    (ob * ob).sum().backward()
+    for a, b in zip(ins_a, ins_b):
+        assert_close(a.grad, b.grad.numpy(), **_tol(device))
+    grads = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        assert_close(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"activation": "gelu", "norm_first": True}, {"batch_first": True},
+    {"batch_first": True, "norm_first": True, "layer_norm_eps": 1e-3},
+], ids=["post-relu", "pre-gelu", "batch_first", "batch_first-pre-eps"])
+def test_transformer_encoder_layer_matches_pytorch(device, kw):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    theirs = torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, **kw).double().eval()
+    ours = _make(nn.TransformerEncoderLayer, device, 8, 2, dim_feedforward=12, **kw)
+    _load_from_torch(ours, theirs, device)
+    x = rng.standard_normal((2, 5, 8) if kw.get("batch_first") else (5, 2, 8))
+    mask = np.triu(np.ones((5, 5), bool), 1)               # causal
+    kpm = np.array([[False] * 4 + [True], [False] * 5])
+    xa, xb = _t(x, device, grad=True), torch.tensor(x, requires_grad=True)
+    a = ours(xa, src_mask=_t(mask, device), src_key_padding_mask=_t(kpm, device))
+    b = theirs(xb, src_mask=torch.tensor(mask), src_key_padding_mask=torch.tensor(kpm))
+    assert_close(a, b.detach().numpy(), **_tol(device))
+    (a * a).sum().backward()
+    (b * b).sum().backward()
+    assert_close(xa.grad, xb.grad.numpy(), **_tol(device))
+
+
+def test_transformer_encoder_matches_pytorch(device):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    layer = torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, batch_first=True)
+    theirs = torch.nn.TransformerEncoder(layer, 2, norm=torch.nn.LayerNorm(8),
+                                         enable_nested_tensor=False).double().eval()
+    ours = _make(nn.TransformerEncoder, device,
+                 nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, batch_first=True), 2,
+                 norm=nn.LayerNorm(8))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    _load_from_torch(ours, theirs, device)
+    x = rng.standard_normal((2, 4, 8))
+    xa, xb = _t(x, device, grad=True), torch.tensor(x, requires_grad=True)
+    kpm = np.array([[False] * 3 + [True], [False] * 4])
+    a = ours(xa, src_key_padding_mask=_t(kpm, device))
+    b = theirs(xb, src_key_padding_mask=torch.tensor(kpm))
+    assert_close(a, b.detach().numpy(), **_tol(device))
+    a.sum().backward()
+    b.sum().backward()
+    assert_close(xa.grad, xb.grad.numpy(), **_tol(device))
+
+
+def test_training_step_reads_nothing_back(device):
+    layer = _make(nn.TransformerEncoderLayer, device, 4, 2, dim_feedforward=8).train()
+    x = _t(np.random.default_rng(7).standard_normal((3, 2, 4)), device, grad=True)
+    mask = _t(np.triu(np.ones((3, 3), bool), 1), device)
+    kpm = _t(np.array([[False, False, True], [False] * 3]), device)
+    plugtorch.debug.reset_counters()
+    layer(x, src_mask=mask, src_key_padding_mask=kpm).sum().backward()
+    name = x._storage.backend.name
+    if not plugtorch.debug.fallbacks(name):   # fallbacks copy through the host by design
+        assert plugtorch.debug.transfers(name) == 0, plugtorch.debug.counters()
