@@ -18,6 +18,8 @@ from .autograd import (no_grad, enable_grad, set_grad_enabled, inference_mode,  
                        is_grad_enabled)
 from . import ops  # noqa: E402
 from . import debug  # noqa: E402
+from . import nn, optim, utils  # noqa: E402
+from .serialization import save, load  # noqa: E402
 from ._interop import from_dlpack  # noqa: E402
 from ._format import set_printoptions, get_printoptions, printoptions  # noqa: E402
 

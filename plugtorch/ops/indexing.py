@@ -44,7 +44,11 @@ _BAD_KEY = ("only integers, slices (`:`), ellipsis (`...`), None and long or byt
 
 def _minmax(idx):
     """(min, max) of a non-empty int tensor: one amin + one amax reduction and a single host
-    read of both (see NOTE [indexing])."""
+    read of both (see NOTE [indexing]). The result is remembered on the tensor until its
+    storage is written again, so a backward reusing a checked index reads nothing."""
+    cached = idx.__dict__.get("_minmax_cache")
+    if cached is not None and cached[0] == idx._storage.version:
+        return cached[1], cached[2]
     from .reduction import reduce
     lo = reduce("amin", idx, None, True, idx._dtype)
     hi = reduce("amax", idx, None, True, idx._dtype)
@@ -53,6 +57,7 @@ def _minmax(idx):
     C.run("copy", _wrap(both._storage, one, one, 0), lo)
     C.run("copy", _wrap(both._storage, one, one, 1), hi)
     lo, hi = (int(v) for v in host_array(both))
+    idx._minmax_cache = (idx._storage.version, lo, hi)
     return lo, hi
 
 

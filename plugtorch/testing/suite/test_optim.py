@@ -254,6 +254,46 @@ def test_state_dict_round_trip_resumes_identically(device, name, options):
             assert all(value is not v for v in opt_a.state[params_a[0]].values())
 
 
+def test_state_dict_survives_save_and_load_to_cpu(device, tmp_path):
+    params_a, opt_a = _make("Adam", device, lr=0.05, amsgrad=True)
+    _steps(params_a, opt_a, 2)
+    plugtorch.save(opt_a.state_dict(), tmp_path / "opt.pt")
+    saved = plugtorch.load(tmp_path / "opt.pt", map_location="cpu")
+    params_b, opt_b = _make("Adam", device, lr=0.05, amsgrad=True)
+    with plugtorch.no_grad():
+        for a, b in zip(params_a, params_b):
+            b.copy_(a)
+    opt_b.load_state_dict(saved)      # state moves back onto the parameters' device
+    assert opt_b.state[params_b[1]]["exp_avg"].device == params_b[1].device
+    _steps(params_a, opt_a, 2)
+    _steps(params_b, opt_b, 2)
+    for a, b in zip(params_a, params_b):
+        np.testing.assert_array_equal(to_host(a), to_host(b))
+
+
+@pytest.mark.parametrize("name, options", STATEFUL, ids=[s[0] for s in STATEFUL])
+def test_resumes_from_a_torch_state_dict(device, name, options):
+    """A state dict written by torch.optim (tensors converted) continues torch's run."""
+    torch = pytest.importorskip("torch")
+    dtype = _dtype_for(device)
+    tx = torch.tensor(X0, dtype=getattr(torch, dtype.name), requires_grad=True)
+    ty = torch.tensor(Y0, dtype=getattr(torch, dtype.name), requires_grad=True)
+    topt = getattr(torch.optim, name)([tx, ty], **options)
+    _steps((tx, ty), topt, 3)
+    sd = topt.state_dict()
+    sd["state"] = {i: {k: plugtorch.tensor(v.numpy()) for k, v in st.items()}
+                   for i, st in sd["state"].items()}
+    x = plugtorch.tensor(tx.detach().numpy(), device=device, requires_grad=True)
+    y = plugtorch.tensor(ty.detach().numpy(), device=device, requires_grad=True)
+    opt = getattr(plugtorch.optim, name)([x, y], **options)
+    opt.load_state_dict(sd)
+    _steps((tx, ty), topt, 3)
+    _steps((x, y), opt, 3)
+    tol = 1e-12 if dtype is plugtorch.float64 else 1e-5
+    assert_close(x, tx.detach().numpy(), atol=tol, rtol=tol)
+    assert_close(y, ty.detach().numpy(), atol=tol, rtol=tol)
+
+
 def test_state_dict_format(device):
     (x, y), opt = _make("Adam", device, lr=0.1, amsgrad=True)
     _steps((x, y), opt, 2)

@@ -1,0 +1,117 @@
+"""The restricted unpickler of `load(weights_only=True)` and its allowlist.
+
+NOTE [weights_only]
+`load(weights_only=True)` (the default) unpickles with a restricted unpickler: only the globals
+in `_SAFE_GLOBALS` (OrderedDict, a few builtins, dtype/device/Size and `_rebuild_tensor`)
+plus those added with `add_safe_globals` can be looked up, and BUILD (setting an object's
+state) is allowed only on instances of those classes. Everything a file can make the
+unpickler call is therefore a constructor of plain data, and `_rebuild_tensor` checks that a
+tensor's geometry stays inside its storage, so a crafted file can neither run code nor make a
+kernel read out of bounds.
+"""
+import _compat_pickle
+import collections
+import contextlib
+import pickle
+
+
+def _check_safe_global(module, name):
+    if (module, name) in _SAFE_GLOBALS or (module, name) in _USER_GLOBALS:
+        return
+    raise pickle.UnpicklingError(
+        f"Weights only load failed: the file refers to '{module}.{name}', which is not on the "
+        f"weights_only allowlist. Loading it with weights_only=False would run code from the "
+        f"file: do that only if you trust its source. To allow one trusted class or function, "
+        f"use plugtorch.serialization.add_safe_globals([...]).")
+
+
+class WeightsUnpickler(pickle._Unpickler):
+    """Restricted unpickler (NOTE [weights_only]); pure Python so BUILD can be vetted."""
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, file, loader):
+        super().__init__(file)
+        self._loader = loader
+
+    def persistent_load(self, pid):
+        return self._loader(pid)
+
+    def find_class(self, module, name):
+        if self.proto < 3:          # names as pickle protocol 2 writes them (__builtin__)
+            if (module, name) in _compat_pickle.NAME_MAPPING:
+                module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+            module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        _check_safe_global(module, name)
+        return super().find_class(module, name)
+
+    def _load_build(self):
+        inst = self.stack[-2]          # the stack ends with (object, state)
+        if not any(type(inst) is c for c in _build_classes()):
+            raise pickle.UnpicklingError(
+                f"Weights only load failed: setting the state of a {type(inst).__name__} "
+                f"object is not allowed; load with weights_only=False only if you trust the "
+                f"file, since that can run code from it")
+        pickle._Unpickler.load_build(self)
+
+    dispatch[pickle.BUILD[0]] = _load_build
+
+
+def _build_classes():
+    return [collections.OrderedDict] + [o for o in _USER_GLOBALS.values()
+                                        if isinstance(o, type)]
+
+
+# ----------------------------------------------------------------------------- allowlist
+
+_SAFE_GLOBALS = frozenset([
+    ("collections", "OrderedDict"),
+    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "complex"),
+    ("builtins", "slice"), ("builtins", "bytearray"), ("builtins", "range"),
+    ("_codecs", "encode"),                       # bytes under pickle protocol 2
+    ("plugtorch.serialization", "_rebuild_tensor"),
+    ("plugtorch._dtype", "_by_name"),
+    ("plugtorch._device", "device"),
+    ("plugtorch._size", "Size"),
+])
+_USER_GLOBALS = {}      # (module, qualname) -> object
+
+
+def add_safe_globals(safe_globals):
+    """Allow these trusted classes or functions in ``load(weights_only=True)``.
+
+    Args:
+        safe_globals: a list of objects, or of (object, "module.name") pairs.
+
+    Example:
+        >>> import plugtorch as torch
+        >>> torch.serialization.add_safe_globals([complex])
+    """
+    for entry in safe_globals:
+        obj, full = entry if isinstance(entry, tuple) else (entry, None)
+        if full is None:
+            full = f"{obj.__module__}.{obj.__qualname__}"
+        module, _, name = full.rpartition(".")
+        _USER_GLOBALS[(module, name)] = obj
+
+
+def get_safe_globals():
+    """The objects added with `add_safe_globals`."""
+    return list(_USER_GLOBALS.values())
+
+
+def clear_safe_globals():
+    """Forget every object added with `add_safe_globals`."""
+    _USER_GLOBALS.clear()
+
+
+@contextlib.contextmanager
+def safe_globals(objs):
+    """Context manager: `add_safe_globals(objs)` for the duration of the block."""
+    saved = dict(_USER_GLOBALS)
+    add_safe_globals(objs)
+    try:
+        yield
+    finally:
+        _USER_GLOBALS.clear()
+        _USER_GLOBALS.update(saved)
+

@@ -1,0 +1,86 @@
+"""Linear maps: linear (y = x W^T + b) and bilinear (y_k = x1^T W_k x2 + b_k)."""
+from ..._tensor import Tensor
+
+__all__ = ["linear", "bilinear"]
+
+
+def _check(name, **tensors):
+    for arg, t in tensors.items():
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"{name}(): argument '{arg}' must be Tensor, not "
+                            f"{type(t).__name__}")
+
+
+def linear(input, weight, bias=None):
+    """y = x W^T + b over the last dim of x.
+
+    Args:
+        input: tensor of shape (*, in_features).
+        weight: tensor of shape (out_features, in_features), or (in_features,).
+        bias: tensor of shape (out_features,) (or broadcastable to the output), or None.
+
+    Shape:
+        output: (*, out_features); (*) when weight is 1-D.
+
+    Example:
+        >>> import plugtorch as torch
+        >>> x, w = torch.ones(2, 3), torch.ones(4, 3)
+        >>> torch.nn.functional.linear(x, w, torch.zeros(4)).shape
+        plugtorch.Size([2, 4])
+    """
+    _check("linear", input=input, weight=weight, bias=bias)
+    if input.dim() == 0 or weight.dim() not in (1, 2):
+        raise RuntimeError(f"linear(): expected input of at least 1 dim and a 1-D or 2-D "
+                           f"weight, got input {tuple(input.shape)} and weight "
+                           f"{tuple(weight.shape)}")
+    if input.shape[-1] != weight.shape[-1]:
+        rows = input.numel() // input.shape[-1] if input.shape[-1] else 0
+        w = tuple(weight.shape)
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x"
+                           f"{input.shape[-1]} and {w[-1]}x{w[0] if len(w) == 2 else 1})")
+    out = input.matmul(weight.t() if weight.dim() == 2 else weight)
+    return out if bias is None else out + bias
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1^T W_k x2 + b_k for each output feature k.
+
+    Args:
+        input1: tensor of shape (*, in1_features).
+        input2: tensor of shape (*, in2_features), same leading dims as input1.
+        weight: tensor of shape (out_features, in1_features, in2_features).
+        bias: tensor of shape (out_features,) or None.
+
+    Shape:
+        output: (*, out_features).
+
+    Example:
+        >>> import plugtorch as torch
+        >>> y = torch.nn.functional.bilinear(torch.ones(5, 2), torch.ones(5, 3),
+        ...                                  torch.ones(4, 2, 3))
+        >>> y.shape, y[0, 0].item()
+        (plugtorch.Size([5, 4]), 6.0)
+    """
+    _check("bilinear", input1=input1, input2=input2, weight=weight, bias=bias)
+    if weight.dim() != 3:
+        raise RuntimeError(f"bilinear(): weight must be a 3-D tensor, got {weight.dim()}-D")
+    out_f, in1, in2 = weight.shape
+    if input1.dim() == 0 or input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input1 and input2 must have the same size except "
+                           f"for the last dimension, got {tuple(input1.shape)} and "
+                           f"{tuple(input2.shape)}")
+    if input1.shape[-1] != in1 or input2.shape[-1] != in2:
+        raise RuntimeError(f"bilinear(): expected input1.shape[-1] == {in1} and "
+                           f"input2.shape[-1] == {in2} (weight {tuple(weight.shape)}), got "
+                           f"{input1.shape[-1]} and {input2.shape[-1]}")
+    if bias is not None and tuple(bias.shape) != (out_f,):
+        raise RuntimeError(f"bilinear(): bias must have shape ({out_f},), got "
+                           f"{tuple(bias.shape)}")
+    lead = tuple(input1.shape[:-1])
+    # x1 (N, in1) @ W as (in1, out*in2) -> (N, out, in2), then contract with x2 over in2
+    w = weight.permute(1, 0, 2).reshape(in1, out_f * in2)
+    t = input1.reshape(-1, in1).matmul(w).reshape(-1, out_f, in2)
+    out = (t * input2.reshape(-1, 1, in2)).sum(-1)
+    if bias is not None:
+        out = out + bias
+    return out.reshape(lead + (out_f,))
