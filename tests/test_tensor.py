@@ -214,3 +214,12 @@ def test_device_object():
     assert d.type == "opencl" and d.index == 1 and str(d) == "opencl:1"
     assert pt.device("cpu") == "cpu"
     assert repr(pt.device("cpu")) == "device(type='cpu')"
+
+
+def test_as_strided_overlapping_windows_accumulate_gradient():
+    x = pt.arange(5.0, requires_grad=True)
+    w = x.as_strided((3, 3), (1, 1))          # sliding windows share elements
+    weights = pt.arange(1.0, 10.0).reshape(3, 3)
+    (w * weights).sum().backward()
+    # each x[i] collects the weights of every window position that reads it
+    assert x.grad.tolist() == [1.0, 2 + 4, 3 + 5 + 7, 6 + 8, 9.0]

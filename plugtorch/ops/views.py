@@ -337,7 +337,17 @@ def embed(g, xshape, xstride, xoffset, vshape, vstride, voffset):
     Differentiable in g (the copy into the region goes through copy_slices)."""
     span = 1 + sum((n - 1) * s for n, s in zip(xshape, xstride)) if numel_of(xshape) else 1
     z = g.new_zeros((span,))
-    slice_view(z, vshape, vstride, voffset - xoffset).copy_(g)
+    if graph._non_overlapping(vshape, vstride):
+        slice_view(z, vshape, vstride, voffset - xoffset).copy_(g)
+    else:
+        # the view reads some positions more than once (e.g. im2col windows): their
+        # gradients add up, so scatter-add g at every element's storage position
+        from .creation import arange
+        pos = g.new_full((), voffset - xoffset, dtype=D.int64)
+        for d, (n, st) in enumerate(zip(vshape, vstride)):
+            shape = (1,) * d + (n,) + (1,) * (len(vshape) - d - 1)
+            pos = pos + (arange(n, device=g.device) * st).reshape(shape)
+        z = z.index_add(0, pos.expand(vshape).reshape(-1), g.reshape(-1))
     return slice_view(z, xshape, xstride, 0)
 
 
