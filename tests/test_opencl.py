@@ -171,3 +171,93 @@ def test_float16_is_rejected_clearly_when_unsupported():
         pytest.skip("this device supports float16")
     with pytest.raises(TypeError, match="float16"):
         pt.zeros(3, dtype=pt.float16, device="opencl")
+
+
+# ----------------------------------------------------------------------------- launch path
+
+def test_kernel_signatures_are_read_for_typed_launches():
+    from plugtorch_opencl.runtime import arg_types
+    src = ("KERNEL void k(GLOBAL float* out, long n, geo_t g, const uint s, dims_t d) {}\n"
+           "__kernel void h(__global const char* x, half v, double w) {}\n"
+           "KERNEL void bad(GLOBAL float* out, float4 v) {}")
+    t = arg_types(src)
+    assert t["k"] == [None, np.dtype(np.int64), np.dtype((np.void, 72)), np.dtype(np.uint32),
+                      np.dtype((np.void, 64))]
+    assert t["h"] == [None, np.dtype(np.float16), np.dtype(np.float64)]
+    assert "bad" not in t
+
+
+def test_unreadable_signature_is_a_build_error():
+    from plugtorch_opencl.runtime import KernelBuildError
+    rt = BACKEND.runtimes[0]
+    with pytest.raises(KernelBuildError, match="signature of kernel k of myop"):
+        rt.kernels(("bad-sig", 1), lambda: "__kernel void k(__global float* x, float4 v) "
+                                            "{ x[0] = v.x; }", "myop")
+
+
+def test_scalar_args_round_and_wrap_as_the_cpu():
+    from plugtorch_opencl.cl_source import scalar_arg
+    assert scalar_arg(1e300, pt.float32) == np.inf
+    assert scalar_arg(0.1, pt.float32) == float(np.float32(0.1))
+    assert scalar_arg(300, pt.uint8) == 44 and scalar_arg(200, pt.int8) == -56
+    x = np.array([1.5, -2.0, 3.25], np.float32)
+    np.testing.assert_array_equal(host(on(x) * 1e300), x * np.float32(np.inf))
+    np.testing.assert_array_equal(host(on(np.arange(4, dtype=np.int8)) + 200),
+                                  np.arange(4, dtype=np.int8) + np.int8(-56))
+
+
+def _busy_queue():
+    """Queue ~2 GFLOP on the device and return a marker event that completes after it."""
+    import pyopencl as cl
+    a = pt.ones(1024, 1024, device="opencl")
+    a @ a
+    return cl.enqueue_marker(BACKEND.runtimes[0].queue)
+
+
+def test_ops_and_frees_do_not_wait_for_the_device():
+    import pyopencl as cl
+    x = on(np.arange(10, dtype=np.float32))
+    rt = BACKEND.runtimes[0]
+    done = _busy_queue()
+    y = (x + x).relu() * 2 - x.sum()
+    z = pt.empty(1 << 16, device="opencl")
+    held = rt.pool.held_blocks
+    del z                         # back to the pool, no sync
+    assert rt.pool.held_blocks == held + 1
+    z = pt.empty(1 << 16, device="opencl")
+    assert rt.pool.held_blocks == held
+    assert done.command_execution_status != cl.command_execution_status.COMPLETE
+    np.testing.assert_array_equal(host(y), np.maximum(2 * np.arange(10), 0) * 2 - 45)
+
+
+def test_strided_operands_match_numpy():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((4, 5, 6)).astype(np.float32)
+    b = rng.standard_normal((6, 5)).astype(np.float32)
+    ta, tb = on(a), on(b)
+    got = ta.permute(2, 0, 1)[1:, ::2, 1:4] + tb.t()[:, None, 1:4]
+    ref = a.transpose(2, 0, 1)[1:, ::2, 1:4] + b.T[:, None, 1:4]
+    np.testing.assert_array_equal(host(got), ref)
+    out = pt.zeros(6, 4, device="opencl")
+    out.t()[:, 1:4] = ta[:, 2, 1:4]              # strided write through a view
+    ref = np.zeros((6, 4), np.float32)
+    ref.T[:, 1:4] = a[:, 2, 1:4]
+    np.testing.assert_array_equal(host(out), ref)
+
+
+@pytest.mark.parametrize("dt", ["float32", "float64", "int32"])
+def test_matmul_blocks_edges_and_layouts(dt):
+    """Full and partial register blocks, transposed and offset operands, batch broadcast."""
+    rng = np.random.default_rng(5)
+    f = lambda *s: (rng.standard_normal(s) * 4).astype(dt)
+    a, b = f(3, 20, 37), f(3, 37, 35)
+    ref = a.astype(np.float64) @ b
+    tol = dict(rtol=1e-5, atol=1e-3) if dt == "float32" else dict(rtol=1e-12, atol=0)
+    np.testing.assert_allclose(host(on(a) @ on(b)), ref, **tol)
+    at, bt = f(3, 37, 20), f(3, 35, 37)           # operands as transposed views
+    np.testing.assert_allclose(host(on(at).mT @ on(bt).mT),
+                               at.transpose(0, 2, 1).astype(np.float64) @ bt.transpose(0, 2, 1),
+                               **tol)
+    big = f(40, 50)                               # offset views, broadcast over the batch
+    np.testing.assert_allclose(host(on(a) @ on(big)[3:40, 7:42]),
+                               a.astype(np.float64) @ big[3:40, 7:42], **tol)

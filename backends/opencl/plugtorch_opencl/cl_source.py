@@ -11,6 +11,8 @@ when `__OPENCL_VERSION__` is defined.
 
 Booleans are stored as one byte (numpy's layout) and always written as 0 or 1.
 """
+import numpy as np
+
 from plugtorch import _dtype as D
 
 MAXD = 8   # strided operands carry up to this many dims (after merging, see geometry.py)
@@ -75,15 +77,20 @@ def cast(expr, src, dst):
     return f"({CTYPE[dst]})({expr})"
 
 
-def scalar_np(value, dtype):
-    """A Python number as the numpy scalar passed by value for a kernel arg of `dtype`."""
+def scalar_arg(value, dtype):
+    """A Python number as the by-value kernel argument of `dtype`: a Python int or float
+    that pyopencl packs directly (numpy scalars take a slow path, see NOTE [launch cost]).
+
+    Integers wrap as the CPU's unsafe cast does; floats are rounded to `dtype` first, so
+    values beyond its range become inf as on the CPU instead of failing to pack.
+    """
     if dtype is D.bool:
-        return D.uint8.np.type(bool(value))
+        return 1 if value else 0
     if dtype.kind == 1:
-        # wrap out-of-range ints as the CPU's unsafe cast does
         bits = dtype.itemsize * 8
         v = int(value) & ((1 << bits) - 1)
         if dtype.is_signed and v >= 1 << (bits - 1):
             v -= 1 << bits
-        return dtype.np.type(v)
-    return dtype.np.type(value)
+        return v
+    with np.errstate(over="ignore"):
+        return float(dtype.np.type(value))

@@ -7,17 +7,15 @@ arguments, see cl_source.HEADER). Programs are keyed by (op, output dtype, opera
 operand kinds); see NOTE [program cache] in runtime.py.
 """
 import itertools
-
-import numpy as np
+import struct
 
 from plugtorch import _dtype as D
+from plugtorch._tensor import Tensor
 
-from .cl_source import CTYPE, preamble, cast, scalar_np
+from .cl_source import CTYPE, preamble, cast, scalar_arg
 from .cl_source import MAXD
 from .geometry import merge, dims_struct, geo_struct, fits
 from . import ops_table
-
-_i64, _i32 = np.int64, np.int32
 
 _TEMPLATE = r"""
 #define T %(T)s
@@ -31,8 +29,28 @@ KERNEL void k_c(GLOBAL %(OT)s* out, long oo%(cparams)s, long n) {
 KERNEL void k_s(GLOBAL %(OT)s* out, geo_t go%(sparams)s, dims_t shape, int nd, long n) {
     long i = GID(0);
     if (i >= n) return;
+    long qo = go.off%(offs)s;
+    /* the coordinates of i, computed once for every operand; 32-bit division (several
+       times cheaper than 64-bit) whenever the element count allows it */
+    if (n <= 0x7fffffffL) {
+        uint r = (uint)i;
+        for (int d = nd - 1; d > 0; --d) {
+            uint len = (uint)shape.n[d], c = r %% len;
+            r /= len;
+            qo += (long)c * go.s[d]%(steps)s;
+        }
+        qo += (long)r * go.s[0]%(last)s;
+    } else {
+        long r = i;
+        for (int d = nd - 1; d > 0; --d) {
+            long len = shape.n[d], c = r %% len;
+            r /= len;
+            qo += c * go.s[d]%(steps)s;
+        }
+        qo += r * go.s[0]%(last)s;
+    }
 %(sloads)s
-    out[at(i, shape, nd, go)] = %(value)s;
+    out[qo] = %(value)s;
 }
 """
 
@@ -40,6 +58,7 @@ KERNEL void k_s(GLOBAL %(OT)s* out, geo_t go%(sparams)s, dims_t shape, int nd, l
 def source(expr, edt, odt, idts, kinds, tdt, helpers=""):
     """Kernel source computing `expr` (of dtype edt) from operands x0.. into dtype odt."""
     cp, cl, sp, sl = [], [], [], []
+    offs, steps, last = [], [], []
     for k, (dt, kind) in enumerate(zip(idts, kinds)):
         c = CTYPE[dt]
         if kind == "s":
@@ -51,44 +70,83 @@ def source(expr, edt, odt, idts, kinds, tdt, helpers=""):
             cp.append(f", GLOBAL const {c}* p{k}, long o{k}")
             sp.append(f", GLOBAL const {c}* p{k}, geo_t g{k}")
             cl.append(f"    {c} x{k} = p{k}[o{k} + i];")
-            sl.append(f"    {c} x{k} = p{k}[at(i, shape, nd, g{k})];")
+            sl.append(f"    {c} x{k} = p{k}[q{k}];")
+            offs.append(f", q{k} = g{k}.off")
+            steps.append(f"; q{k} += (long)c * g{k}.s[d]")
+            last.append(f"; q{k} += (long)r * g{k}.s[0]")
     return preamble(odt, tdt, *idts) + _TEMPLATE % {
         "T": CTYPE[tdt], "OT": CTYPE[odt], "helpers": helpers, "value": cast(expr, edt, odt),
         "cparams": "".join(cp), "sparams": "".join(sp), "cloads": "\n".join(cl),
-        "sloads": "\n".join(sl)}
+        "sloads": "\n".join(sl), "offs": "".join(offs), "steps": "".join(steps),
+        "last": "".join(last)}
 
 
-def run(rt, key, make_source, what, out, operands, idts):
-    """Launch the program cached under `key` on `out` and `operands` (tensors or scalars
-    already converted with scalar_np)."""
-    ks = rt.kernels(key, make_source, what)
-    shape = out._shape
+# NOTE [elementwise launch plans]
+# A launch's geometry depends only on the output shape and the operands' strides, and a
+# program runs the same few shapes over and over, so the merged geometry is computed once
+# per (shape, strides) and kept as a plan: ("c", n) for the contiguous kernel, or
+# ("s", n, [packed strides per tensor operand], packed dims, nd) for the strided one (an
+# operand's geo_t is its packed offset followed by those stride bytes), or ("x", shp, sts)
+# when more than MAXD merged dims remain (_split). Offsets are not part of the key.
+_PLANS = {}
+_Q = struct.Struct("q").pack
+
+
+def _plan(shape, strides):
     n = 1
     for s in shape:
         n *= s
+    shp, sts = merge(shape, strides)
     if n == 0:
-        return
-    tens = [o for o in operands if hasattr(o, "_storage")]
-    shp, sts = merge(shape, [out._stride] + [t._stride for t in tens])
+        return (None, 0)
     if len(shp) <= 1 and all(not s or s[0] == 1 for s in sts):
-        args = [out._storage.data, _i64(out._offset)]
-        for o in operands:
-            if hasattr(o, "_storage"):
-                args += [o._storage.data, _i64(o._offset)]
+        return ("c", n)
+    if not fits(shp):
+        return ("x", shp, sts)
+    return ("s", n, [geo_struct(0, st)[8:] for st in sts], dims_struct(shp), len(shp))
+
+
+def run(rt, ks, out, operands, kinds):
+    """Launch program `ks` on `out` and `operands` (tensors, or scalars already converted
+    with scalar_arg, as given by `kinds`, "t" or "s" per operand)."""
+    if kinds == "tt":       # the common binary case, without a generator
+        a, b = operands
+        key = (out._shape, out._stride, a._stride, b._stride)
+    elif kinds == "t":
+        key = (out._shape, out._stride, operands[0]._stride)
+    else:
+        key = (out._shape, out._stride) + tuple(
+            o._stride for o, k in zip(operands, kinds) if k == "t")
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        plan = _PLANS[key] = _plan(key[0], key[1:])
+    kind = plan[0]
+    if kind == "c":
+        n = plan[1]
+        args = [out._storage.data, out._offset]
+        for o, k in zip(operands, kinds):
+            if k == "t":
+                args += (o._storage.data, o._offset)
             else:
                 args.append(o)
-        rt.launch(ks["k_c"], n, *args, _i64(n))
-        return
-    if not fits(shp):
-        return _split(rt, ks, out, operands, shp, sts)
-    it = iter(sts[1:])
-    args = [out._storage.data, geo_struct(out._offset, sts[0])]
-    for o in operands:
-        if hasattr(o, "_storage"):
-            args += [o._storage.data, geo_struct(o._offset, next(it))]
-        else:
-            args.append(o)
-    rt.launch(ks["k_s"], n, *args, dims_struct(shp), _i32(len(shp)), _i64(n))
+        args.append(n)
+        ks["k_c"](rt.queue, rt.gsize(n), rt.local, *args)
+    elif kind == "s":
+        _, n, sts, dims, nd = plan
+        args = [out._storage.data, _Q(out._offset) + sts[0]]
+        j = 1
+        for o, k in zip(operands, kinds):
+            if k == "t":
+                args += (o._storage.data, _Q(o._offset) + sts[j])
+                j += 1
+            else:
+                args.append(o)
+        args += (dims, nd, n)
+        ks["k_s"](rt.queue, rt.gsize(n), rt.local, *args)
+    elif kind == "x":
+        _split(rt, ks, out, operands, plan[1], plan[2])
 
 
 def _split(rt, ks, out, operands, shp, sts):
@@ -110,46 +168,55 @@ def _split(rt, ks, out, operands, shp, sts):
                 k += 1
             else:
                 args.append(o)
-        rt.launch(ks["k_s"], n, *args, dims_struct(tail), _i32(len(tail)), _i64(n))
-
-
+        rt.launch(ks["k_s"], n, *args, dims_struct(tail), len(tail), n)
 
 
 # ----------------------------------------------------------------------------- primitives
 
 def make_unary(backend, name):
+    runtimes = backend.runtimes
+
     def kernel(out, x):
-        rt = backend.rt(out)
+        rt = runtimes[out._storage.device.index]
         dt, odt = x._dtype, out._dtype
         key = ("unary", name, dt, odt)
-
-        def make():
-            expr, edt = ops_table.unary_expr(name, dt)
-            return source(expr, edt, odt, (dt,), "t", dt)
-        run(rt, key, make, f"{name} ({dt.name})", out, (x,), (dt,))
+        ks = rt.programs.get(key)
+        if ks is None:
+            def make():
+                expr, edt = ops_table.unary_expr(name, dt)
+                return source(expr, edt, odt, (dt,), "t", dt)
+            ks = rt.kernels(key, make, f"{name} ({dt.name})")
+        run(rt, ks, out, (x,), "t")
     kernel.__name__ = name
     return kernel
 
 
 def make_binary(backend, name):
+    runtimes = backend.runtimes
+
     def kernel(out, a, b):
-        rt = backend.rt(out)
-        ta, tb = hasattr(a, "_storage"), hasattr(b, "_storage")
+        rt = runtimes[out._storage.device.index]
+        ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
         dt = a._dtype if ta else b._dtype
         odt = out._dtype
-        kinds = ("t" if ta else "s") + ("t" if tb else "s")
+        kinds = _KINDS[ta, tb]
         key = ("binary", name, dt, odt, kinds)
-
-        def make():
-            expr, edt, helpers = ops_table.binary_expr(name, dt, CTYPE[dt])
-            return source(expr, edt, odt, (dt, dt), kinds, dt, helpers)
+        ks = rt.programs.get(key)
+        if ks is None:
+            def make():
+                expr, edt, helpers = ops_table.binary_expr(name, dt, CTYPE[dt])
+                return source(expr, edt, odt, (dt, dt), kinds, dt, helpers)
+            ks = rt.kernels(key, make, f"{name} ({dt.name})")
         if not ta:
-            a = scalar_np(a, dt)
+            a = scalar_arg(a, dt)
         if not tb:
-            b = scalar_np(b, dt)
-        run(rt, key, make, f"{name} ({dt.name})", out, (a, b), (dt, dt))
+            b = scalar_arg(b, dt)
+        run(rt, ks, out, (a, b), kinds)
     kernel.__name__ = name
     return kernel
+
+
+_KINDS = {(True, True): "tt", (True, False): "ts", (False, True): "st", (False, False): "ss"}
 
 
 def make_where(backend):
@@ -158,15 +225,16 @@ def make_where(backend):
         dt = out._dtype
         ops, kinds = [cond], "t"
         for v in (a, b):
-            if hasattr(v, "_storage"):
+            if isinstance(v, Tensor):
                 ops.append(v)
                 kinds += "t"
             else:
-                ops.append(scalar_np(v, dt))
+                ops.append(scalar_arg(v, dt))
                 kinds += "s"
         key = ("where", dt, kinds)
-        run(rt, key, lambda: source("(x0 ? x1 : x2)", dt, dt, (D.bool, dt, dt), kinds, dt),
-            f"where ({dt.name})", out, ops, (D.bool, dt, dt))
+        ks = rt.kernels(key, lambda: source("(x0 ? x1 : x2)", dt, dt, (D.bool, dt, dt), kinds,
+                                            dt), f"where ({dt.name})")
+        run(rt, ks, out, ops, kinds)
     return where
 
 
@@ -174,9 +242,9 @@ def make_copy(backend):
     def copy(out, src):
         rt = backend.rt(out)
         sdt, odt = src._dtype, out._dtype
-        key = ("copy", sdt, odt)
-        run(rt, key, lambda: source("x0", sdt, odt, (sdt,), "t", sdt),
-            f"copy ({sdt.name} to {odt.name})", out, (src,), (sdt,))
+        ks = rt.kernels(("copy", sdt, odt), lambda: source("x0", sdt, odt, (sdt,), "t", sdt),
+                        f"copy ({sdt.name} to {odt.name})")
+        run(rt, ks, out, (src,), "t")
     return copy
 
 
@@ -184,9 +252,9 @@ def make_fill(backend):
     def fill(out, value):
         rt = backend.rt(out)
         odt = out._dtype
-        key = ("fill", odt)
-        run(rt, key, lambda: source("x0", odt, odt, (odt,), "s", odt),
-            f"fill ({odt.name})", out, (scalar_np(value, odt),), (odt,))
+        ks = rt.kernels(("fill", odt), lambda: source("x0", odt, odt, (odt,), "s", odt),
+                        f"fill ({odt.name})")
+        run(rt, ks, out, (scalar_arg(value, odt),), "s")
     return fill
 
 
@@ -212,8 +280,8 @@ def make_arange(backend):
                 "value": cast(f"start + ({CTYPE[acc]})i * step", acc, odt)}
         ks = rt.kernels(key, make, f"arange ({odt.name})")
         n = out._shape[0]
-        rt.launch(ks["arange"], n, out._storage.data, _i64(out._offset), _i64(out._stride[0]),
-                  scalar_np(start, acc), scalar_np(step, acc), _i64(n))
+        rt.launch(ks["arange"], n, out._storage.data, out._offset, out._stride[0],
+                  scalar_arg(start, acc), scalar_arg(step, acc), n)
     return arange
 
 

@@ -4,9 +4,13 @@ Operands of one elementwise launch share a shape; merging drops size-1 dims and 
 neighbouring dims that are laid out contiguously in *every* operand, so most views reach
 the kernel as 1-d (the contiguous fast path) or 2-d.
 """
-import numpy as np
+import struct
 
 from .cl_source import MAXD
+
+_GEO = struct.Struct(f"{MAXD + 1}q").pack
+_DIMS = struct.Struct(f"{MAXD}q").pack
+_PAD = (0,) * MAXD
 
 
 def merge(shape, strides):
@@ -31,16 +35,13 @@ def merge(shape, strides):
 
 
 def dims_struct(shape):
-    a = np.zeros(MAXD, np.int64)
-    a[:len(shape)] = shape
-    return a
+    """The dims_t kernel argument (bytes) of a shape of at most MAXD dims."""
+    return _DIMS(*shape, *_PAD[len(shape):])
 
 
 def geo_struct(offset, strides):
-    a = np.zeros(MAXD + 1, np.int64)
-    a[0] = offset
-    a[1:len(strides) + 1] = strides
-    return a
+    """The geo_t kernel argument (bytes): offset, then strides padded with zeros."""
+    return _GEO(offset, *strides, *_PAD[len(strides):])
 
 
 def fits(shape):

@@ -5,14 +5,13 @@ every output element a line can touch lies in that same line of `out`, so lines 
 race, no atomics are needed, and duplicate indices resolve as on the CPU (the last write
 wins; sums and products accumulate in order).
 """
-import numpy as np
-
 from plugtorch import _dtype as D
 
-from .cl_source import CTYPE, preamble, cast, scalar_np
+from .cl_source import CTYPE, preamble, cast, scalar_arg
 from .geometry import dims_struct, geo_struct
 
-_i64, _i32, _u32 = np.int64, np.int32, np.uint32
+# kernel scalars go as Python ints (see NOTE [launch cost] in runtime.py)
+_i64 = _i32 = _u32 = int
 
 
 def _full_geo(t, drop=None):
@@ -118,7 +117,7 @@ def make_scatter(backend):
             sbuf, soff, sst, sd = out._storage.data, 0, [], 0
         rt.launch(ks["scatter"], n, out._storage.data, geo_struct(out._offset, ost),
                   index._storage.data, geo_struct(index._offset, ist), sbuf,
-                  geo_struct(soff, sst), scalar_np(0 if is_t else src, dt),
+                  geo_struct(soff, sst), scalar_arg(0 if is_t else src, dt),
                   dims_struct(ishape), _i32(len(ishape)),
                   _i64(out._stride[dim] if out._shape else 0),
                   _i64(index._stride[dim] if index._shape else 0), _i64(sd), _i64(L),
@@ -162,7 +161,7 @@ def make_uniform(backend):
         seed = int(seed) & (2 ** 64 - 1)
         rt.launch(ks["uniform"], n, out._storage.data, geo_struct(out._offset, out._stride),
                   dims_struct(out._shape), _i32(len(out._shape)), _u32(seed & 0xFFFFFFFF),
-                  _u32(seed >> 32), np.uint64(int(offset) % 2 ** 64), _i64(n))
+                  _u32(seed >> 32), int(offset) % 2 ** 64, _i64(n))
     return uniform
 
 

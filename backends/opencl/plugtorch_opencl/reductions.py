@@ -9,14 +9,15 @@ P > 1: a first pass writes M x P partial results in the accumulator dtype and a 
 pass of the same kernel (sum for sum, or for any, ...) reduces them; otherwise P = 1 and
 the first pass writes the output directly.
 """
-import numpy as np
+import struct
 
 from plugtorch import _dtype as D
 
 from .cl_source import CTYPE, preamble, cast
 from .geometry import merge, dims_struct, geo_struct
 
-_i64, _i32 = np.int64, np.int32
+# kernel scalars go as Python ints (see NOTE [launch cost] in runtime.py)
+_i64 = _i32 = int
 
 _TEMPLATE = r"""
 KERNEL void red(GLOBAL %(OT)s* out, long oo, GLOBAL const %(XT)s* x, geo_t kg, dims_t ks,
@@ -80,16 +81,17 @@ def _red_source(op, xdt, odt):
 def _launch_red(rt, op, out_buf, oo, xbuf, xdt, odt, kshape, kstrides, xoff, rshape, rstrides,
                 P, chunk):
     key = ("reduce", op, xdt, odt)
-    ks = rt.kernels(key, lambda: _red_source(op, xdt, odt), f"{op} ({xdt.name})")
+    ks = rt.programs.get(key) or rt.kernels(key, lambda: _red_source(op, xdt, odt),
+                                            f"{op} ({xdt.name})")
     M = 1
     for n in kshape:
         M *= n
     K = 1
     for n in rshape:
         K *= n
-    rt.launch(ks["red"], M * P, out_buf, _i64(oo), xbuf, geo_struct(xoff, kstrides),
-              dims_struct(kshape), _i32(len(kshape)), geo_struct(0, rstrides or [0]),
-              dims_struct(rshape), _i32(len(rshape)), _i64(M), _i64(K), _i64(P), _i64(chunk))
+    rt.launch(ks["red"], M * P, out_buf, oo, xbuf, geo_struct(xoff, kstrides),
+              dims_struct(kshape), len(kshape), geo_struct(0, rstrides or [0]),
+              dims_struct(rshape), len(rshape), M, K, P, chunk)
 
 
 def _split_dims(x, dims):
@@ -107,34 +109,60 @@ def _split_dims(x, dims):
     return kshp, kst, rshp, rst
 
 
+# NOTE [reduction plans]
+# Everything of a one-pass launch but the buffers and offsets depends only on (input shape,
+# input strides, dims), so it is computed once and kept: the packed kept strides (the
+# input's geo_t minus its offset), the packed kept dims, the reduced geo_t and dims, M, K.
+_PLANS = {}
+_Q = struct.Struct("q").pack
+
+
+def _plan(x, dims):
+    kshp, kst, rshp, rst = _split_dims(x, dims)
+    M = 1
+    for n in kshp:
+        M *= n
+    K = 1
+    for n in rshp:
+        K *= n
+    # few outputs and a long reduction: split each into P chunks (two passes)
+    P = 1
+    if M < 256 and K >= 4096:
+        P = min(max(1, 512 // M), K // 1024)
+    return (M, K, P, geo_struct(0, kst)[8:], dims_struct(kshp), len(kshp),
+            geo_struct(0, rst or [0]), dims_struct(rshp), len(rshp), kshp, kst, rshp, rst)
+
+
 def make_reduction(backend, op):
+    runtimes = backend.runtimes
+
     def kernel(out, x, dims):
-        rt = backend.rt(out)
-        M = 1
-        for n in out._shape:
-            M *= n
-        if M == 0:
+        rt = runtimes[out._storage.device.index]
+        if 0 in out._shape:
             return
         xdt, odt = x._dtype, out._dtype
-        kshp, kst, rshp, rst = _split_dims(x, dims)
-        K = 1
-        for n in rshp:
-            K *= n
-        # few outputs and a long reduction: split each into P chunks (two passes)
-        P = 1
-        if M < 256 and K >= 4096:
-            P = min(max(1, 512 // M), K // 1024)
+        gkey = (x._shape, x._stride, tuple(dims))
+        plan = _PLANS.get(gkey)
+        if plan is None:
+            if len(_PLANS) > 4096:
+                _PLANS.clear()
+            plan = _PLANS[gkey] = _plan(x, dims)
+        M, K, P = plan[0], plan[1], plan[2]
         if P == 1:
-            _launch_red(rt, op, out._storage.data, out._offset, x._storage.data, xdt, odt,
-                        kshp, kst, x._offset, rshp, rst, 1, K)
+            key = ("reduce", op, xdt, odt)
+            ks = rt.programs.get(key) or rt.kernels(key, lambda: _red_source(op, xdt, odt),
+                                                    f"{op} ({xdt.name})")
+            ks["red"](rt.queue, rt.gsize(M), rt.local, out._storage.data, out._offset,
+                      x._storage.data, _Q(x._offset) + plan[3], plan[4], plan[5], plan[6],
+                      plan[7], plan[8], M, K, 1, K)
             return
+        kshp, kst, rshp, rst = plan[9:]
         acc = _spec(op, xdt, odt)[0]
         chunk = -(-K // P)
         part = rt.alloc(M * P * acc.itemsize)
         _launch_red(rt, op, part, 0, x._storage.data, xdt, acc, kshp, kst, x._offset, rshp,
                     rst, P, chunk)
-        op2 = {"any": "any", "all": "all", "sum": "sum", "prod": "prod"}.get(op, op)
-        _launch_red(rt, op2, out._storage.data, out._offset, part, acc, odt, [M], [P], 0,
+        _launch_red(rt, op, out._storage.data, out._offset, part, acc, odt, [M], [P], 0,
                     [P], [1], 1, P)
     kernel.__name__ = op
     return kernel

@@ -13,10 +13,25 @@ NOTE [launch geometry]
 PoCL compiles a kernel again for every new work-group size, so every 1-d launch uses a
 fixed local size (`LOCAL_SIZE`) and a global size rounded up to it; kernels take the real
 element count and return early past it.
+
+NOTE [launch cost]
+pyopencl's untyped argument path sets each scalar (a numpy scalar or array) through the
+buffer protocol at ~6-8 us per argument, so a 7-argument launch cost ~60 us. `_build`
+therefore reads every kernel's signature from its source (`arg_types`) and declares the
+scalar argument types with `Kernel.set_scalar_arg_dtypes`; pyopencl then packs all scalars
+of a launch with `struct` in one call (~0.5 us). Callers pass plain Python numbers (numpy
+scalars still take a slower conversion, ~2-3 us each) and struct arguments (geo_t, dims_t)
+as `bytes` of the struct's size (geometry.geo_struct / dims_struct). A launch
+creates no event wait and never blocks: the returned event is dropped (a plain
+`cl.Event`, whose release does not wait).
 """
+import re
+
 import numpy as np
 import pyopencl as cl
 import pyopencl.tools as cl_tools
+
+from .cl_source import MAXD
 
 LOCAL_SIZE = 64
 BUILD_OPTIONS = ("-cl-mad-enable",)
@@ -24,6 +39,46 @@ BUILD_OPTIONS = ("-cl-mad-enable",)
 
 class KernelBuildError(RuntimeError):
     """A generated kernel failed to compile; the message holds the op, dtype and log."""
+
+
+#: C scalar type -> numpy dtype of the by-value kernel argument
+_SCALARS = {"char": np.int8, "uchar": np.uint8, "short": np.int16, "ushort": np.uint16,
+            "int": np.int32, "uint": np.uint32, "long": np.int64, "ulong": np.uint64,
+            "half": np.float16, "float": np.float32, "double": np.float64}
+#: struct types of cl_source.HEADER -> their size in bytes (passed as bytes)
+_STRUCTS = {"geo_t": 8 * (MAXD + 1), "dims_t": 8 * MAXD}
+_SIGNATURE = re.compile(r"(?:\bKERNEL|\b__kernel|\bkernel)\s+void\s+(\w+)\s*\(([^)]*)\)")
+_QUALIFIERS = {"const", "unsigned", "volatile", "restrict", "__restrict"}
+
+
+def arg_types(source):
+    """{kernel name: [numpy dtype of each by-value argument, None for pointers]}.
+
+    Read from the kernel signatures in `source`; a kernel with an argument type this table
+    does not know is left out (`_build` then reports it).
+    """
+    out = {}
+    for name, params in _SIGNATURE.findall(source):
+        types = []
+        for p in params.split(","):
+            p = p.strip()
+            if not p:
+                continue
+            if "*" in p:
+                types.append(None)
+                continue
+            words = [w for w in p.split()[:-1] if w not in _QUALIFIERS]
+            t = words[-1] if words else ""
+            if t in _SCALARS:
+                types.append(np.dtype(_SCALARS[t]))
+            elif t in _STRUCTS:
+                types.append(np.dtype((np.void, _STRUCTS[t])))
+            else:
+                types = None
+                break
+        if types is not None:
+            out[name] = types
+    return out
 
 
 class Runtime:
@@ -41,6 +96,8 @@ class Runtime:
         self.fp64 = "cl_khr_fp64" in ext
         self.fp16 = "cl_khr_fp16" in ext
         self.builds = 0           # programs built in this process (for tests)
+        self.local = (LOCAL_SIZE,)
+        self.globals = {}         # work-item count -> global size tuple (rounded up)
 
     # -- memory ------------------------------------------------------------------------
     def alloc(self, nbytes):
@@ -91,15 +148,33 @@ class Runtime:
             raise KernelBuildError(f"opencl: building the kernel for {what} failed on "
                                    f"{self.device.name}:\n{log}") from None
         self.builds += 1
-        return {k.function_name: k for k in prg.all_kernels()}
+        types = arg_types(source)
+        kernels = {k.function_name: k for k in prg.all_kernels()}
+        missing = sorted(set(types) - set(kernels))
+        if missing:
+            raise KernelBuildError(f"opencl: building the kernel for {what} on "
+                                   f"{self.device.name} produced no kernel "
+                                   f"{', '.join(missing)}")
+        for name, k in kernels.items():
+            t = types.get(name)
+            if t is None or len(t) != k.num_args:
+                raise KernelBuildError(f"opencl: cannot read the signature of kernel {name} "
+                                       f"of {what}")
+            k.set_scalar_arg_dtypes(t)        # see NOTE [launch cost]
+        return kernels
+
+    def gsize(self, n):
+        """The 1-d global size for n work-items: n rounded up to the local size (cached)."""
+        g = self.globals.get(n)
+        if g is None:
+            if len(self.globals) > 4096:
+                self.globals.clear()
+            g = self.globals[n] = ((n + LOCAL_SIZE - 1) // LOCAL_SIZE * LOCAL_SIZE,)
+        return g
 
     def launch(self, kernel, n, *args):
-        """Run `kernel` over n work-items (1-d) with the fixed local size."""
+        """Enqueue `kernel` over n work-items (1-d) with the fixed local size; never waits."""
         if n <= 0:
             return
-        g = (n + LOCAL_SIZE - 1) // LOCAL_SIZE * LOCAL_SIZE
-        kernel(self.queue, (g,), (LOCAL_SIZE,), *args)
+        kernel(self.queue, self.gsize(n), self.local, *args)
 
-
-def int64(v):
-    return np.int64(v)

@@ -13,7 +13,8 @@ from plugtorch import _dtype as D
 from .cl_source import CTYPE, preamble
 from .geometry import dims_struct, geo_struct, merge
 
-_i64, _i32 = np.int64, np.int32
+# kernel scalars go as Python ints (see NOTE [launch cost] in runtime.py)
+_i64 = _i32 = int
 
 _SORT = r"""
 INLINE int before(T a, T b) { return %(BEFORE)s; }
