@@ -1,8 +1,9 @@
-"""The `plugtorch` command: backend information, conformance runs and kernel coverage.
+"""The `plugtorch` command: backend information, conformance runs, kernel coverage, the demo.
 
     plugtorch info [--plugin MODULE]
     plugtorch conformance NAME [--plugin MODULE] [pytest args...]
     plugtorch coverage NAME [--plugin MODULE]
+    plugtorch demo [--device DEVICE] [--epochs N] [...]   (options: plugtorch demo --help)
 
 `--plugin MODULE` (repeatable) imports a backend plugin and registers it first, for a
 backend that is not installed with an entry point (e.g. examples/minimal_backend).
@@ -156,6 +157,9 @@ def main(argv=None):
     if not argv or argv[0] in ("-h", "--help"):
         _usage()
     cmd, rest = argv[0], argv[1:]
+    if cmd == "demo":  # its own argparse options: `plugtorch demo --help`
+        from .demo import main as demo_main
+        return demo_main(rest)
     if cmd == "info":
         plugins, extra = _pop_plugins(rest)
         if extra:
