@@ -17,7 +17,7 @@ _tables = []
 
 
 class FallbackWarning(UserWarning):
-    pass
+    """A primitive ran on the CPU because the tensor's backend has no kernel for it."""
 
 
 class _Table(dict):
@@ -81,7 +81,8 @@ def _make_fallback(name, backend):
 
 
 def coverage(backend):
-    """Report of a backend's primitives: {'native': [...], 'fallback': [...]}"""
+    """Report of a backend's kernels: {'native': primitives it implements, 'fallback':
+    primitives that run on the CPU, 'composite': the non-primitive ops it implements}."""
     native = sorted(n for n in PRIMITIVES if n in backend.kernels)
     missing = sorted(n for n in PRIMITIVES if n not in backend.kernels)
     return {"native": native, "fallback": missing,

@@ -104,12 +104,16 @@ def _wrap(storage, shape, stride, offset):
     return t
 
 
+def _unsupported_dtype(dtype, dev, backend):
+    return TypeError(f"dtype {dtype} is not supported on device {dev} "
+                     f"(backend {backend.name!r} supports "
+                     f"{', '.join(d.name for d in D.ALL if d in backend.dtypes)})")
+
+
 def empty_on(shape, dtype, dev, backend):
     """A new contiguous tensor; `dev`/`backend` come from resolve_device."""
     if dtype not in backend.dtypes:
-        raise TypeError(f"dtype {dtype} is not supported on device {dev} "
-                        f"(backend {backend.name!r} supports "
-                        f"{', '.join(d.name for d in D.ALL if d in backend.dtypes)})")
+        raise _unsupported_dtype(dtype, dev, backend)
     n = numel_of(shape)
     st = Storage(backend.empty(n, dtype, dev.index), backend, dev, dtype, n)
     return _wrap(st, shape, contiguous_strides(shape), 0)
@@ -121,7 +125,7 @@ def empty_like_meta(t, shape=None, dtype=None):
     shape = t._shape if shape is None else shape
     n = numel_of(shape)
     if dtype not in st.backend.dtypes:
-        empty_on(shape, dtype, st.device, st.backend)  # raises the error
+        raise _unsupported_dtype(dtype, st.device, st.backend)
     new = Storage(st.backend.empty(n, dtype, st.device.index), st.backend, st.device, dtype, n)
     return _wrap(new, shape, contiguous_strides(shape), 0)
 
@@ -130,7 +134,7 @@ def from_numpy_on(array, dev, backend):
     """Copy a host array onto a device (shares memory on cpu when it can, see from_numpy)."""
     dtype = D.from_numpy_dtype(array.dtype)
     if dtype not in backend.dtypes:
-        empty_on((), dtype, dev, backend)
+        raise _unsupported_dtype(dtype, dev, backend)
     if not array.flags.c_contiguous:
         array = np.array(array, order="C")
     if backend.name != "cpu":
@@ -254,10 +258,6 @@ class Tensor:
         from .autograd._methods import set_requires_grad
         set_requires_grad(self, value)
 
-    @property
-    def is_floating_point_(self):
-        return self._dtype.is_floating_point
-
     def is_floating_point(self):
         return self._dtype.is_floating_point
 
@@ -337,8 +337,8 @@ class Tensor:
 
     def __bool__(self):
         if numel_of(self._shape) != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is "
-                               f"ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is "
+                               "ambiguous")
         return bool(self.item())
 
     def __float__(self):

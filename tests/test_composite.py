@@ -7,42 +7,10 @@ import pytest
 
 import plugtorch as pt
 from plugtorch.ops import OPS
+from plugtorch.testing import double_fd_check, fd_check
 
 RNG = np.random.default_rng(7)
 OPS_HERE = ["var", "std", "norm", "logsumexp", "softmax", "log_softmax"]
-
-
-def fd_check(fn, arrays, eps=1e-6, atol=1e-6, rtol=1e-5):
-    """Autograd gradients of sum(fn(*xs) * w) against central finite differences."""
-    xs = [pt.tensor(a, requires_grad=True) for a in arrays]
-    out = fn(*xs)
-    w = RNG.standard_normal(out.shape)
-    grads = pt.autograd.grad((out * pt.tensor(w)).sum(), xs, allow_unused=True)
-
-    def f(arrs):
-        o = fn(*[pt.tensor(a, requires_grad=True) for a in arrs])
-        return float((o.detach().numpy() * w).sum())
-
-    for k, a in enumerate(arrays):
-        num = np.zeros(a.shape)
-        for i in range(a.size):
-            plus, minus = [x.copy() for x in arrays], [x.copy() for x in arrays]
-            plus[k].flat[i] += eps
-            minus[k].flat[i] -= eps
-            num.flat[i] = (f(plus) - f(minus)) / (2 * eps)
-        got = np.zeros(a.shape) if grads[k] is None else grads[k].numpy()
-        np.testing.assert_allclose(got, num, atol=atol, rtol=rtol)
-
-
-def double_fd_check(fn, arrays):
-    """The first derivative (built with create_graph=True) checked by finite differences."""
-    w = pt.tensor(RNG.standard_normal(fn(*[pt.tensor(a) for a in arrays]).shape))
-    v = [pt.tensor(RNG.standard_normal(a.shape)) for a in arrays]
-
-    def first(*xs):
-        gs = pt.autograd.grad((fn(*xs) * w).sum(), xs, create_graph=True)
-        return sum((g * vk).sum() for g, vk in zip(gs, v))
-    fd_check(first, arrays)
 
 
 def strided(a):
@@ -80,7 +48,7 @@ def test_declared_samples_match_numpy(name, dtype):
 def test_declared_gradients_match_finite_differences(name):
     op = OPS[name]
     for s in op.samples(pt.float64, np.random.default_rng(2)):
-        fd_check(lambda x: op.fn(x, *s.args[1:], **s.kwargs), [s.args[0]])
+        fd_check(lambda x: op.fn(x, *s.args[1:], **s.kwargs), [s.args[0]], rng=RNG)
 
 
 def test_softmax_is_stable_and_normalised():
@@ -205,14 +173,15 @@ def test_logsumexp_limits():
     lambda x: x.logsumexp(1), lambda x: pt.softmax(x.t(), -1) * x.t(),
 ], ids=["softmax", "log_softmax", "std", "var", "norm2", "norm3", "logsumexp", "softmax_t"])
 def test_double_backward(fn):
-    double_fd_check(fn, [RNG.uniform(0.5, 2.0, (3, 4)) * RNG.choice([-1, 1], (3, 4))])
+    double_fd_check(fn, [RNG.uniform(0.5, 2.0, (3, 4)) * RNG.choice([-1, 1], (3, 4))],
+                    rng=RNG)
 
 
 def test_gradients_on_non_contiguous_inputs():
     a = RNG.standard_normal((4, 3))
     for fn in (lambda x: pt.softmax(x.t(), 1), lambda x: x.t().std(0),
                lambda x: x.t().norm(dim=1), lambda x: x.t().log_softmax(-1)):
-        fd_check(fn, [a])
+        fd_check(fn, [a], rng=RNG)
 
 
 def test_matches_pytorch_when_installed():

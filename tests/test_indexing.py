@@ -5,6 +5,7 @@ import pytest
 
 import plugtorch as torch
 from plugtorch.ops import OPS
+from plugtorch.testing import fd_check
 
 RNG = np.random.default_rng(0)
 
@@ -21,30 +22,9 @@ def noncontig(shape):
     return t, a.T
 
 
-def fd_grad(f, arrays, k, eps=1e-6):
-    """d sum(f(*arrays) * w) / d arrays[k] by central differences, for a fixed random w."""
-    base = f(*[torch.tensor(a) for a in arrays]).numpy()
-    w = np.random.default_rng(1).standard_normal(base.shape)
-    g = np.zeros_like(arrays[k])
-    for i in np.ndindex(arrays[k].shape):
-        vals = []
-        for s in (1, -1):
-            arrs = [a.copy() for a in arrays]
-            arrs[k][i] += s * eps
-            vals.append((f(*[torch.tensor(a) for a in arrs]).numpy() * w).sum())
-        g[i] = (vals[0] - vals[1]) / (2 * eps)
-    return g, w
-
-
 def check_grad(f, *arrays):
-    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
-    out = f(*ts)
-    for k in range(len(arrays)):
-        expect, w = fd_grad(f, arrays, k)
-        if k == 0:
-            out.backward(torch.tensor(w))
-        np.testing.assert_allclose(ts[k].grad.numpy() if ts[k].grad is not None else
-                                   np.zeros_like(arrays[k]), expect, atol=1e-6)
+    """Gradients of sum(f(*arrays) * w) vs central differences, for every input."""
+    fd_check(f, list(arrays), rtol=1e-7, rng=np.random.default_rng(1))
 
 
 # ----------------------------------------------------------------------------- basic getitem

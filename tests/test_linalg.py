@@ -5,42 +5,10 @@ import pytest
 
 import plugtorch as pt
 from plugtorch.ops import OPS
+from plugtorch.testing import double_fd_check, fd_check
 
 RNG = np.random.default_rng(99)
 OPS_HERE = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "cross"]
-
-
-def fd_check(fn, arrays, eps=1e-6, atol=1e-6, rtol=1e-5):
-    """Autograd gradients of sum(fn(*xs) * w) against central finite differences."""
-    xs = [pt.tensor(a, requires_grad=True) for a in arrays]
-    out = fn(*xs)
-    w = RNG.standard_normal(out.shape)
-    grads = pt.autograd.grad((out * pt.tensor(w)).sum(), xs, allow_unused=True)
-
-    def f(arrs):
-        o = fn(*[pt.tensor(a, requires_grad=True) for a in arrs])
-        return float((o.detach().numpy() * w).sum())
-
-    for k, a in enumerate(arrays):
-        num = np.zeros(a.shape)
-        for i in range(a.size):
-            plus, minus = [x.copy() for x in arrays], [x.copy() for x in arrays]
-            plus[k].flat[i] += eps
-            minus[k].flat[i] -= eps
-            num.flat[i] = (f(plus) - f(minus)) / (2 * eps)
-        got = np.zeros(a.shape) if grads[k] is None else grads[k].numpy()
-        np.testing.assert_allclose(got, num, atol=atol, rtol=rtol)
-
-
-def double_fd_check(fn, arrays):
-    """The first derivative (built with create_graph=True) checked by finite differences."""
-    w = pt.tensor(RNG.standard_normal(fn(*[pt.tensor(a) for a in arrays]).shape))
-    v = [pt.tensor(RNG.standard_normal(a.shape)) for a in arrays]
-
-    def first(*xs):
-        gs = pt.autograd.grad((fn(*xs) * w).sum(), xs, create_graph=True)
-        return sum((g * vk).sum() for g, vk in zip(gs, v))
-    fd_check(first, arrays)
 
 
 def randn(*shape):
@@ -182,7 +150,7 @@ def test_dtype_mismatch_is_an_error():
 @pytest.mark.parametrize("sa,sb", [s for s in MATMUL_SHAPES if 0 not in s[0] + s[1]],
                          ids=str)
 def test_matmul_gradients(sa, sb):
-    fd_check(lambda a, b: a @ b, [randn(*sa), randn(*sb)])
+    fd_check(lambda a, b: a @ b, [randn(*sa), randn(*sb)], rng=RNG)
 
 
 @pytest.mark.parametrize("fn,shapes", [
@@ -192,7 +160,7 @@ def test_matmul_gradients(sa, sb):
     (lambda a, b: a.t() @ b.transpose(0, 1), [(4, 3), (2, 4)]),
 ], ids=["mm", "bmm", "mv", "dot", "outer", "inner", "cross", "transposed"])
 def test_gradients(fn, shapes):
-    fd_check(fn, [randn(*s) for s in shapes])
+    fd_check(fn, [randn(*s) for s in shapes], rng=RNG)
 
 
 def test_gradient_of_broadcast_operand_is_summed():
@@ -211,7 +179,7 @@ def test_gradient_of_broadcast_operand_is_summed():
     (lambda a, b: pt.cross(a, b, dim=-1) ** 2, [(2, 3), (2, 3)]),
 ], ids=["batched", "dot", "square", "cross"])
 def test_double_backward(fn, shapes):
-    double_fd_check(fn, [randn(*s) for s in shapes])
+    double_fd_check(fn, [randn(*s) for s in shapes], rng=RNG)
 
 
 def test_matches_pytorch_when_installed():

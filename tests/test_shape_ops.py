@@ -5,6 +5,7 @@ import pytest
 
 import plugtorch as torch
 from plugtorch.ops import OPS
+from plugtorch.testing import fd_check
 
 RNG = np.random.default_rng(0)
 
@@ -14,23 +15,9 @@ def noncontig(shape):
     return torch.tensor(a).permute(*reversed(range(len(shape)))), a.T
 
 
-def check_grad(f, *arrays, eps=1e-6):
+def check_grad(f, *arrays):
     """Gradients of sum(f(*arrays) * w) vs central differences, for every input."""
-    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
-    out = f(*ts)
-    w = np.random.default_rng(1).standard_normal(tuple(out.shape))
-    out.backward(torch.tensor(w))
-    for k, a in enumerate(arrays):
-        expect = np.zeros_like(a)
-        for i in np.ndindex(a.shape):
-            vals = []
-            for s in (1, -1):
-                arrs = [b.copy() for b in arrays]
-                arrs[k][i] += s * eps
-                vals.append((f(*[torch.tensor(b) for b in arrs]).numpy() * w).sum())
-            expect[i] = (vals[0] - vals[1]) / (2 * eps)
-        got = ts[k].grad.numpy() if ts[k].grad is not None else np.zeros_like(a)
-        np.testing.assert_allclose(got, expect, atol=1e-6)
+    fd_check(f, list(arrays), rtol=1e-7, rng=np.random.default_rng(1))
 
 
 # ----------------------------------------------------------------------------- cat / stack

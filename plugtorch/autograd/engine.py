@@ -84,7 +84,8 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
             runs = needed is None or node in needed
             if runs and node.freed:
                 raise RuntimeError(_FREED)
-            if runs or id(node) in target_nodes:
+            if (node.pre_hooks or node.prehooks or node.retain or targets) and (
+                    runs or id(node) in target_nodes):
                 grads = _before(node, grads, create_graph, targets, captured, foreign)
             if runs:
                 in_grads = _derivative(node, grads, foreign)
@@ -190,7 +191,7 @@ def _before(node, grads, create_graph, targets, captured, foreign):
 
 def _derivative(node, grads, foreign):
     """Run a node's derivative and its node hooks; return the gradients for its inputs."""
-    if all(g is None for g in grads):
+    if grads.count(None) == len(grads):
         return (None,) * len(node.edges)
     in_grads = node.backward_fn(node, *grads)
     if not isinstance(in_grads, (tuple, list)):

@@ -4,12 +4,9 @@ output allocation, kernel calls and autograd recording.
 Everything a user can get wrong is checked here, before any kernel runs, so every backend
 reports the same error for the same bad input.
 """
-from .. import _dtype as D
-from .._tensor import Tensor, _wrap, empty_like_meta, contiguous_strides, numel_of
+from .._tensor import Tensor, _wrap, empty_like_meta
 from ..autograd import graph
 from ..autograd.grad_mode import STATE
-
-_number = (int, float, bool)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -201,7 +198,7 @@ def commit_inplace(op, self, result):
     return self
 
 
-def bind(*names_fns, inplace=None):
+def bind(*names_fns):
     """Attach functions as Tensor methods."""
     for name, fn in names_fns:
         setattr(Tensor, name, fn)

@@ -3,7 +3,7 @@ reflected forms, and where/clamp."""
 import numpy as np
 
 from .. import _dtype as D
-from .._tensor import Tensor, empty_like_meta, resolve_device
+from .._tensor import Tensor, empty_like_meta
 from ..autograd.grad_mode import STATE
 from . import _core as C
 from ._decl import declare
@@ -21,7 +21,7 @@ def _same(dt):
     return dt, dt
 
 
-def _true_div(dt):
+def _float(dt):
     c = dt if dt.kind == 2 else D.get_default_dtype()
     return c, c
 
@@ -48,11 +48,6 @@ def _integral(name):
             raise TypeError(f"{name}: only integer and bool tensors are supported, got {dt}")
         return dt, dt
     return rule
-
-
-def _float(dt):
-    c = dt if dt.kind == 2 else D.get_default_dtype()
-    return c, c
 
 
 class _Binary:
@@ -89,8 +84,7 @@ def binary(spec, a, b):
         if cdt is a._dtype:
             out = empty_like_meta(a, dtype=odt)
             a._storage.backend._table[spec.kernel](out, a, b)
-            if spec.backward is not None and STATE.enabled and (a._rg or
-                                                               b._rg):
+            if spec.backward is not None and STATE.enabled and (a._rg or b._rg):
                 _record(spec, a, b, out)
             return out
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
@@ -279,7 +273,7 @@ _BINARY = {
     "add": (_same, _add_bw, np.add),
     "sub": (_no_bool("sub"), _sub_bw, np.subtract),
     "mul": (_same, _mul_bw, np.multiply),
-    "div": (_true_div, _div_bw, np.true_divide),
+    "div": (_float, _div_bw, np.true_divide),
     "floor_divide": (_no_bool("floor_divide"), _floor_div_bw, np.floor_divide),
     "remainder": (_no_bool("remainder"), _remainder_bw, np.remainder),
     "pow": (_no_bool("pow"), _pow_bw, np.power),
@@ -396,22 +390,45 @@ def where(condition, input=None, other=None):
 
 
 def clamp(input, min=None, max=None):
-    """Clamp every element into [min, max]; min and max may be numbers or tensors."""
+    """Clamp every element into [min, max]; min and max may be numbers or tensors.
+
+    The gradient passes to input where min <= input <= max (bounds included, as PyTorch),
+    to a tensor min where input < min and to a tensor max where input > max.
+    """
     if min is None and max is None:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
     out = input
-    if min is not None:
-        out = maximum(out, min) if isinstance(min, Tensor) else _clamp_scalar(out, min, True)
-    if max is not None:
-        out = minimum(out, max) if isinstance(max, Tensor) else _clamp_scalar(out, max, False)
+    state, STATE.enabled = STATE.enabled, False
+    try:
+        if min is not None:
+            out = binary(SPECS["maximum"], out, min)
+        if max is not None:
+            out = binary(SPECS["minimum"], out, max)
+    finally:
+        STATE.enabled = state
+    lo = min if isinstance(min, Tensor) else None
+    hi = max if isinstance(max, Tensor) else None
+    if out._dtype.kind == 2 and C.needs_grad(input, lo, hi):
+        C.record(_clamp_bw, "ClampBackward1", (input, lo, hi), out, params=(min, max),
+                 saved=(input, lo, hi))
     return out
 
 
-def _clamp_scalar(x, v, lower):
-    # a scalar bound keeps x's dtype (PyTorch: clamp(int tensor, 0.5) stays integral only
-    # when the bound is integral); the gradient passes where the bound is not active
-    r = binary(SPECS["maximum" if lower else "minimum"], x, v)
-    return r
+def _clamp_bw(n, g):
+    x, lo_t, hi_t = n.inputs
+    lo, hi = n.params
+    lo = lo_t if lo_t is not None else lo
+    hi = hi_t if hi_t is not None else hi
+    zero = g.new_zeros(())
+    keep = None
+    if lo is not None:
+        keep = ge(x, lo)
+    if hi is not None:
+        keep = le(x, hi) if keep is None else logical_and(keep, le(x, hi))
+    gx = C.sum_to(where(keep, g, zero), x._shape) if n.edges[0] is not None else None
+    glo = C.sum_to(where(lt(x, lo_t), g, zero), lo_t._shape) if n.edges[1] is not None else None
+    ghi = C.sum_to(where(gt(x, hi_t), g, zero), hi_t._shape) if n.edges[2] is not None else None
+    return gx, glo, ghi
 
 
 def _clamp_(self, min=None, max=None):

@@ -86,7 +86,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """`(var, mean)` over `dim` in one pass; see var.
+    """`(var, mean)` over `dim` (the variance reuses the mean); see var.
 
     Example:
         >>> plugtorch.var_mean(plugtorch.tensor([1., 3.]))

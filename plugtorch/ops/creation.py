@@ -131,8 +131,7 @@ def _infer_dtype(data):
 
 
 def _to_array(data, dtype):
-    if isinstance(data, Tensor):
-        return np.array(host_array(data), dtype=dtype.np if dtype else None)
+    """(numpy array, dtype) for tensor()'s non-Tensor data."""
     if isinstance(data, np.ndarray):
         dt = dtype or D.from_numpy_dtype(data.dtype)
         return np.array(data, dtype=dt.np), dt
@@ -163,10 +162,7 @@ def _flat(data):
 
 def _untensor(data):
     if isinstance(data, Tensor):
-        if data.numel() != 1 and data._shape:
-            return host_array(data).tolist()
-        return host_array(data).reshape(()).item() if not data._shape else \
-            host_array(data).tolist()
+        return host_array(data).tolist()   # a number for a 0-d tensor
     if isinstance(data, (list, tuple)):
         return [_untensor(v) for v in data]
     return data
@@ -357,7 +353,7 @@ def copy_(self, src, non_blocking=False):
         if shape != self._shape:
             raise RuntimeError(f"copy_: output with shape {tuple(self._shape)} doesn't match "
                                f"the broadcast shape {shape}")
-    if STATE.enabled and src._rg or self._rg and STATE.enabled:
+    if STATE.enabled and (src._rg or self._rg):
         r = src if src.device == self.device else src.to(self.device)
         return C.commit_inplace("copy_", self, r)
     if src._storage.device != self._storage.device:
@@ -418,7 +414,7 @@ def resize_(self, *size):
     st = self._storage
     if self._offset + n > st.numel:
         new = empty_on((self._offset + n,), self._dtype, st.device, st.backend)
-        keep = min(st.numel, self._offset + n)
+        keep = st.numel   # every old element fits: the new storage is larger
         if keep:
             old = _wrap(st, (keep,), (1,), 0)
             st.backend._table["copy"](_wrap(new._storage, (keep,), (1,), 0), old)

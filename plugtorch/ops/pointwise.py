@@ -1,18 +1,20 @@
-"""Elementwise ops: unary, binary (with broadcasting and type promotion), where, clamp.
+"""Unary elementwise ops and their in-place forms (binary ops are in binary.py, where in
+ternary.py).
 
-Each op is one row of a table: kernel, dtype rule, numpy reference, derivative. The drivers
-`unary` and `binary` do every check, then call the backend primitive of the same name.
+Each op is one row of a table: kernel, dtype rule, numpy reference, derivative. The driver
+`unary` does every check, then calls the backend primitive of the same name.
 """
 import math
 
 import numpy as np
 
 from .. import _dtype as D
-from .._tensor import Tensor, _wrap, empty_like_meta
+from .._tensor import Tensor, empty_like_meta
 from ..autograd.grad_mode import STATE
 from . import _core as C
 from ._decl import declare
 from . import samples as S
+
 
 # dtype rules: input dtype -> (compute dtype, output dtype), or raise
 def _to_float(op):
@@ -81,7 +83,7 @@ def unary_(spec, x):
     if not D.can_cast(odt, x._dtype) or (odt is D.bool and x._dtype is not D.bool):
         raise RuntimeError(f"{spec.name}_: result type {D.scalar_name(odt)} can't be cast to "
                            f"the desired output type {D.scalar_name(x._dtype)}")
-    if STATE.enabled and (x._rg):
+    if STATE.enabled and x._rg:
         return C.commit_inplace(spec.name + "_", x, unary(spec, x.clone()))
     r = unary(spec, x) if (cdt is not x._dtype or not x.is_contiguous()) else None
     if r is None:
@@ -94,6 +96,11 @@ def unary_(spec, x):
 
 def _zeros_grad(n, g):
     return (g * 0,)
+
+
+def _erf_ref(x):
+    v = np.vectorize(math.erf, otypes=[np.float64])
+    return v(x)
 
 
 _UNARY = [
@@ -117,7 +124,7 @@ _UNARY = [
      lambda n, g: (g * n.out() * (1 - n.out()),), (0, 1), None),
     ("relu", _same("relu", False), lambda x: np.maximum(x, 0),
      lambda n, g: (g * (n.out() > 0).to(g._dtype),), (0, 1), "nonzero"),
-    ("erf", _to_float("erf"), None,
+    ("erf", _to_float("erf"), _erf_ref,
      lambda n, g: (g * (2 / math.sqrt(math.pi)) * (-n.inputs[0] ** 2).exp(),), (1, 0), None),
     ("floor", _same("floor", False), np.floor, _zeros_grad, (0, 0), "nonint"),
     ("ceil", _same("ceil", False), np.ceil, _zeros_grad, (0, 0), "nonint"),
@@ -131,11 +138,6 @@ _UNARY = [
     ("isfinite", _to_bool("isfinite"), np.isfinite, None, (0, 0), None),
     ("bitwise_not", _integral("bitwise_not"), np.invert, None, (0, 0), None),
 ]
-
-
-def _erf_ref(x):
-    v = np.vectorize(math.erf, otypes=[np.float64])
-    return v(x)
 
 
 def _make_unary(name, rule, ref, backward, saves, domain):
@@ -154,7 +156,7 @@ def _make_unary(name, rule, ref, backward, saves, domain):
     dtypes = D.ALL if name not in no_bool else tuple(d for d in D.ALL if d is not D.bool)
     if name == "bitwise_not":
         dtypes = (D.bool,) + D.INTEGRAL
-    declare(name, fn, ref=ref or _erf_ref, samples=S.unary(domain), dtypes=dtypes,
+    declare(name, fn, ref=ref, samples=S.unary(domain), dtypes=dtypes,
             grad=backward is not None and backward is not _zeros_grad, primitive=name)
     return spec, fn, fn_
 

@@ -86,10 +86,15 @@ def _check_nonempty(name, x, dims):
             raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
 
 
-def _acc_dtype(x, dtype):
-    if dtype is not None:
-        return D.to_dtype(dtype)
-    return D.int64 if x._dtype.kind < 2 else x._dtype
+def _accumulate_as(x, dtype):
+    """(input, output dtype) of a sum-like reduction: `dtype` if given, else int64 for
+    integers and bools. For a float output the input is cast first; an integer one is
+    left to the kernel, which accumulates into its output's dtype."""
+    odt = D.to_dtype(dtype) if dtype is not None else (D.int64 if x._dtype.kind < 2
+                                                         else x._dtype)
+    if odt is not x._dtype and odt.kind == 2:
+        x = x.to(odt)
+    return x, odt
 
 
 def _check_tensor(name, x):
@@ -121,9 +126,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     """
     _check_tensor("sum", input)
     x = input
-    odt = _acc_dtype(x, dtype)
-    if odt is not x._dtype and odt.kind == 2:
-        x = x.to(odt)
+    x, odt = _accumulate_as(x, dtype)
     return reduce("sum", x, dim, keepdim, odt, _sum_bw, "SumBackward1")
 
 
@@ -172,9 +175,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     """
     _check_tensor("prod", input)
     x = input
-    odt = _acc_dtype(x, dtype)
-    if odt is not x._dtype and odt.kind == 2:
-        x = x.to(odt)
+    x, odt = _accumulate_as(x, dtype)
     return reduce("prod", x, dim, keepdim, odt, _prod_bw, "ProdBackward1", save_in=True)
 
 
@@ -420,9 +421,7 @@ def cumsum(input, dim, *, dtype=None):
     """
     _check_tensor("cumsum", input)
     x = input
-    odt = _acc_dtype(x, dtype)
-    if odt is not x._dtype and odt.kind == 2:
-        x = x.to(odt)
+    x, odt = _accumulate_as(x, dtype)
     if not isinstance(dim, int) or isinstance(dim, bool):
         raise TypeError(f"cumsum(): dim must be an int, got {type(dim).__name__}")
     (d,) = C.wrap_dims("cumsum", dim, len(x._shape))

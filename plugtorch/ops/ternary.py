@@ -3,7 +3,6 @@ import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor, empty_like_meta
-from ..autograd.grad_mode import STATE
 from . import _core as C
 from ._decl import declare
 from . import samples as S
@@ -31,7 +30,7 @@ def where(condition, input, other):
     tensors = [t for t in (condition, input, other) if isinstance(t, Tensor)]
     C.check_devices("where", *tensors)
     shape = C.broadcast_shapes("where", *(t._shape for t in tensors))
-    vals = [v for v in (input, other)]
+    vals = [input, other]
     dt = D.result_type(*vals)
     ops = [C.expand_meta(C.cast_meta(v, dt), shape) if isinstance(v, Tensor)
            else C.scalar_for(v, dt) for v in vals]

@@ -6,7 +6,7 @@ input (`_embed`). Writes through views are handled by `copy_slices`, see
 NOTE [in-place autograd] in _core.py.
 """
 from .. import _dtype as D
-from .._tensor import Tensor, Storage, _wrap, contiguous_strides, numel_of, empty_like_meta
+from .._tensor import Tensor, _wrap, contiguous_strides, numel_of, empty_like_meta
 from ..autograd.grad_mode import STATE
 from ..autograd import graph
 from . import _core as C
@@ -538,4 +538,3 @@ def _set_data(self, value):
 
 
 _bind()
-view_fn = view

@@ -80,10 +80,8 @@ class Adagrad(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                params = [p for p in group["params"] if p.grad is not None]
                 # a group added after construction gets its state on first use
-                states = [self.state[p] if len(self.state[p]) else self._init_state(p, group)
-                          for p in params]
+                params, states = self._params_with_state(group)
                 adagrad(params, [p.grad for p in params], states, lr=group["lr"],
                         weight_decay=group["weight_decay"], lr_decay=group["lr_decay"],
                         eps=group["eps"], maximize=group["maximize"])

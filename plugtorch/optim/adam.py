@@ -78,23 +78,23 @@ class Adam(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                params = [p for p in group["params"] if p.grad is not None]
-                states = []
-                for p in params:
-                    state = self.state[p]
-                    if len(state) == 0:   # lazy: a parameter may never receive a gradient
-                        state["step"] = _cpu_step()
-                        state["exp_avg"] = p.new_zeros(p.shape)
-                        state["exp_avg_sq"] = p.new_zeros(p.shape)
-                        if group["amsgrad"]:
-                            state["max_exp_avg_sq"] = p.new_zeros(p.shape)
-                    states.append(state)
+                params, states = self._params_with_state(group)
                 beta1, beta2 = group["betas"]
                 adam(params, [p.grad for p in params], states, lr=group["lr"], beta1=beta1,
                      beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
                      amsgrad=group["amsgrad"], maximize=group["maximize"],
                      decoupled_weight_decay=group["decoupled_weight_decay"])
         return loss
+
+    def _init_state(self, p, group):
+        # lazy (on a parameter's first step): a parameter may never receive a gradient
+        state = self.state[p]
+        state["step"] = _cpu_step()
+        state["exp_avg"] = p.new_zeros(p.shape)
+        state["exp_avg_sq"] = p.new_zeros(p.shape)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = p.new_zeros(p.shape)
+        return state
 
 
 class AdamW(Adam):

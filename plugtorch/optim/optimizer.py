@@ -204,6 +204,18 @@ class Optimizer:
         with enable_grad():
             return closure()
 
+    def _params_with_state(self, group):
+        """The parameters of `group` that have a gradient, and their state dicts; a state
+        still empty (the parameter never stepped) is first filled by `_init_state`."""
+        params = [p for p in group["params"] if p.grad is not None]
+        states = [self.state[p] if len(self.state[p]) else self._init_state(p, group)
+                  for p in params]
+        return params, states
+
+    def _init_state(self, p, group):
+        """Fill and return the state dict of parameter `p` (optimizers that keep state)."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------------- state dict
 
     def state_dict(self):
@@ -334,7 +346,6 @@ def _next_step(state):
     step_t = state["step"]
     step_t.add_(1)
     return step_t.item()
-
 
 
 def _check_compat(name, differentiable):

@@ -71,23 +71,23 @@ class RMSprop(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                params = [p for p in group["params"] if p.grad is not None]
-                states = []
-                for p in params:
-                    state = self.state[p]
-                    if len(state) == 0:   # lazy: a parameter may never receive a gradient
-                        state["step"] = _cpu_step()
-                        state["square_avg"] = p.new_zeros(p.shape)
-                        if group["momentum"] > 0:
-                            state["momentum_buffer"] = p.new_zeros(p.shape)
-                        if group["centered"]:
-                            state["grad_avg"] = p.new_zeros(p.shape)
-                    states.append(state)
+                params, states = self._params_with_state(group)
                 rmsprop(params, [p.grad for p in params], states, lr=group["lr"],
                         alpha=group["alpha"], eps=group["eps"],
                         weight_decay=group["weight_decay"], momentum=group["momentum"],
                         centered=group["centered"], maximize=group["maximize"])
         return loss
+
+    def _init_state(self, p, group):
+        # lazy (on a parameter's first step): a parameter may never receive a gradient
+        state = self.state[p]
+        state["step"] = _cpu_step()
+        state["square_avg"] = p.new_zeros(p.shape)
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = p.new_zeros(p.shape)
+        if group["centered"]:
+            state["grad_avg"] = p.new_zeros(p.shape)
+        return state
 
 
 def rmsprop(params, grads, states, *, lr, alpha, eps, weight_decay, momentum, centered,

@@ -149,6 +149,16 @@ def _to_torch_value(obj):
     return obj
 
 
+def _mark_leaves(args, requires_grad):
+    """Make args[p] (or args[p][j]) require grad for each (p, j) pair; return them."""
+    leaves_ = []
+    for p, j in requires_grad:
+        t = args[p] if j is None else args[p][j]
+        t.requires_grad_(True)
+        leaves_.append(t)
+    return leaves_
+
+
 def _torch_args(sample, requires_grad=()):
     """The sample's args and kwargs for PyTorch: arrays become CPU tensors of the same dtype
     (copies); (position, index) pairs in `requires_grad` become leaves requiring grad."""
@@ -157,12 +167,7 @@ def _torch_args(sample, requires_grad=()):
 
     args = [_to_torch_value(map_arrays(a, convert)) for a in sample.args]
     kwargs = {k: _to_torch_value(map_arrays(v, convert)) for k, v in sample.kwargs.items()}
-    leaves_ = []
-    for p, j in requires_grad:
-        t = args[p] if j is None else args[p][j]
-        t.requires_grad_(True)
-        leaves_.append(t)
-    return args, kwargs, leaves_
+    return args, kwargs, _mark_leaves(args, requires_grad)
 
 
 def _our_args(sample, device, requires_grad=()):
@@ -171,12 +176,7 @@ def _our_args(sample, device, requires_grad=()):
 
     args = list(map_arrays(sample.args, convert))
     kwargs = {k: map_arrays(v, convert) for k, v in sample.kwargs.items()}
-    leaves_ = []
-    for p, j in requires_grad:
-        t = args[p] if j is None else args[p][j]
-        t.requires_grad_(True)
-        leaves_.append(t)
-    return args, kwargs, leaves_
+    return args, kwargs, _mark_leaves(args, requires_grad)
 
 
 def _outcome(fn, *args, **kwargs):

@@ -12,20 +12,15 @@ import plugtorch
 import plugtorch.nn as nn
 import plugtorch.nn.functional as F
 from plugtorch.testing import assert_close, to_host
+from plugtorch.testing.suite._common import widest_float
 
 REDUCTIONS = ["none", "mean", "sum"]
-
-
-def _dtype(device):
-    """float64 where the backend has it (references are float64), else float32."""
-    backend = plugtorch.empty(0, device=device)._storage.backend
-    return plugtorch.float64 if plugtorch.float64 in backend.dtypes else plugtorch.float32
 
 
 def _t(a, device, grad=False):
     a = np.asarray(a)
     if a.dtype.kind == "f":
-        return plugtorch.tensor(a, dtype=_dtype(device), device=device, requires_grad=grad)
+        return plugtorch.tensor(a, dtype=widest_float(device), device=device, requires_grad=grad)
     return plugtorch.tensor(a, device=device)
 
 
@@ -34,7 +29,7 @@ def _reduce(loss, reduction):
 
 
 def _tol(device):
-    return {} if _dtype(device) is plugtorch.float64 else {"atol": 1e-5, "rtol": 1e-4}
+    return {} if widest_float(device) is plugtorch.float64 else {"atol": 1e-5, "rtol": 1e-4}
 
 
 # ----------------------------------------------------------------------------- references

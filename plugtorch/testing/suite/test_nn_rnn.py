@@ -12,25 +12,21 @@ import pytest
 import plugtorch
 import plugtorch.nn as nn
 from plugtorch.testing import assert_close, to_host
-
-
-def _dtype(device):
-    backend = plugtorch.empty(0, device=device)._storage.backend
-    return plugtorch.float64 if plugtorch.float64 in backend.dtypes else plugtorch.float32
+from plugtorch.testing.suite._common import widest_float
 
 
 def _tol(device):
-    return {"atol": 1e-9, "rtol": 1e-7} if _dtype(device) is plugtorch.float64 else \
+    return {"atol": 1e-9, "rtol": 1e-7} if widest_float(device) is plugtorch.float64 else \
         {"atol": 2e-5, "rtol": 1e-4}
 
 
 def _t(a, device, grad=False):
-    return plugtorch.tensor(np.asarray(a), dtype=_dtype(device), device=device,
+    return plugtorch.tensor(np.asarray(a), dtype=widest_float(device), device=device,
                             requires_grad=grad)
 
 
 def _make(cls, device, *args, **kw):
-    return cls(*args, **kw).to(device=device, dtype=_dtype(device))
+    return cls(*args, **kw).to(device=device, dtype=widest_float(device))
 
 
 # ----------------------------------------------------------------------------- numpy reference
@@ -148,7 +144,7 @@ def _with_param(module, name, fn):
 
 
 def test_gru_gradients_by_finite_differences(device):
-    if _dtype(device) is not plugtorch.float64:
+    if widest_float(device) is not plugtorch.float64:
         pytest.skip("gradcheck needs float64")
     rng = np.random.default_rng(2)
     m = _make(nn.GRU, device, 2, 2, bidirectional=True)
@@ -160,7 +156,7 @@ def test_gru_gradients_by_finite_differences(device):
 
 
 def test_lstm_gradients_by_finite_differences(device):
-    if _dtype(device) is not plugtorch.float64:
+    if widest_float(device) is not plugtorch.float64:
         pytest.skip("gradcheck needs float64")
     rng = np.random.default_rng(3)
     m = _make(nn.LSTM, device, 2, 2, num_layers=2)

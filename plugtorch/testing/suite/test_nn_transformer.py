@@ -11,15 +11,11 @@ import pytest
 import plugtorch
 import plugtorch.nn as nn
 from plugtorch.testing import assert_close, to_host
-
-
-def _dtype(device):
-    backend = plugtorch.empty(0, device=device)._storage.backend
-    return plugtorch.float64 if plugtorch.float64 in backend.dtypes else plugtorch.float32
+from plugtorch.testing.suite._common import widest_float
 
 
 def _tol(device):
-    return {"atol": 1e-9, "rtol": 1e-7} if _dtype(device) is plugtorch.float64 else \
+    return {"atol": 1e-9, "rtol": 1e-7} if widest_float(device) is plugtorch.float64 else \
         {"atol": 2e-5, "rtol": 1e-4}
 
 
@@ -27,11 +23,11 @@ def _t(a, device, grad=False):
     a = np.asarray(a)
     if a.dtype == bool:
         return plugtorch.tensor(a, device=device)
-    return plugtorch.tensor(a, dtype=_dtype(device), device=device, requires_grad=grad)
+    return plugtorch.tensor(a, dtype=widest_float(device), device=device, requires_grad=grad)
 
 
 def _make(cls, device, *args, **kw):
-    return cls(*args, **kw).to(device=device, dtype=_dtype(device)).eval()
+    return cls(*args, **kw).to(device=device, dtype=widest_float(device)).eval()
 
 
 # ----------------------------------------------------------------------------- numpy reference
@@ -43,7 +39,7 @@ def _np_mha(m, q, k, v, attn_mask=None, kpm=None):
     w, b = p["in_proj_weight"], p["in_proj_bias"]
     Q, K, V = (x @ w[i * E:(i + 1) * E].T + b[i * E:(i + 1) * E] for i, x in
                enumerate((q, k, v)))
-    L, N, S, hd = q.shape[0], q.shape[1], k.shape[0], E // H
+    L, N, hd = q.shape[0], q.shape[1], E // H
     Q, K, V = (x.reshape(x.shape[0], N, H, hd).transpose(1, 2, 0, 3) for x in (Q, K, V))
     scores = Q @ K.transpose(0, 1, 3, 2) / np.sqrt(hd)
     if attn_mask is not None:

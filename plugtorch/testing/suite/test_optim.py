@@ -11,6 +11,7 @@ import pytest
 
 import plugtorch
 from plugtorch.testing import assert_close, to_host
+from plugtorch.testing.suite._common import widest_float
 
 X0 = np.array([[-1.2, 0.5, 1.5], [0.3, -0.7, 2.0]])
 Y0 = np.array([[1.0, -0.5, 0.8], [0.2, 1.1, -1.3]])
@@ -127,11 +128,6 @@ CASES = [
 IDS = [f"{n}-{i}" for i, (n, _, _) in enumerate(CASES)]
 
 
-def _dtype_for(device):
-    backend = plugtorch.ones(1, device=device)._storage.backend
-    return plugtorch.float64 if plugtorch.float64 in backend.dtypes else plugtorch.float32
-
-
 def _run(lib, device, name, options, group2, dtype, steps=STEPS):
     """Run optimizer `name` of library `lib` (plugtorch or torch); the final (x, y)."""
     x = lib.tensor(X0, dtype=dtype, device=device, requires_grad=True)
@@ -158,7 +154,7 @@ def _run_numpy(name, options, group2, steps=STEPS):
 
 @pytest.mark.parametrize("name, options, group2", CASES, ids=IDS)
 def test_trajectory_matches_numpy(device, name, options, group2):
-    dtype = _dtype_for(device)
+    dtype = widest_float(device)
     got = _run(plugtorch, device, name, options, group2, dtype)
     want = _run_numpy(name, options, group2)
     # the problem is well posed: the parameters moved, and stayed finite and moderate
@@ -173,7 +169,7 @@ def test_trajectory_matches_numpy(device, name, options, group2):
 @pytest.mark.parametrize("name, options, group2", CASES, ids=IDS)
 def test_trajectory_matches_torch(device, name, options, group2):
     torch = pytest.importorskip("torch")
-    dtype = _dtype_for(device)
+    dtype = widest_float(device)
     got = _run(plugtorch, device, name, options, group2, dtype)
     want = _run(torch, "cpu", name, options, group2, getattr(torch, dtype.name))
     tol = dict(atol=1e-12, rtol=1e-12) if dtype is plugtorch.float64 else \
@@ -275,7 +271,7 @@ def test_state_dict_survives_save_and_load_to_cpu(device, tmp_path):
 def test_resumes_from_a_torch_state_dict(device, name, options):
     """A state dict written by torch.optim (tensors converted) continues torch's run."""
     torch = pytest.importorskip("torch")
-    dtype = _dtype_for(device)
+    dtype = widest_float(device)
     tx = torch.tensor(X0, dtype=getattr(torch, dtype.name), requires_grad=True)
     ty = torch.tensor(Y0, dtype=getattr(torch, dtype.name), requires_grad=True)
     topt = getattr(torch.optim, name)([tx, ty], **options)
