@@ -223,3 +223,30 @@ def test_as_strided_overlapping_windows_accumulate_gradient():
     (w * weights).sum().backward()
     # each x[i] collects the weights of every window position that reads it
     assert x.grad.tolist() == [1.0, 2 + 4, 3 + 5 + 7, 6 + 8, 9.0]
+
+
+def test_clamp_gradient_includes_the_bounds():
+    x = pt.tensor([-1.0, 0.0, 0.5, 1.0, 2.0], requires_grad=True)
+    x.clamp(0, 1).sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]      # PyTorch passes it at the bounds
+    a = pt.tensor([0.0, 0.5, 3.0], requires_grad=True)
+    lo = pt.tensor([1.0, 0.0, 0.0], requires_grad=True)
+    hi = pt.tensor([2.0, 2.0, 2.0], requires_grad=True)
+    pt.clamp(a, lo, hi).sum().backward()
+    assert (a.grad.tolist(), lo.grad.tolist(), hi.grad.tolist()) == \
+        ([0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0])
+
+
+def test_out_arguments_are_written():
+    out = pt.empty(0)
+    r = pt.cat([pt.ones(2), pt.zeros(3)], out=out)
+    assert r is out and out.tolist() == [1, 1, 0, 0, 0]
+    assert pt.empty(2, 3, out=out) is out and out.shape == (2, 3)
+    with pytest.raises(RuntimeError, match="dtype"):
+        pt.cat([pt.ones(2)], out=pt.empty(2, dtype=pt.int64))
+
+
+def test_broadcast_error_with_many_shapes():
+    shapes = [pt.ones(3)] * 9 + [pt.ones(4)]
+    with pytest.raises(RuntimeError, match="cannot be broadcast"):
+        pt.broadcast_tensors(*shapes)

@@ -37,11 +37,12 @@ def broadcast_shapes(op, *shapes):
             if n != 1:
                 if size != 1 and n != size:
                     first = next(j for j, t in enumerate(shapes) if -i <= len(t) and t[i] == size)
-                    names = "abcdefgh"
+                    def name(j):
+                        return "abcdefgh"[j] if j < 8 else f"#{j}"
                     raise RuntimeError(
                         f"{op}: shapes {' and '.join(str(tuple(x)) for x in shapes)} cannot be "
-                        f"broadcast: the size of tensor {names[first]} ({size}) must match the "
-                        f"size of tensor {names[k]} ({n}) at non-singleton dimension "
+                        f"broadcast: the size of tensor {name(first)} ({size}) must match the "
+                        f"size of tensor {name(k)} ({n}) at non-singleton dimension "
                         f"{ndim + i}")
                 size = n
         out.append(size)
@@ -202,3 +203,20 @@ def bind(*names_fns):
     """Attach functions as Tensor methods."""
     for name, fn in names_fns:
         setattr(Tensor, name, fn)
+
+
+def write_out(op, out, result):
+    """The `out=` argument: resize `out` to the result's shape (as PyTorch does when sizes
+    differ), copy the result in, and return `out`."""
+    from .._tensor import Tensor as _T
+    if not isinstance(out, _T):
+        raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if out._storage.device is not result._storage.device:
+        raise RuntimeError(f"{op}: expected out on {result.device}, got out on {out.device}")
+    if out._dtype is not result._dtype:
+        raise RuntimeError(f"{op}: expected out to have dtype {result._dtype.name}, got "
+                           f"{out._dtype.name}")
+    if out._shape != result._shape:
+        out.resize_(result._shape)
+    return out.copy_(result)
+

@@ -7,8 +7,8 @@ import numpy as np
 
 from .. import _dtype as D
 from .._device import device as Device
-from .._tensor import (Tensor, Storage, _wrap, resolve_device, empty_on, from_numpy_on,
-                       host_array, numel_of, contiguous_strides, empty_like_meta)
+from .._tensor import (_unsupported_dtype, Tensor, Storage, _wrap, resolve_device, empty_on,
+                       from_numpy_on, host_array, numel_of, contiguous_strides, empty_like_meta)
 from ..autograd.grad_mode import STATE
 from ..autograd import graph
 from . import _core as C
@@ -51,8 +51,10 @@ def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False,
           memory_format=None, out=None):
     """A tensor of the given shape with unspecified contents."""
     dev, backend = resolve_device(device)
-    t = empty_on(_shape_arg("empty", size), D.to_dtype(dtype) if dtype else
-                 D.get_default_dtype(), dev, backend)
+    shape = _shape_arg("empty", size)
+    if out is not None:
+        return out.resize_(shape)
+    t = empty_on(shape, D.to_dtype(dtype) if dtype else D.get_default_dtype(), dev, backend)
     return _finish(t, requires_grad)
 
 
@@ -103,6 +105,8 @@ def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False)
     dev, backend = resolve_device(device)
     dt = D.to_dtype(dtype) if dtype else D.get_default_dtype()
     size, stride = tuple(size), tuple(stride)
+    if dt not in backend.dtypes:
+        raise _unsupported_dtype(dt, dev, backend)
     n = 1 + sum((a - 1) * s for a, s in zip(size, stride)) if numel_of(size) else 0
     st = Storage(backend.empty(n, dt, dev.index), backend, dev, dt, n)
     return _finish(_wrap(st, size, stride, 0), requires_grad)

@@ -107,7 +107,7 @@ def cat(tensors, dim=0, *, axis=None, out=None):
         sizes = [None if t._shape == (0,) and used else t._shape[d] for t in ts]
         C.record(_cat_bw, "CatBackward0", tuple(ts), res,
                  params=(d, sizes, [t._dtype for t in ts]))
-    return res
+    return res if out is None else C.write_out("cat", out, res)
 
 
 concat = cat
