@@ -31,7 +31,9 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
     """
     # Storages of gradients the engine did not create: a leaf must never keep one of these
     # as its .grad (a later in-place accumulation would write into the user's tensor).
-    foreign = {id(g._storage): g._storage for g in grad_roots}
+    foreign = {}
+    for g in grad_roots:
+        foreign[id(g._storage)] = g._storage
     targets = {}
     if capture is not None:
         for k, t in enumerate(capture):
@@ -47,7 +49,7 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
     deps, parents = _dependencies([e[0] for e, _ in pending if isinstance(e[0], Node)],
                                   capture is not None)
     needed = _needed(targets, parents) if capture is not None else None
-    target_nodes = {key[0] for key in targets if key[1] is not None}
+    target_nodes = {key[0] for key in targets if key[1] is not None} if targets else ()
 
     buffers = {}           # node -> list of grads per output
     leaf_grads = {}        # id(leaf) -> [leaf, grad]
@@ -261,6 +263,13 @@ _LAZY = {}
 
 
 def _grad_roots(tensors, grad_tensors):
+    if grad_tensors is None and len(tensors) == 1:
+        # the common case, loss.backward(): a scalar root gets a gradient of one
+        t = tensors[0]
+        if t.__class__ is Tensor and t._rg and not t._shape:
+            g = _tensor.empty_like_meta(t)
+            g._storage.backend._table["fill"](g, 1.0)
+            return (g,)
     ones_like = _ones_like()
     grads = _as_tuple(grad_tensors) or (None,) * len(tensors)
     if len(grads) != len(tensors):

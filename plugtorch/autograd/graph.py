@@ -52,24 +52,25 @@ class Node:
         >>> y.grad_fn.name(), y.grad_fn.next_functions[0][0].name()
         ('ExpBackward0', 'MulBackward0')
     """
-    __slots__ = ("backward_fn", "name", "edges", "saved", "versions", "params", "outs",
-                 "n_out", "freed", "pre_hooks", "hooks", "prehooks", "retain", "__weakref__",
-                 "__dict__")
+    __slots__ = ("backward_fn", "name", "edges", "saved", "versions", "params", "n_out",
+                 "__weakref__", "__dict__")
+    # rarely set: class defaults, so recording a node stores only what every node needs
+    outs = None           # what out(i) rebuilds outputs from (NOTE [graph ownership])
+    freed = False
+    pre_hooks = None      # output index -> list of tensor hooks (register_hook)
+    hooks = None          # node hooks: hook(grad_inputs, grad_outputs)
+    prehooks = None       # node pre-hooks: hook(grad_outputs)
+    retain = None         # output index -> weakref of the tensor retaining its grad
 
     def __init__(self, backward_fn, name, inputs, params=None, saved=(), n_out=1):
         self.backward_fn = backward_fn
-        self.name = _name(name)
-        self.edges = tuple(_edge(x) for x in inputs)
+        self.name = _NAMES.get(name) or _name(name)
+        self.edges = tuple([_edge(x) for x in inputs])
         self.params = params
         self.saved = saved
-        self.versions = tuple(s._storage.version if s is not None else 0 for s in saved)
-        self.outs = None
+        self.versions = tuple([s._storage.version if s is not None else 0 for s in saved]) \
+            if saved else ()
         self.n_out = n_out
-        self.freed = False
-        self.pre_hooks = None     # output index -> list of tensor hooks (register_hook)
-        self.hooks = None         # node hooks: hook(grad_inputs, grad_outputs)
-        self.prehooks = None      # node pre-hooks: hook(grad_outputs)
-        self.retain = None        # output index -> weakref of the tensor retaining its grad
 
     # -- what derivatives use ------------------------------------------------------------
     @property
@@ -276,10 +277,10 @@ def accumulate_leaf(leaf, g, create_graph, foreign=False):
                                f"shape {tuple(leaf._shape)}")
     if g._dtype is not leaf._dtype:
         g = g.to(leaf._dtype)
-    if not create_graph:
-        g = g.detach()
     cur = leaf.grad
     if cur is None:
+        if not create_graph:
+            g = g.detach()
         if foreign or g._base is not None or g._storage is leaf._storage or not _fresh(g):
             with grad_mode.set_grad_enabled(create_graph):
                 g = g.clone()

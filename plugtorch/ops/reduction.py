@@ -36,8 +36,13 @@ def _squeezed(shape, dims):
     return tuple(n for i, n in enumerate(shape) if i not in dims)
 
 
+_ALL_DIMS = [tuple(range(n)) for n in range(9)]
+
+
 def reduce_dims(name, dim, ndim):
     """Sorted non-negative dims; None and () both mean every dim, as in PyTorch."""
+    if dim is None and ndim < 9:
+        return _ALL_DIMS[ndim]
     if isinstance(dim, (tuple, list)) and not dim:
         dim = None
     return C.wrap_dims(name, dim, ndim)
@@ -108,6 +113,8 @@ def _sum_bw(n, g):
     shape, dims, keepdim = n.params
     if g._shape:          # a 0-d gradient (full reduction) expands as it is
         g = _unsqueeze_to(g, shape, dims, keepdim)
+    if not (STATE.enabled and g._rg):
+        return (C.expand_meta(g, shape),)   # nothing to record: the view alone
     return (g.expand(shape),)
 
 
