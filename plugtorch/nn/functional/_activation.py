@@ -62,7 +62,12 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return _apply("hardtanh", input, lambda x: x.clamp(min_val, max_val), inplace)
+
+    def f(x):
+        # the gradient passes strictly inside (min_val, max_val), as PyTorch's hardtanh;
+        # clamp's own gradient would include the bounds
+        return where((x > min_val) & (x < max_val), x, x.detach().clamp(min_val, max_val))
+    return _apply("hardtanh", input, f, inplace)
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
