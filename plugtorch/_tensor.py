@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _dtype as D
 from . import _dispatch
+from . import _deferred
 from ._device import device as Device
 from . import backends as _backends
 
@@ -15,12 +16,14 @@ __all__ = ["Tensor", "Storage"]
 
 class Storage:
     """A backend buffer shared by a tensor and its views. `version` counts in-place writes."""
-    __slots__ = ("data", "backend", "device", "dtype", "numel", "version", "__weakref__")
+    __slots__ = ("data", "backend", "device", "dtype", "numel", "version", "range",
+                 "__weakref__")
 
     def __init__(self, data, backend, device, dtype, numel):
         self.data, self.backend, self.device, self.dtype, self.numel = (
             data, backend, device, dtype, numel)
         self.version = 0
+        self.range = None     # (version, min, max) of all values, when the host knows them
 
     def nbytes(self):
         return self.numel * self.dtype.itemsize
@@ -137,15 +140,30 @@ def from_numpy_on(array, dev, backend):
         raise _unsupported_dtype(dtype, dev, backend)
     if not array.flags.c_contiguous:
         array = np.array(array, order="C")
-    if backend.name != "cpu":
-        _dispatch.COUNTERS[("to_device", backend.name)] += 1
     shape = tuple(array.shape)
     st = Storage(backend.from_numpy(array, dev.index), backend, dev, dtype, array.size)
-    return _wrap(st, shape, contiguous_strides(shape), 0)
+    t = _wrap(st, shape, contiguous_strides(shape), 0)
+    if backend.name != "cpu":
+        _dispatch.COUNTERS[("to_device", backend.name)] += 1
+        if dtype.kind == 1 and 0 < array.size <= _RANGE_LIMIT:
+            # the host knows this tensor's range now: index checks need no device read
+            # (NOTE [deferred index checks])
+            st.range = (0, int(array.min()), int(array.max()))
+    return t
+
+
+_RANGE_LIMIT = 1 << 22
 
 
 def host_array(t):
-    """The values of `t` as a numpy array (a view on cpu, a copy elsewhere)."""
+    """The values of `t` as a numpy array (a view on cpu, a copy elsewhere). Raises any
+    error a device check found since the last read (NOTE [deferred index checks])."""
+    if _deferred._PENDING:
+        _deferred.flush()
+    return host_array_nocheck(t)
+
+
+def host_array_nocheck(t):
     backend = t._storage.backend
     if backend.name != "cpu":
         _dispatch.COUNTERS[("to_host", backend.name)] += 1

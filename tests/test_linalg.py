@@ -187,3 +187,86 @@ def test_matches_pytorch_when_installed():
     a, b = randn(2, 1, 3, 4), randn(5, 4, 2)
     expected = (torch.tensor(a) @ torch.tensor(b)).numpy()
     np.testing.assert_allclose((pt.tensor(a) @ pt.tensor(b)).numpy(), expected, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- einsum, addmm
+
+EINSUM = [("ij,jk->ik", [(2, 3), (3, 4)]), ("ii->i", [(3, 3)]), ("ii", [(3, 3)]),
+          ("ij", [(2, 3)]), ("ji", [(2, 3)]), ("i,j", [(3,), (2,)]), ("ij,ij->", [(2, 3), (2, 3)]),
+          ("bij,bkj->bik", [(2, 3, 4), (2, 5, 4)]), ("...ij,jk->...ik", [(2, 3, 4, 5), (5, 2)]),
+          ("b...,b->b...", [(2, 3, 4), (2,)]), ("iij,jk->ik", [(2, 2, 3), (3, 4)]),
+          ("ab,bc,cd,da->", [(2, 3), (3, 4), (4, 5), (5, 2)]), ("i,i,i->i", [(1,), (4,), (1,)]),
+          ("ij,jk", [(2, 0), (0, 3)]), (" i j , j k -> i k ", [(2, 3), (3, 4)])]
+
+
+@pytest.mark.parametrize("eq,shapes", EINSUM, ids=[e for e, _ in EINSUM])
+def test_einsum_matches_numpy_with_gradients(eq, shapes):
+    arrays = [randn(*s) for s in shapes]
+    got = pt.einsum(eq, *[pt.tensor(a) for a in arrays])
+    expected = np.einsum(eq.replace(" ", ""), *arrays)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12, atol=1e-12)
+    if all(min(s, default=1) > 0 for s in shapes):
+        fd_check(lambda *ts: pt.einsum(eq, *ts), arrays)
+
+
+def test_einsum_list_operands_double_backward_and_errors():
+    a, b = randn(2, 3), randn(3, 4)
+    np.testing.assert_allclose(pt.einsum("ij,jk->ik", [pt.tensor(a), pt.tensor(b)]).numpy(),
+                               a @ b, rtol=1e-12)
+    double_fd_check(lambda x, y: pt.einsum("ij,jk->ik", x, y * y), [a, b])
+    t = pt.ones(2, 3)
+    with pytest.raises(RuntimeError, match="number of subscripts"):
+        pt.einsum("ijk->i", t)
+    with pytest.raises(RuntimeError, match="fewer operands"):
+        pt.einsum("ij,jk->ik", t)
+    with pytest.raises(RuntimeError, match="more than once"):
+        pt.einsum("ij->ii", t)
+    with pytest.raises(RuntimeError, match="does not appear"):
+        pt.einsum("ij->k", t)
+    with pytest.raises(RuntimeError, match="subscript j has size 2 for operand 1"):
+        pt.einsum("ij,jk->ik", t, pt.ones(2, 2))
+    with pytest.raises(RuntimeError, match="not part of any ellipsis"):
+        pt.einsum("i.j", t)
+    with pytest.raises(RuntimeError, match="invalid subscript given at index 1"):
+        pt.einsum("i1", t)
+
+
+@pytest.mark.parametrize("fn,shapes", [(pt.addmm, [(4,), (2, 3), (3, 4)]),
+                                       (pt.addmm, [(2, 1), (2, 3), (3, 4)]),
+                                       (pt.baddbmm, [(3, 4), (2, 3, 5), (2, 5, 4)])])
+def test_addmm_baddbmm_match_numpy(fn, shapes):
+    c, a, b = (randn(*s) for s in shapes)
+    got = fn(pt.tensor(c), pt.tensor(a), pt.tensor(b), beta=0.5, alpha=-2.0)
+    np.testing.assert_allclose(got.numpy(), 0.5 * c - 2.0 * (a @ b), rtol=1e-12, atol=1e-12)
+    fd_check(lambda *ts: fn(*ts, beta=0.5, alpha=-2.0), [c, a, b])
+    # beta=0 ignores input, NaNs included, as PyTorch
+    nan = pt.full(shapes[0], float("nan"), dtype=pt.float64)
+    np.testing.assert_allclose(fn(nan, pt.tensor(a), pt.tensor(b), beta=0).numpy(), a @ b,
+                               rtol=1e-12)
+    with pytest.raises(RuntimeError):
+        fn(pt.ones(5, 7, dtype=pt.float64), pt.tensor(a), pt.tensor(b))
+
+
+def test_diag_trace_cdist_match_numpy_with_gradients():
+    v, m = randn(3), randn(3, 4)
+    for k in (0, 2, -1):
+        np.testing.assert_allclose(pt.diag(pt.tensor(v), k).numpy(), np.diag(v, k))
+        np.testing.assert_allclose(pt.tensor(m).diag(k).numpy(), np.diag(m, k))
+    fd_check(lambda t: pt.diag(t, 1), [v])
+    assert pt.trace(pt.arange(9).reshape(3, 3)).item() == 12
+    np.testing.assert_allclose(pt.tensor(m).trace().item(), np.trace(m))
+    with pytest.raises(RuntimeError, match="expected a 2D tensor"):
+        pt.trace(pt.ones(3))
+    a, b = randn(2, 4, 3), randn(5, 3)
+    for p in (1.0, 2.0, 3.0):
+        expected = np.linalg.norm(a[:, :, None, :] - b[None, None], ord=p, axis=-1)
+        np.testing.assert_allclose(pt.cdist(pt.tensor(a), pt.tensor(b), p=p).numpy(), expected,
+                                   rtol=1e-12)
+    fd_check(pt.cdist, [a, b])
+    # a zero distance has a zero gradient, not NaN
+    x = pt.tensor([[1.0, 2.0]], dtype=pt.float64, requires_grad=True)
+    pt.cdist(x, x.detach()).sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.0]]
+    with pytest.raises(RuntimeError, match="same number of columns"):
+        pt.cdist(pt.ones(2, 3), pt.ones(2, 4))

@@ -250,3 +250,69 @@ def test_broadcast_error_with_many_shapes():
     shapes = [pt.ones(3)] * 9 + [pt.ones(4)]
     with pytest.raises(RuntimeError, match="cannot be broadcast"):
         pt.broadcast_tensors(*shapes)
+
+
+# ----------------------------------------------------------------------------- small composites
+
+def test_type_names_and_casts():
+    x = pt.tensor([1.5, -2.0])
+    assert x.type() == "plugtorch.FloatTensor"
+    assert (x > 0).type() == "plugtorch.BoolTensor" and x.long().type() == "plugtorch.LongTensor"
+    assert x.type(pt.int32).dtype is pt.int32 and x.type(pt.int32).tolist() == [1, -2]
+    assert x.type("torch.DoubleTensor").dtype is pt.float64
+    with pytest.raises(ValueError, match="invalid type"):
+        x.type("plugtorch.NopeTensor")
+
+
+def test_square_log_bases_hyperbolic_against_numpy():
+    x = np.array([-1.5, -0.2, 0.0, 0.7, 2.0])
+    t = pt.tensor(x)
+    np.testing.assert_allclose(t.square().numpy(), x * x, rtol=1e-15)
+    assert pt.square(pt.tensor([True, False])).dtype is pt.int64      # bool -> int64
+    assert pt.square(pt.tensor([3], dtype=pt.int8)).dtype is pt.int8
+    for fn, ref in [(pt.exp2, np.exp2), (pt.sinh, np.sinh), (pt.cosh, np.cosh),
+                    (pt.atan, np.arctan)]:
+        np.testing.assert_allclose(fn(t).numpy(), ref(x), rtol=1e-14)
+    u = np.array([-1.0, -0.6, 0.0, 0.3, 1.0])
+    np.testing.assert_allclose(pt.asin(pt.tensor(u)).numpy(), np.arcsin(u), atol=1e-15)
+    np.testing.assert_allclose(pt.tensor(u).acos().numpy(), np.arccos(u), atol=1e-15)
+    assert np.isnan(pt.asin(pt.tensor([1.5])).item())
+    p = np.abs(x) + 0.5
+    np.testing.assert_allclose(pt.log2(pt.tensor(p)).numpy(), np.log2(p), rtol=1e-14)
+    np.testing.assert_allclose(pt.tensor(p).log10().numpy(), np.log10(p), rtol=1e-14)
+    assert pt.log2(pt.tensor([8, 1])).tolist() == [3.0, 0.0]            # int -> float
+    np.testing.assert_allclose(t.clamp_min(0.1).numpy(), np.maximum(x, 0.1))
+    np.testing.assert_allclose(t.clamp_max(0.1).numpy(), np.minimum(x, 0.1))
+
+
+def test_nan_to_num_defaults_are_the_dtype_limits():
+    x = pt.tensor([float("nan"), float("inf"), -float("inf"), 1.0])
+    f32 = np.finfo(np.float32)
+    assert pt.nan_to_num(x).tolist() == [0.0, float(f32.max), float(f32.min), 1.0]
+    assert x.double().nan_to_num(nan=2.0).tolist()[:2] == [2.0, np.finfo(np.float64).max]
+    i = pt.tensor([1, 2])
+    assert pt.nan_to_num(i).tolist() == [1, 2]
+
+
+def test_isclose_allclose_equal_lerp():
+    a = pt.tensor([1.0, 2.0, float("inf"), float("nan"), -float("inf")])
+    b = pt.tensor([1.0 + 1e-6, 2.1, float("inf"), float("nan"), float("inf")])
+    assert pt.isclose(a, b).tolist() == [True, False, True, False, False]
+    assert a.isclose(b, equal_nan=True).tolist() == [True, False, True, True, False]
+    assert pt.isclose(a, b, rtol=0.1).tolist()[1] is True
+    assert pt.isclose(pt.tensor([1, 2]), pt.tensor([1, 3])).tolist() == [True, False]
+    assert pt.allclose(a[:3], a[:3]) is True and pt.allclose(a, a) is False
+    assert pt.allclose(a, a, equal_nan=True) and not pt.allclose(a, b)
+    with pytest.raises(RuntimeError, match="did not match"):
+        pt.isclose(pt.ones(2), pt.ones(2, dtype=pt.float64))
+    assert pt.equal(pt.tensor([1, 2]), pt.tensor([1, 2])) is True
+    assert not pt.equal(pt.tensor([1, 2]), pt.tensor([[1, 2]]))        # shapes differ
+    assert not pt.tensor([1.0, float("nan")]).equal(pt.tensor([1.0, float("nan")]))
+    s, e = np.array([0.0, 10.0]), np.array([10.0, 20.0])
+    np.testing.assert_allclose(pt.lerp(pt.tensor(s), pt.tensor(e), 0.25).numpy(),
+                               s + 0.25 * (e - s))
+    w = np.array([0.5, 2.0])
+    np.testing.assert_allclose(pt.tensor(s).lerp(pt.tensor(e), pt.tensor(w)).numpy(),
+                               s + w * (e - s))
+    with pytest.raises(TypeError, match="lerp: not implemented for int64"):
+        pt.lerp(pt.tensor([1]), pt.tensor([2]), 0.5)

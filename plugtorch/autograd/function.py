@@ -262,7 +262,7 @@ def _set_dirty_history(ctx, t, i):
         if base._node is None:
             raise RuntimeError(f"{ctx.name}: a view of a leaf Variable that requires grad is "
                                f"being used in an in-place operation.")
-        from ..ops.views import copy_slices
+        from ..ops.slicing import copy_slices
         r = _wrap(t._storage, t._shape, t._stride, t._offset)
         r._rg, r._node, r._output_nr = True, ctx, i
         copy_slices(base, t, r)

@@ -203,7 +203,7 @@ def _refresh_view(v, base):
         raise RuntimeError("a view that overlaps itself (e.g. made by expand) is used after "
                            "its base was modified by an in-place operation; make the view "
                            "again after the in-place operation")
-    from ..ops.views import _slice_bw
+    from ..ops.slicing import _slice_bw
     node = Node(_slice_bw, "AsStridedBackward0", (base,),
                 params=(base._shape, base._stride, base._offset, v._shape, v._stride,
                         v._offset))

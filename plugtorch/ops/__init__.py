@@ -1,8 +1,9 @@
 """Every op, declared once. Importing this package attaches the tensor methods."""
 from ._decl import OPS, Op, declare, Sample  # noqa: F401
 from . import _core  # noqa: F401
-from . import (pointwise, binary, ternary, views, creation, reduction, linalg,  # noqa: F401
-               indexing, shape_ops, random, composite)
+from . import (pointwise, binary, ternary, views, slicing, creation, reduction,  # noqa: F401
+               extrema, linalg, indexing, gather_scatter, masked, shape_ops, random, sampling,
+               composite)
 
-MODULES = [pointwise, binary, ternary, views, creation, reduction, linalg, indexing, shape_ops,
-           random, composite]
+MODULES = [pointwise, binary, ternary, views, slicing, creation, reduction, extrema, linalg,
+           indexing, gather_scatter, masked, shape_ops, random, sampling, composite]

@@ -171,7 +171,7 @@ def commit_inplace(op, self, result):
     base that requires grad, the base gets a CopySlices node: its gradient is the incoming
     gradient with the view's region replaced by what flows back through result.
     """
-    from .views import copy_slices
+    from .slicing import copy_slices
     self._storage.backend._table["copy"](self, expand_meta(result, self._shape))
     self._storage.version += 1
     base = self._base

@@ -432,6 +432,30 @@ def _cast(dtype):
     return lambda self, memory_format=None: to(self, dtype)
 
 
+_TENSOR_TYPES = {D.scalar_name(d) + "Tensor": d for d in D.ALL}
+
+
+def _type(self, dtype=None, non_blocking=False):
+    """With no dtype, the type name ("plugtorch.FloatTensor"; "plugtorch.opencl.FloatTensor"
+    off the CPU); with a dtype or such a name (a "torch." prefix is accepted too), a cast.
+
+    Example:
+        >>> plugtorch.ones(2).type()
+        'plugtorch.FloatTensor'
+        >>> plugtorch.ones(2).type(plugtorch.int64).dtype
+        plugtorch.int64
+    """
+    if dtype is None:
+        where = "" if self.device.type == "cpu" else self.device.type + "."
+        return f"plugtorch.{where}{D.scalar_name(self._dtype)}Tensor"
+    if isinstance(dtype, str):
+        name = dtype.rsplit(".", 1)[-1]
+        if name not in _TENSOR_TYPES:
+            raise ValueError(f"invalid type: {dtype!r}")
+        dtype = _TENSOR_TYPES[name]
+    return to(self, dtype, non_blocking=non_blocking)
+
+
 def _bind():
     b = C.bind
     b(("to", to), ("copy_", copy_), ("fill_", fill_), ("zero_", zero_),
@@ -444,7 +468,7 @@ def _bind():
       ("cuda", lambda self, device=None, non_blocking=False:
        to(self, "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int)
                                                else device))),
-      ("type_as", lambda self, other: to(self, other._dtype)))
+      ("type_as", lambda self, other: to(self, other._dtype)), ("type", _type))
 
 
 _bind()

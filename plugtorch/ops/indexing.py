@@ -1,5 +1,6 @@
-"""Indexing: `x[key]` reads and writes, gather/scatter, index_select/index_add, masked_fill,
-masked_select, take, nonzero.
+"""Indexing: `x[key]` reads and writes (`__getitem__`, `__setitem__`) and index_put.
+gather/scatter/index_select/index_add/take live in gather_scatter.py, masked ops and nonzero
+in masked.py; both use the index helpers defined here (`_bounds`, `_minmax`, `_index_tensor`).
 
 NOTE [indexing]
 A key is parsed once (`_parse`) into a basic part -- the geometry of a view of x (ints,
@@ -26,15 +27,16 @@ import warnings
 
 import numpy as np
 
+from .. import _deferred
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap, empty_like_meta, host_array, numel_of
 from ..autograd.grad_mode import STATE, no_grad
 from . import _core as C
-from ._decl import declare, Sample
-from .views import slice_view, make_view
+from ._decl import Sample
+from .views import make_view
+from .slicing import slice_view
 
-__all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add",
-           "masked_fill", "masked_select", "nonzero", "argwhere", "take", "index_put"]
+__all__ = ["index_put"]
 
 _BAD_KEY = ("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
             "are valid indices (got {})")
@@ -66,11 +68,51 @@ def _bounds(op, idx, n, dim, negative):
     if numel_of(idx._shape) == 0:
         return 0
     lo, hi = _minmax(idx)
+    _raise_if_out(op, lo, hi, n, dim, negative)
+    return lo
+
+
+def _raise_if_out(op, lo, hi, n, dim, negative):
     low = -n if negative else 0
     bad = hi if hi >= n else (lo if lo < low else None)
     if bad is not None:
         raise IndexError(f"{op}: index {bad} is out of bounds for dimension {dim} with size {n}")
-    return lo
+
+
+def checked(op, idx, n, dim, negative, raise_out=None):
+    """idx made safe for a kernel: range-checked against a dim of size n (negative entries
+    wrapped when allowed). On a device whose range for idx is not known on the host, the
+    check is deferred to the next host read and the kernel gets a clamped index
+    (NOTE [deferred index checks] in plugtorch/_deferred.py)."""
+    raise_out = raise_out or (lambda lo, hi: _raise_if_out(op, lo, hi, n, dim, negative))
+    if numel_of(idx._shape) == 0:
+        return idx
+    st = idx._storage
+    cached = idx.__dict__.get("_minmax_cache")
+    if st.backend.name == "cpu" or (cached is not None and cached[0] == st.version):
+        lo, hi = _minmax(idx)
+        raise_out(lo, hi)
+        return _wrapped(idx, n, lo)
+    known = st.range if st.range is not None and st.range[0] == st.version else None
+    if known is not None:
+        _, lo, hi = known
+        if numel_of(idx._shape) == st.numel and idx.is_contiguous():
+            raise_out(lo, hi)              # idx is all of its storage: its exact range
+            return _wrapped(idx, n, lo)
+        if (-n if negative else 0) <= lo and hi < n:
+            return _wrapped(idx, n, lo)    # every value of the storage is in range
+    from .reduction import reduce
+    from .ternary import where
+    with no_grad():
+        lo = reduce("amin", idx, None, True, idx._dtype)
+        hi = reduce("amax", idx, None, True, idx._dtype)
+        both = empty_like_meta(idx, shape=(2,), dtype=D.int64)
+        one = (1,) * len(idx._shape)
+        C.run("copy", _wrap(both._storage, one, one, 0), lo)
+        C.run("copy", _wrap(both._storage, one, one, 1), hi)
+        _deferred.defer(both, lambda v: raise_out(int(v[0]), int(v[1])))
+        safe = where(idx < 0, idx + n, idx) if negative else idx
+        return safe.clamp(0, max(n - 1, 0))
 
 
 def _index_tensor(op, idx, like, allow32=True):
@@ -194,8 +236,7 @@ def _parse(x, key, op="__getitem__"):
         else:
             n = x._shape[d]
             idx = _index_tensor("index", it[1], x)
-            lo = _bounds(op, idx, n, d, negative=True)
-            advs.append((len(shape), _wrapped(idx, n, lo)))
+            advs.append((len(shape), checked(op, idx, n, d, negative=True)))
             shape.append(n)
             stride.append(x._stride[d])
             d += 1
@@ -448,146 +489,7 @@ def setitem(self, key, value):
     _put_raw(v, advs, value)
 
 
-# ----------------------------------------------------------------------------- gather/scatter
-
-def _dim(x, dim, op):
-    d = x._wrap_dim(dim, op)
-    return d if x._shape else 0
-
-
-def _check_dim_index(op, x, dim, index, src=None):
-    d = _dim(x, dim, op)
-    index = _index_tensor(op, index, x)
-    ni, nx = len(index._shape), len(x._shape)
-    if ni != nx and not (ni <= 1 and nx <= 1):
-        raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as "
-                           f"input tensor")
-    ish = index._shape or (1,)
-    xsh = x._shape or (1,)
-    for k, (a, b) in enumerate(zip(ish, xsh)):
-        if k != d and a > b:
-            raise RuntimeError(f"{op}(): Size does not match at dimension {k} expected index "
-                               f"{list(index._shape)} to be no larger than self "
-                               f"{list(x._shape)} apart from dimension {d}")
-    if isinstance(src, Tensor):
-        ssh = src._shape or (1,)
-        for k, (a, b) in enumerate(zip(ish, ssh)):
-            if a > b:
-                raise RuntimeError(f"{op}(): Expected index {list(index._shape)} to be no "
-                                   f"larger than src {list(src._shape)} in any dimension")
-    _bounds(op, index, xsh[d], d, negative=False)
-    return d, index
-
-
-def _narrow_to(t, shape, skip=None):
-    """t (a 1-d view for 0-d t) cut to `shape` in every dim but `skip` (metadata only)."""
-    sh = t._shape or (1,)
-    st = t._stride or (1,)
-    shape = tuple(sh[k] if k == skip else n for k, n in enumerate(shape))
-    return _wrap(t._storage, shape, st, t._offset)
-
-
-def _gather_bw(n, g):
-    d, index, shape = n.params
-    return (scatter_add(g.new_zeros(shape), d, index, g),)
-
-
-def gather(input, dim, index, *, sparse_grad=False):
-    """out[i][j][k] = input[index[i][j][k]][j][k] (for dim=0), index shaped like out.
-
-    Example:
-        >>> import plugtorch as torch
-        >>> torch.gather(torch.tensor([[1, 2], [3, 4]]), 1, torch.tensor([[0, 0], [1, 0]]))
-        tensor([[1, 1],
-                [4, 3]])
-    """
-    x = input
-    d, index = _check_dim_index("gather", x, dim, index)
-    out = empty_like_meta(x, shape=index._shape)
-    if numel_of(index._shape):
-        ish = index._shape or (1,)
-        C.run("gather", _wrap(out._storage, ish, _contig(ish), 0), _narrow_to(x, ish, d), d,
-              _narrow_to(index, ish))
-    if STATE.enabled and x._rg:
-        C.record(_gather_bw, "GatherBackward0", (x,), out, params=(d, index, x._shape))
-    return out
-
-
-_REDUCE = {None: None, "add": "sum", "sum": "sum", "multiply": "prod", "prod": "prod"}
-
-
-def _scatter_bw(n, g):
-    d, index, reduce, src_is_tensor, sshape = n.params
-    gx = gs = None
-    if n.edges[0] is not None:
-        gx = g if reduce == "sum" else scatter(g, d, index, 0)
-    if src_is_tensor and n.edges[1] is not None:
-        gs = gather(g, d, index)
-        if gs._shape != sshape:   # src larger than index: zero beyond
-            gs = _pad_to(gs, sshape)
-    return gx, gs
-
-
-def _pad_to(g, shape):
-    from .creation import zeros
-    z = zeros(shape, dtype=g._dtype, device=g.device)
-    region = z
-    for k, n in enumerate(g._shape):
-        region = region.narrow(k, 0, n)
-    region.copy_(g)
-    return z
-
-
-def _scatter(op, x, dim, index, src, reduce):
-    if reduce not in _REDUCE:
-        raise RuntimeError(f"{op}(): reduce argument must be either add or multiply, got "
-                           f"{reduce!r}")
-    kreduce = _REDUCE[reduce]
-    st = isinstance(src, Tensor)
-    if st:
-        C.check_devices(op, x, src)
-        if src._dtype is not x._dtype:
-            raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype, got "
-                               f"{x._dtype.name} and {src._dtype.name}")
-    elif not isinstance(src, (int, float, bool)):
-        raise TypeError(f"{op}(): src must be a Tensor or a number, got {type(src).__name__}")
-    d, index = _check_dim_index(op, x, dim, index, src)
-    out = empty_like_meta(x)
-    C.run("copy", out, x)
-    if numel_of(index._shape):
-        ish = index._shape or (1,)
-        s = _narrow_to(src, ish) if st else C.scalar_for(src, x._dtype)
-        C.run("scatter", _wrap(out._storage, x._shape or (1,), _contig(x._shape or (1,)), 0), d,
-              _narrow_to(index, ish), s, kreduce)
-    if C.needs_grad(x, src if st else None):
-        if kreduce == "prod":
-            raise RuntimeError(f"{op}(): the derivative for reduce='multiply' is not "
-                               f"implemented")
-        C.record(_scatter_bw, "ScatterBackward0", (x, src if st else None), out,
-                 params=(d, index, kreduce, st, src._shape if st else None))
-    return out
-
-
-def scatter(input, dim, index, src=None, *, value=None, reduce=None):
-    """Out of place scatter: a copy of input with out[index[i][j]][j] = src[i][j] (dim=0).
-
-    Args:
-        src: a tensor (at least as large as index) or a number; `value=` is an alias.
-        reduce: None, 'add' or 'multiply' to combine with the existing values.
-    Example:
-        >>> import plugtorch as torch
-        >>> torch.zeros(3).scatter(0, torch.tensor([2, 0]), torch.tensor([5., 6.]))
-        tensor([6., 0., 5.])
-    """
-    return _scatter("scatter", input, dim, index, value if src is None else src, reduce)
-
-
-def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
-    """In-place scatter (see scatter)."""
-    C.check_inplace("scatter_", self)
-    src = value if src is None else src
-    return _commit(self, _scatter("scatter_", self, dim, index, src, reduce))
-
+# ----------------------------------------------------------------------------- shared helpers
 
 def _commit(self, result):
     """Write an out-of-place result into self (autograd aware), see NOTE [in-place autograd]."""
@@ -598,197 +500,12 @@ def _commit(self, result):
     return self
 
 
-def scatter_add(input, dim, index, src):
-    """Out of place: out[index[i][j]][j] += src[i][j] (dim=0); repeated indices add up."""
-    return _scatter("scatter_add", input, dim, index, src, "add")
-
-
-def scatter_add_(self, dim, index, src):
-    C.check_inplace("scatter_add_", self)
-    return _commit(self, _scatter("scatter_add_", self, dim, index, src, "add"))
-
-
-def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
-    """Scatter with reduce 'sum', 'prod' or 'mean'; include_self=False ignores the old values
-    at scattered positions. ('amax'/'amin' need a scatter primitive reduction that the backend
-    contract does not have yet.)"""
-    if reduce not in ("sum", "prod", "mean"):
-        raise RuntimeError(f"scatter_reduce(): reduce argument must be one of sum, prod, mean "
-                           f"(amax/amin are not supported), got {reduce!r}")
-    x = input
-    if not include_self:
-        x = scatter(x, dim, index, 1 if reduce == "prod" else 0)
-    if reduce == "mean":
-        total = scatter_add(x, dim, index, src)
-        ones = x.detach().new_ones(x._shape)
-        base = ones if include_self else scatter(ones, dim, index, 0)
-        # every position counts itself (once) unless replaced, plus what is scattered to it
-        count = scatter_add(base, dim, index, ones.new_ones(index._shape))
-        return total / count if x._dtype.kind == 2 else total.floor_divide(count)
-    return _scatter("scatter_reduce", x, dim, index, src, "add" if reduce == "sum"
-                    else "multiply")
-
-
-def _expand_index(index, d, shape):
-    """A 1-d index viewed as (1,..,m,..,1) and broadcast to `shape` (metadata only)."""
-    m = index._shape[0] if index._shape else 1
-    view = _wrap(index._storage, tuple(m if k == d else 1 for k in range(len(shape))),
-                 tuple((index._stride[0] if index._shape else 1) if k == d else 0
-                       for k in range(len(shape))), index._offset)
-    return C.expand_meta(view, shape)
-
-
-def _check_select(op, x, dim, index):
-    d = _dim(x, dim, op)
-    index = _index_tensor(op, index, x)
-    if len(index._shape) > 1:
-        raise IndexError(f"{op}(): Index is supposed to be a vector, got shape "
-                         f"{list(index._shape)}")
-    n = x._shape[d] if x._shape else 1
-    _bounds(op, index, n, d, negative=False)
-    return d, index
-
-
-def _index_select_bw(n, g):
-    d, index, shape = n.params
-    return (index_add(g.new_zeros(shape), d, index, g),)
-
-
-def index_select(input, dim, index):
-    """The entries of input at `index` (a 1-d int tensor) along dim.
-
-    Example:
-        >>> import plugtorch as torch
-        >>> torch.arange(6).reshape(2, 3).index_select(1, torch.tensor([2, 0]))
-        tensor([[2, 0],
-                [5, 3]])
-    """
-    x = input
-    d, index = _check_select("index_select", x, dim, index)
-    xs = x._shape or (1,)
-    shape = tuple(index.numel() if k == d else n for k, n in enumerate(xs))
-    out = empty_like_meta(x, shape=shape if x._shape else tuple(index._shape))
-    if numel_of(shape):
-        C.run("gather", _wrap(out._storage, shape, _contig(shape), 0),
-              _wrap(x._storage, xs, x._stride or (1,), x._offset), d,
-              _expand_index(index, d, shape))
-    if STATE.enabled and x._rg:
-        C.record(_index_select_bw, "IndexSelectBackward0", (x,), out,
-                 params=(d, index, x._shape))
-    return out
-
-
-def _index_add_bw(n, g):
-    d, index, alpha = n.params
-    gs = g.index_select(d, index) if n.edges[1] is not None else None
-    return g, (gs * alpha if alpha != 1 and gs is not None else gs)
-
-
-def index_add(input, dim, index, source, *, alpha=1):
-    """Out of place: out[index[i]] += alpha * source[i] along dim (repeats add up)."""
-    x = input
-    d, index = _check_select("index_add", x, dim, index)
-    C.check_devices("index_add", x, source)
-    xs = x._shape or (1,)
-    shape = tuple(index.numel() if k == d else n for k, n in enumerate(xs))
-    if tuple(source._shape or (1,)) != shape:
-        raise RuntimeError(f"index_add(): source shape {list(source._shape)} must equal input "
-                           f"shape {list(x._shape)} with dim {d} sized {index.numel()}")
-    src = source if alpha == 1 else source * alpha
-    out = empty_like_meta(x)
-    C.run("copy", out, x)
-    if numel_of(shape):
-        C.run("scatter", _wrap(out._storage, xs, _contig(xs), 0), d,
-              _expand_index(index, d, shape),
-              C.cast_meta(_narrow_to(src, shape), x._dtype), "sum")
-    if C.needs_grad(x, source):
-        C.record(_index_add_bw, "IndexAddBackward0", (x, source), out, params=(d, index, alpha))
-    return out
-
-
-def index_add_(self, dim, index, source, *, alpha=1):
-    C.check_inplace("index_add_", self)
-    return _commit(self, index_add(self, dim, index, source, alpha=alpha))
-
-
-# ----------------------------------------------------------------------------- masks
-
-def _mask_value(op, x, mask, value):
-    if not isinstance(mask, Tensor) or mask._dtype is not D.bool:
-        raise RuntimeError(f"{op} only supports boolean masks, but got mask with dtype "
-                           f"{getattr(mask, 'dtype', type(mask).__name__)}")
-    C.check_devices(op, x, mask)
-    if isinstance(value, Tensor):
-        if value._shape:
-            raise RuntimeError(f"{op} only supports a 0-dimensional value tensor, but got "
-                               f"tensor with {len(value._shape)} dimension(s).")
-        return value if value._dtype is x._dtype else value.to(x._dtype)
-    return C.scalar_for(value, x._dtype)
-
-
-def masked_fill(input, mask, value):
-    """input with value where mask (broadcast) is True."""
-    from .ternary import where
-    value = _mask_value("masked_fill", input, mask, value)
-    return where(mask, value, input)
-
-
-def masked_fill_(self, mask, value):
-    C.check_inplace("masked_fill_", self)
-    value = _mask_value("masked_fill_", self, mask, value)
-    if C.broadcast_shapes("masked_fill_", self._shape, mask._shape) != self._shape:
-        raise RuntimeError(f"masked_fill_: mask of shape {list(mask._shape)} does not broadcast "
-                           f"to self of shape {list(self._shape)}")
-    return _commit(self, masked_fill(self, mask, value))
-
-
-def masked_select(input, mask):
-    """The entries of input where mask (broadcast with input) is True, as a 1-d tensor."""
-    _mask_value("masked_select", input, mask, 0)
-    shape = C.broadcast_shapes("masked_select", input._shape, mask._shape)
-    return getitem(input.expand(shape), mask.expand(shape) if shape else mask)
-
-
 def _nonzero_raw(x):
     return x._storage.backend._table["nonzero"](x)
 
 
-def nonzero(input, *, as_tuple=False):
-    """Indices of the non-zero entries: an (n, ndim) int64 tensor, or a tuple of ndim 1-d
-    tensors with as_tuple=True."""
-    nz = _nonzero_raw(input)
-    if not as_tuple:
-        return nz
-    if not input._shape:
-        from .creation import zeros
-        return (zeros(nz._shape[0], dtype=D.int64, device=input.device),)
-    return tuple(nz[:, j].contiguous() for j in range(nz._shape[1]))
-
-
-def argwhere(input):
-    return nonzero(input)
-
-
-def take(input, index):
-    """input treated as 1-d, read at `index` (any shape; negative indices wrap)."""
-    index = _index_tensor("take", index, input)
-    n = input.numel()
-    lo = 0
-    if index.numel():
-        lo, hi = _minmax(index)
-        if hi >= n or lo < -n:
-            raise IndexError(f"take(): out of range: tried to access index "
-                             f"{hi if hi >= n else lo} on a tensor of {n} elements.")
-    return _take(input.reshape(-1), [(0, _wrapped(index, n, lo))])
-
-
-C.bind(("__getitem__", getitem), ("__setitem__", setitem), ("gather", gather),
-       ("scatter", scatter), ("scatter_", scatter_), ("scatter_add", scatter_add),
-       ("scatter_add_", scatter_add_), ("scatter_reduce", scatter_reduce),
-       ("index_select", index_select), ("index_add", index_add), ("index_add_", index_add_),
-       ("masked_fill", masked_fill), ("masked_fill_", masked_fill_),
-       ("masked_select", masked_select), ("nonzero", nonzero), ("argwhere", argwhere),
-       ("take", take), ("index_put", index_put), ("index_put_", index_put_))
+C.bind(("__getitem__", getitem), ("__setitem__", setitem), ("index_put", index_put),
+       ("index_put_", index_put_))
 
 
 # ----------------------------------------------------------------------------- declarations
@@ -799,78 +516,3 @@ def _samples(gen):
         return [Sample(*args, grad=grad, **kw)
                 for args, grad, kw in gen(lambda s: S.array(s, dtype, rng), rng)]
     return samples
-
-
-def _perm_index(rng, shape, dim, n):
-    """An index of `shape` whose entries along dim are distinct values below n."""
-    out = np.empty(shape, np.int64)
-    moved = np.moveaxis(out, dim, -1)
-    for pos in np.ndindex(moved.shape[:-1]):
-        moved[pos] = rng.permutation(n)[:shape[dim]]
-    return out
-
-
-def _scatter_ref(x, dim, index, src):
-    out = x.copy()
-    coords = list(np.indices(index.shape))
-    coords[dim] = index
-    out[tuple(coords)] = src[tuple(slice(0, n) for n in index.shape)] if isinstance(
-        src, np.ndarray) else src
-    return out
-
-
-def _scatter_add_ref(x, dim, index, src):
-    out = x.copy()
-    coords = list(np.indices(index.shape))
-    coords[dim] = index
-    np.add.at(out, tuple(coords), src[tuple(slice(0, n) for n in index.shape)])
-    return out
-
-
-def _index_add_ref(x, dim, index, src):
-    out = np.moveaxis(x.copy(), dim, 0)
-    np.add.at(out, index, np.moveaxis(src, dim, 0))
-    return np.moveaxis(out, 0, dim)
-
-
-declare("gather", gather, ref=lambda x, dim, idx: np.take_along_axis(
-    x[tuple(slice(0, n) if k != dim else slice(None) for k, n in enumerate(idx.shape))], idx,
-    axis=dim), dtypes=D.ALL, primitive="gather", samples=_samples(lambda a, rng: [
-        ((a((3, 4)), 0, rng.integers(0, 3, (2, 4))), (0,), {}),
-        ((a((3, 4)), 1, rng.integers(-0, 4, (2, 6))), (0,), {}),
-        ((a((5,)), 0, rng.integers(0, 5, (7,))), (0,), {})]))
-declare("scatter", scatter, ref=_scatter_ref, dtypes=D.ALL, primitive="scatter",
-        samples=_samples(lambda a, rng: [
-            ((a((4, 3)), 0, _perm_index(rng, (3, 3), 0, 4), a((3, 3))), (0, 3), {}),
-            ((a((3, 5)), 1, _perm_index(rng, (2, 3), 1, 5), a((3, 4))), (0, 3), {}),
-            ((a((4, 3)), 0, _perm_index(rng, (2, 3), 0, 4), 2), (0,), {})]))
-declare("scatter_add", scatter_add, ref=_scatter_add_ref, dtypes=D.NUMERIC,
-        samples=_samples(lambda a, rng: [
-            ((a((4, 3)), 0, rng.integers(0, 4, (5, 3)), a((5, 3))), (0, 3), {}),
-            ((a((3, 5)), 1, rng.integers(0, 5, (2, 4)), a((3, 4))), (0, 3), {})]))
-declare("index_select", index_select, ref=lambda x, dim, idx: np.take(x, idx, axis=dim),
-        dtypes=D.ALL, samples=_samples(lambda a, rng: [
-            ((a((4, 3)), 0, rng.integers(0, 4, (6,))), (0,), {}),
-            ((a((2, 5, 3)), 1, rng.integers(0, 5, (3,))), (0,), {}),
-            ((a((4,)), 0, np.zeros(0, np.int64)), (0,), {})]))
-declare("index_add", index_add, ref=_index_add_ref, dtypes=D.NUMERIC,
-        samples=_samples(lambda a, rng: [
-            ((a((4, 3)), 0, rng.integers(0, 4, (6,)), a((6, 3))), (0, 3), {}),
-            ((a((2, 5)), 1, rng.integers(0, 5, (3,)), a((2, 3))), (0, 3), {})]))
-declare("masked_fill", masked_fill, ref=lambda x, m, v: np.where(m, v, x), dtypes=D.ALL,
-        samples=_samples(lambda a, rng: [
-            ((a((3, 4)), rng.random((3, 4)) < 0.5, 1), (0,), {}),
-            ((a((3, 4)), rng.random((4,)) < 0.5, 0), (0,), {})]))
-declare("masked_select", masked_select, ref=lambda x, m: np.broadcast_to(
-    x, np.broadcast_shapes(x.shape, m.shape))[np.broadcast_to(
-        m, np.broadcast_shapes(x.shape, m.shape))], dtypes=D.ALL,
-        samples=_samples(lambda a, rng: [
-            ((a((3, 4)), rng.random((3, 4)) < 0.5), (0,), {}),
-            ((a((3, 1)), rng.random((3, 4)) < 0.5), (0,), {})]))
-declare("take", take, ref=lambda x, idx: np.take(x.reshape(-1), idx), dtypes=D.ALL,
-        samples=_samples(lambda a, rng: [
-            ((a((3, 4)), rng.integers(-12, 12, (2, 5))), (0,), {}),
-            ((a((5,)), rng.integers(0, 5, (3,))), (0,), {})]))
-declare("nonzero", nonzero, ref=lambda x: np.argwhere(x), dtypes=D.ALL, grad=False,
-        primitive="nonzero", samples=_samples(lambda a, rng: [
-            ((a((3, 4)),), None, {}), ((a((5,)),), None, {}), ((a((2, 0)),), None, {})]))

@@ -18,8 +18,11 @@ from . import _core as C
 from ._decl import declare, Sample
 from . import samples as S
 from .views import _view_strides
+from ._einsum import einsum
+from ._matrix import cdist, diag, trace
 
-__all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "cross"]
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "cross", "addmm",
+           "baddbmm", "einsum", "diag", "trace", "cdist"]
 
 
 def _check_operands(name, a, b):
@@ -300,16 +303,51 @@ def cross(input, other, dim=None):
     return c.movedim(-1, d)
 
 
+def _scaled_sum(name, input, prod, beta, alpha):
+    """beta * input + alpha * prod; beta == 0 ignores input (even its NaNs), as PyTorch."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    C.broadcast_shapes(name, input._shape, prod._shape)
+    if prod._dtype.kind != 2:        # integer products: the factors are truncated, as PyTorch
+        beta, alpha = int(beta), int(alpha)
+    if alpha != 1:
+        prod = prod * alpha
+    if beta == 0:
+        return prod.expand(C.broadcast_shapes(name, input._shape, prod._shape)).clone()
+    return prod + (input if beta == 1 else input * beta)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2), input broadcast to (n, p).
+
+    Example:
+        >>> plugtorch.addmm(plugtorch.zeros(2), plugtorch.ones(3, 4), plugtorch.ones(4, 2))[0]
+        tensor([4., 4.])
+    """
+    return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * bmm(batch1, batch2), input broadcast to (b, n, p)."""
+    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+C.bind(("addmm", addmm), ("baddbmm", baddbmm), ("diag", diag), ("trace", trace))
 C.bind(("matmul", matmul), ("mm", mm), ("bmm", bmm), ("mv", mv), ("dot", dot),
        ("inner", inner), ("outer", outer), ("ger", outer), ("cross", cross))
 
 
 # ----------------------------------------------------------------------------- declarations
 
-def _pairs(cases):
+def _pairs(cases, bias=False):
     def gen(dtype, rng):
-        return [Sample(S.array(sa, dtype, rng), S.array(sb, dtype, rng), grad=(0, 1), **kw)
-                for sa, sb, kw in cases]
+        out = [Sample(S.array(sa, dtype, rng), S.array(sb, dtype, rng), grad=(0, 1), **kw)
+               for sa, sb, kw in cases]
+        if bias:   # addmm-style: a bias broadcast over the rows, then beta/alpha given
+            out = [Sample(S.array((s.args[1].shape[-1],), dtype, rng), *s.args, grad=(0, 1, 2))
+                   for s in out]
+            out += [Sample(*s.args, grad=(0, 1, 2), beta=0.5, alpha=-2.0) for s in out]
+        return out
     return gen
 
 
@@ -345,3 +383,41 @@ declare("cross", cross, ref=_ref_cross, samples=_pairs([((3,), (3,), {}),
                                                          ((3, 2), (3, 1), {}),
                                                          ((2, 3, 4), (2, 3, 4), {"dim": -2})]),
         dtypes=_NUM)
+declare("addmm", addmm, samples=_pairs([((2, 3), (3, 4), {}), ((0, 3), (3, 4), {})], bias=True),
+        ref=lambda c, a, b, beta=1, alpha=1: beta * c + alpha * (a @ b), dtypes=D.FLOATING)
+declare("baddbmm", baddbmm, samples=_pairs([((2, 2, 3), (2, 3, 4), {})], bias=True),
+        ref=lambda c, a, b, beta=1, alpha=1: beta * c + alpha * (a @ b), dtypes=D.FLOATING)
+
+
+def _einsum_samples(dtype, rng):
+    return [Sample(eq, *[S.array(sh, dtype, rng) for sh in shapes],
+                   grad=tuple(range(1, len(shapes) + 1)))
+            for eq, shapes in _EINSUM]
+
+
+_EINSUM = [("ij,jk->ik", [(2, 3), (3, 4)]), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 4)]),
+           ("ii->i", [(3, 3)]), ("ii", [(3, 3)]), ("ij->ji", [(2, 3)]), ("ij->", [(2, 3)]),
+           ("i,j->ij", [(3,), (2,)]), ("ij,ij->i", [(2, 3), (2, 3)]), ("ij,jk", [(2, 3), (3, 4)]),
+           ("...ij,...jk->...ik", [(2, 1, 2, 3), (3, 3, 2)]), ("bhqd,bhkd->bhqk",
+                                                             [(1, 2, 3, 4), (1, 2, 5, 4)]),
+           ("ab,bc,cd->ad", [(2, 3), (3, 4), (4, 2)]), ("iij->j", [(2, 2, 3)]),
+           ("i,i->i", [(1,), (3,)]), ("ij,kj->", [(0, 3), (2, 3)])]
+declare("einsum", einsum, ref=lambda eq, *ops: np.einsum(eq, *ops), samples=_einsum_samples,
+        dtypes=D.FLOATING, rtol=1e-4, atol=1e-4)
+
+
+def _one(cases):
+    def gen(dtype, rng):
+        return [Sample(S.array(sh, dtype, rng), grad=(0,), **kw) for sh, kw in cases]
+    return gen
+
+
+declare("diag", diag, ref=lambda x, diagonal=0: np.diag(x, diagonal), dtypes=_NUM,
+        samples=_one([((3,), {}), ((3,), {"diagonal": 1}), ((2,), {"diagonal": -2}),
+                      ((3, 4), {}), ((3, 4), {"diagonal": 2}), ((4, 3), {"diagonal": -1})]))
+declare("trace", trace, ref=np.trace, dtypes=_NUM, samples=_one([((3, 3), {}), ((2, 4), {}),
+                                                               ((0, 2), {})]))
+declare("cdist", cdist, ref=lambda a, b, p=2.0: np.linalg.norm(
+            a[..., :, None, :] - b[..., None, :, :], ord=p, axis=-1),
+        samples=_pairs([((3, 2), (4, 2), {}), ((2, 3, 4), (1, 5, 4), {"p": 1.0}),
+                        ((3, 2), (2, 2), {"p": 3.0})]), dtypes=D.FLOATING, rtol=1e-4, atol=1e-4)

@@ -12,7 +12,7 @@ from .. import _dtype as D
 from .._tensor import Tensor, empty_like_meta
 from ..autograd.grad_mode import STATE
 from . import _core as C
-from ._decl import declare
+from ._decl import declare, Sample
 from . import samples as S
 
 
@@ -179,3 +179,135 @@ Tensor.absolute = abs
 absolute = abs
 negative = neg
 __all__ += ["absolute", "negative"]
+
+
+# ----------------------------------------------------------------------------- composites
+# Decomposed into the primitives above, so every backend has them and autograd (double
+# backward included) comes from the parts; no backend needs a kernel for them.
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+
+def _float_input(name, x):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(x).__name__}")
+    return x if x._dtype.kind == 2 else x.to(D.get_default_dtype())
+
+
+def square(input):
+    """input * input elementwise; keeps the dtype (bool becomes int64, as PyTorch).
+
+    Example:
+        >>> plugtorch.tensor([-2., 3.]).square()
+        tensor([4., 9.])
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"square(): argument 'input' must be Tensor, not "
+                        f"{type(input).__name__}")
+    x = input.to(D.int64) if input._dtype is D.bool else input
+    return x * x
+
+
+def exp2(input):
+    """2 ** input elementwise (integer inputs give the default float dtype)."""
+    return (_float_input("exp2", input) * _LN2).exp()
+
+
+def log2(input):
+    """Base-2 logarithm elementwise."""
+    return _float_input("log2", input).log() / _LN2
+
+
+def log10(input):
+    """Base-10 logarithm elementwise."""
+    return _float_input("log10", input).log() / _LN10
+
+
+def sinh(input):
+    """Hyperbolic sine: (e^x - e^-x) / 2."""
+    x = _float_input("sinh", input)
+    return (x.exp() - (-x).exp()) * 0.5
+
+
+def cosh(input):
+    """Hyperbolic cosine: (e^x + e^-x) / 2."""
+    x = _float_input("cosh", input)
+    return (x.exp() + (-x).exp()) * 0.5
+
+
+def atan(input):
+    """Inverse tangent elementwise, as atan2(input, 1)."""
+    x = _float_input("atan", input)
+    return x.atan2(x.new_ones(()))
+
+
+def asin(input):
+    """Inverse sine elementwise, as atan2(x, sqrt(1 - x^2)); NaN outside [-1, 1]."""
+    x = _float_input("asin", input)
+    return x.atan2((1 - x * x).sqrt())
+
+
+def acos(input):
+    """Inverse cosine elementwise, as atan2(sqrt(1 - x^2), x); NaN outside [-1, 1]."""
+    x = _float_input("acos", input)
+    return (1 - x * x).sqrt().atan2(x)
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """Replace NaN by `nan`, +inf by `posinf` and -inf by `neginf` (by default the largest
+    and smallest finite value of input's dtype). Integer and bool inputs are returned as a
+    copy.
+
+    Example:
+        >>> plugtorch.nan_to_num(plugtorch.tensor([float("nan"), 1.0]))
+        tensor([0., 1.])
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"nan_to_num(): argument 'input' must be Tensor, not "
+                        f"{type(input).__name__}")
+    if input._dtype.kind != 2:
+        return input.clone()
+    info = np.finfo(input._dtype.np)
+    posinf = float(info.max) if posinf is None else posinf
+    neginf = float(info.min) if neginf is None else neginf
+    out = input.masked_fill(input.isnan(), nan)
+    inf = out.isinf()
+    out = out.masked_fill(inf & (out > 0), posinf)
+    return out.masked_fill(inf & (out < 0), neginf)
+
+
+def _clamp_min(self, min):
+    return self.clamp(min=min)
+
+
+def _clamp_max(self, max):
+    return self.clamp(max=max)
+
+
+def _nan_to_num_ref(x, nan=0.0, posinf=None, neginf=None):
+    return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+def _nan_samples(dtype, rng):
+    x = S.array((3, 4), dtype, rng)
+    if dtype.kind == 2:
+        x = x.copy()
+        x.flat[[0, 5, 7]] = [np.nan, np.inf, -np.inf]
+    # explicit infinities: the default (the dtype's largest value) differs from float64's
+    return [Sample(x, posinf=1e4, neginf=-1e4), Sample(x, nan=1.5, posinf=9.0, neginf=-9.0)]
+
+
+_COMPOSITES = [("square", square, np.square, None), ("exp2", exp2, np.exp2, None),
+               ("log2", log2, np.log2, "positive"), ("log10", log10, np.log10, "positive"),
+               ("sinh", sinh, np.sinh, None), ("cosh", cosh, np.cosh, None),
+               ("atan", atan, np.arctan, None), ("asin", asin, np.arcsin, "small"),
+               ("acos", acos, np.arccos, "small")]
+for _name, _fn, _ref, _domain in _COMPOSITES:
+    declare(_name, _fn, ref=_ref, samples=S.unary(_domain), atol=1e-4, rtol=1e-4,
+            dtypes=tuple(d for d in D.ALL if d is not D.bool))
+    C.bind((_name, _fn))
+    __all__.append(_name)
+declare("nan_to_num", nan_to_num, ref=_nan_to_num_ref, samples=_nan_samples, grad=False,
+        dtypes=tuple(d for d in D.ALL if d is not D.bool))
+C.bind(("nan_to_num", nan_to_num), ("clamp_min", _clamp_min), ("clamp_max", _clamp_max))
+__all__.append("nan_to_num")

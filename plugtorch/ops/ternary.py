@@ -1,13 +1,13 @@
-"""where(condition, input, other)."""
+"""where(condition, input, other); lerp; the closeness tests isclose, allclose and equal."""
 import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor, empty_like_meta
 from . import _core as C
-from ._decl import declare
+from ._decl import declare, Sample
 from . import samples as S
 
-__all__ = []
+__all__ = ["lerp", "isclose", "allclose", "equal"]
 
 
 def _where_bw(n, g):
@@ -55,3 +55,109 @@ def _scalar_tensor(v, dt, like):
 
 declare("where", where, ref=lambda c, a, b: np.where(c, a, b), samples=S.where(),
         dtypes=D.ALL, primitive="where")
+
+
+# ----------------------------------------------------------------------------- composites
+
+def lerp(input, end, weight):
+    """Linear interpolation input + weight * (end - input); weight is a number or a tensor,
+    all three broadcast.
+
+    Example:
+        >>> plugtorch.lerp(plugtorch.tensor([0., 10.]), plugtorch.tensor([10., 20.]), 0.5)
+        tensor([ 5., 15.])
+    """
+    for name, t in (("input", input), ("end", end)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"lerp(): argument '{name}' must be Tensor, not {type(t).__name__}")
+    if input._dtype is not end._dtype:
+        raise RuntimeError(f"lerp: expected dtype {input._dtype.name} for `end` but got dtype "
+                           f"{end._dtype.name}")
+    if input._dtype.kind != 2:
+        raise TypeError(f"lerp: not implemented for {input._dtype.name} (floating point only)")
+    return input + weight * (end - input)
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Elementwise |input - other| <= atol + rtol * |other| (a bool tensor). Infinities are
+    close only to themselves; NaNs only when equal_nan.
+
+    Example:
+        >>> plugtorch.isclose(plugtorch.tensor([1., 2.]), plugtorch.tensor([1., 2.1]))
+        tensor([ True, False])
+    """
+    for name, t in (("input", input), ("other", other)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"isclose(): argument '{name}' must be Tensor, not "
+                            f"{type(t).__name__}")
+    if input._dtype is not other._dtype:
+        raise RuntimeError(f"isclose: {input._dtype.name} did not match {other._dtype.name}")
+    if rtol < 0 or atol < 0:
+        raise RuntimeError(f"isclose: rtol and atol must be non-negative, got rtol={rtol}, "
+                           f"atol={atol}")
+    same = input == other
+    if input._dtype.kind != 2:
+        if input._dtype is D.bool:
+            return same
+        a, b = input.to(D.float64), other.to(D.float64)
+    else:
+        a, b = input.detach(), other.detach()
+    finite = a.isfinite() & b.isfinite()
+    near = (a - b).abs() <= atol + rtol * b.abs()
+    out = same | (finite & near)
+    if equal_nan:
+        out = out | (a.isnan() & b.isnan())
+    return out
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True if isclose holds for every element (input and other broadcast); a Python bool.
+
+    Example:
+        >>> plugtorch.allclose(plugtorch.tensor([1., 2.]), plugtorch.tensor([1., 2. + 1e-7]))
+        True
+    """
+    return bool(isclose(input, other, rtol, atol, equal_nan).all().item())
+
+
+def equal(input, other):
+    """True if both tensors have the same shape and the same elements; a Python bool.
+
+    Example:
+        >>> plugtorch.equal(plugtorch.tensor([1, 2]), plugtorch.tensor([1, 2]))
+        True
+    """
+    for name, t in (("input", input), ("other", other)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"equal(): argument '{name}' must be Tensor, not "
+                            f"{type(t).__name__}")
+    if tuple(input._shape) != tuple(other._shape):
+        return False
+    return bool((input == other).all().item())
+
+
+C.bind(("lerp", lerp), ("isclose", isclose), ("allclose", allclose), ("equal", equal))
+
+
+def _lerp_samples(dtype, rng):
+    a, b = S.array((3, 4), dtype, rng), S.array((3, 4), dtype, rng)
+    return [Sample(a, b, 0.3, grad=(0, 1)),
+            Sample(a, b, S.array((4,), dtype, rng), grad=(0, 1, 2)),
+            Sample(S.array((2, 1), dtype, rng), S.array((3,), dtype, rng), 0.75, grad=(0, 1))]
+
+
+def _isclose_samples(dtype, rng):
+    a = S.array((4, 5), dtype, rng)
+    b = a.copy()
+    if dtype.kind == 2:
+        b = (a + rng.choice([0.0, 1e-6, 1e-3, 1.0], size=a.shape)).astype(a.dtype)
+        a.flat[:4] = [np.nan, np.inf, -np.inf, np.inf]
+        b.flat[:4] = [np.nan, np.inf, np.inf, 1.0]
+    elif dtype is not D.bool:
+        b = (a + rng.integers(0, 2, size=a.shape)).astype(a.dtype)
+    return [Sample(a, b), Sample(a, b, rtol=1e-3, atol=1e-2, equal_nan=True)]
+
+
+declare("lerp", lerp, ref=lambda a, b, w: a + w * (b - a), samples=_lerp_samples,
+        dtypes=D.FLOATING)
+declare("isclose", isclose, ref=np.isclose, samples=_isclose_samples, dtypes=D.ALL, grad=False)

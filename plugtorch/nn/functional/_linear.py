@@ -1,7 +1,11 @@
-"""Linear maps: linear (y = x W^T + b) and bilinear (y_k = x1^T W_k x2 + b_k)."""
-from ..._tensor import Tensor
+"""Linear maps: linear (y = x W^T + b), bilinear (y_k = x1^T W_k x2 + b_k) and
+scaled_dot_product_attention (softmax(q k^T / sqrt(d) + mask) v)."""
+import math
 
-__all__ = ["linear", "bilinear"]
+from ..._tensor import Tensor
+from ... import _dtype as D
+
+__all__ = ["linear", "bilinear", "scaled_dot_product_attention"]
 
 
 def _check(name, **tensors):
@@ -84,3 +88,44 @@ def bilinear(input1, input2, weight, bias=None):
     if bias is not None:
         out = out + bias
     return out.reshape(lead + (out_f,))
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, enable_gqa=False):
+    """softmax(query key^T * scale + mask) value, over the last two dims.
+
+    Args:
+        query: (..., L, E); key: (..., S, E); value: (..., S, Ev).
+        attn_mask: bool mask (True = may attend, as PyTorch's sdpa) or a float mask added to
+            the scores, broadcastable to (..., L, S).
+        dropout_p: dropout on the attention weights (always applied when > 0, as PyTorch).
+        is_causal: mask out keys after each query (top-left aligned); not with attn_mask.
+        scale: the score scale. Default: 1 / sqrt(E).
+
+    Example:
+        >>> q = plugtorch.randn(2, 4, 5, 8)
+        >>> F.scaled_dot_product_attention(q, q, q, is_causal=True).shape
+        plugtorch.Size([2, 4, 5, 8])
+    """
+    _check("scaled_dot_product_attention", query=query, key=key, value=value)
+    if enable_gqa:
+        raise NotImplementedError("scaled_dot_product_attention: enable_gqa is not supported")
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set "
+                           "when is_causal=True")
+    L, S = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query * scale).matmul(key.transpose(-2, -1))
+    if is_causal:
+        from ...ops.creation import ones
+        attn_mask = ones(L, S, dtype=D.bool, device=query.device).tril()
+    if attn_mask is not None:
+        if attn_mask.dtype is D.bool:   # True = attend, the opposite of nn.MultiheadAttention
+            scores = scores.masked_fill(attn_mask.logical_not(), -math.inf)
+        else:
+            scores = scores + attn_mask
+    weights = scores.softmax(-1)
+    if dropout_p > 0.0:
+        from ._misc import dropout
+        weights = dropout(weights, dropout_p, True)
+    return weights.matmul(value)

@@ -1,6 +1,6 @@
-"""Normalization: batch_norm (with running statistics), layer_norm, group_norm and
-instance_norm, written with reductions and elementwise ops so autograd and every backend
-come for free.
+"""Normalization: batch_norm (with running statistics), layer_norm, group_norm,
+instance_norm and normalize (Lp), written with reductions and elementwise ops so autograd
+and every backend come for free.
 
 NOTE [batch norm statistics]
 In training, batch_norm normalizes with the batch's mean and *biased* variance (divide by
@@ -14,7 +14,7 @@ from ..._tensor import Tensor, numel_of
 from ...autograd.grad_mode import no_grad
 from ...ops.composite import var_mean
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "normalize"]
 
 
 def _check_input(op, x):
@@ -194,3 +194,20 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         if running_var is not None and use_input_stats:
             running_var.copy_(rv.reshape(N, Ch).mean(0))
     return _affine(y, weight, bias, (1, Ch) + (1,) * (len(x._shape) - 2))
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """Divide input by its Lp norm along `dim`: x / max(||x||_p, eps).
+
+    Args:
+        input: a floating-point tensor.
+        p: the norm's exponent. Default: 2.
+        dim: the dim the norm runs over. Default: 1.
+        eps: the smallest norm divided by, so an all-zero slice stays zero. Default: 1e-12.
+
+    Example:
+        >>> F.normalize(plugtorch.tensor([[3., 4.]]))
+        tensor([[0.6000, 0.8000]])
+    """
+    _check_input("normalize", input)
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps).expand_as(input)

@@ -1,5 +1,5 @@
 """nn core on the backend under test: activations, Linear, Bilinear, Embedding, dropout, pad,
-one_hot, containers moved to the device, gradient clipping.
+one_hot, normalize, containers moved to the device, gradient clipping.
 
 References are numpy float64 closed forms and finite differences (gradcheck in float64);
 where PyTorch is installed, an extra test copies the same weights into torch modules.
@@ -241,6 +241,21 @@ def test_one_hot(device):
         F.one_hot(plugtorch.tensor([3], device=device), 3)
     with pytest.raises(RuntimeError, match="non-negative"):
         F.one_hot(plugtorch.tensor([-1], device=device))
+
+
+
+def test_normalize(device):
+    x = np.array([[3.0, -4.0, 0.0], [0.0, 0.0, 0.0]])
+    t = plugtorch.tensor(x, device=device)
+    assert_close(F.normalize(t), x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True),
+                                                 1e-12))   # the zero row stays zero
+    assert_close(F.normalize(t, p=1, dim=0, eps=0.5),
+                 x / np.maximum(np.abs(x).sum(0, keepdims=True), 0.5))
+    w = plugtorch.tensor([[0.3, -1.2, 2.0], [1.0, 0.5, -0.2]], dtype=plugtorch.float64,
+                         device=device, requires_grad=True)
+    assert gradcheck(lambda a: F.normalize(a, dim=1), (w,))
+    with pytest.raises(RuntimeError, match="floating point"):
+        F.normalize(plugtorch.tensor([1, 2], device=device), dim=0)
 
 
 # ----------------------------------------------------------------------------- dropout

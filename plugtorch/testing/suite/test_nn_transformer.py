@@ -252,3 +252,39 @@ def test_training_step_reads_nothing_back(device):
     name = x._storage.backend.name
     if not plugtorch.debug.fallbacks(name):   # fallbacks copy through the host by design
         assert plugtorch.debug.transfers(name) == 0, plugtorch.debug.counters()
+
+
+# ----------------------------------------------------------------------------- functional sdpa
+
+def _np_sdpa(q, k, v, mask=None, causal=False, scale=None):
+    s = q @ k.swapaxes(-1, -2) * (1 / np.sqrt(q.shape[-1]) if scale is None else scale)
+    if causal:
+        mask = np.tril(np.ones((q.shape[-2], k.shape[-2]), bool))
+    if mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    e = np.exp(s - s.max(-1, keepdims=True))
+    return (e / e.sum(-1, keepdims=True)) @ v
+
+
+@pytest.mark.parametrize("kind", ["none", "causal", "bool", "float", "scale"])
+def test_scaled_dot_product_attention_matches_numpy(device, kind):
+    F = nn.functional
+    rng = np.random.default_rng(5)
+    q, k, v = (rng.standard_normal(s) for s in ((2, 3, 4, 8), (2, 3, 6, 8), (2, 3, 6, 5)))
+    mask = None
+    if kind == "bool":
+        mask = rng.random((4, 6)) < 0.7
+        mask[:, 0] = True                          # True = attend; every query keeps one key
+    elif kind == "float":
+        mask = rng.standard_normal((2, 1, 4, 6))
+    kw = {"is_causal": kind == "causal", "scale": 0.3 if kind == "scale" else None}
+    out = F.scaled_dot_product_attention(_t(q, device), _t(k, device), _t(v, device),
+                                         attn_mask=None if mask is None else _t(mask, device),
+                                         **kw)
+    assert tuple(out.shape) == (2, 3, 4, 5)
+    assert_close(out, _np_sdpa(q, k, v, mask, kw["is_causal"], kw["scale"]), **_tol(device))
+    if kind == "causal":
+        with pytest.raises(RuntimeError, match="attn_mask"):
+            F.scaled_dot_product_attention(_t(q, device), _t(k, device), _t(v, device),
+                                           attn_mask=_t(np.ones((4, 6), bool), device),
+                                           is_causal=True)
