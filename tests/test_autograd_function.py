@@ -591,3 +591,11 @@ def test_gradgradcheck_with_given_grad_outputs():
     x = T(A)
     v = T([1.0, -2.0, 0.5])
     assert gradgradcheck(lambda t: t.tanh() * t, (x,), (v,))
+
+
+def test_grad_fn_types_are_named_after_the_op():
+    x = torch.ones(3, requires_grad=True)
+    y = (x * 3).relu()
+    assert type(y.grad_fn).__name__ == "ReluBackward0"
+    assert type(y.grad_fn.next_functions[0][0]).__name__ == "MulBackward0"
+    assert isinstance(y.grad_fn, torch.autograd.graph.Node)

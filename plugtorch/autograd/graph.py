@@ -204,9 +204,10 @@ def _refresh_view(v, base):
                            "its base was modified by an in-place operation; make the view "
                            "again after the in-place operation")
     from ..ops.slicing import _slice_bw
-    node = Node(_slice_bw, "AsStridedBackward0", (base,),
-                params=(base._shape, base._stride, base._offset, v._shape, v._stride,
-                        v._offset))
+    name = "AsStridedBackward0"
+    node = node_class(name)(_slice_bw, name, (base,),
+                            params=(base._shape, base._stride, base._offset, v._shape,
+                                    v._stride, v._offset))
     v._node, v._output_nr, v._vnode = node, 0, base._node
     return node
 
@@ -243,13 +244,26 @@ def out_meta(o):
     return (o._storage, o._shape, o._stride, o._offset, o._storage.version)
 
 
+_CLASSES = {}
+
+
+def node_class(name):
+    """A Node subclass named after the op ("MulBackward0"), so `type(t.grad_fn).__name__`
+    reads as in PyTorch; made once per name."""
+    cls = _CLASSES.get(name)
+    if cls is None:
+        cls = _CLASSES[name] = type(str(name), (Node,), {"__slots__": (), "__module__":
+                                                         "plugtorch.autograd.graph"})
+    return cls
+
+
 def record(backward_fn, name, inputs, outputs, params=None, saved=(), save_outputs=False):
     """Attach a new node to `outputs` (a tensor or a tuple of them) and return it.
 
     Non-floating outputs (indices, masks) stay outside the graph.
     """
     outs = outputs if isinstance(outputs, tuple) else (outputs,)
-    node = Node(backward_fn, name, inputs, params, saved, len(outs))
+    node = node_class(name)(backward_fn, name, inputs, params, saved, len(outs))
     if save_outputs:
         node.outs = tuple(out_meta(o) if o is not None else None for o in outs)
     for i, o in enumerate(outs):

@@ -186,8 +186,9 @@ def copy_slices(base, view, r):
     graph.record(bw, "CopySlices", (old if old._rg else None, r), base)
     base.requires_grad = True
     # the view's own history: a slice of the new base
-    node = graph.Node(_slice_bw, "AsStridedBackward0", (base,),
-                      params=(base._shape, base._stride, base._offset) + geom)
+    name = "AsStridedBackward0"
+    node = graph.node_class(name)(_slice_bw, name, (base,),
+                                  params=(base._shape, base._stride, base._offset) + geom)
     view.requires_grad = True
     view._node, view._output_nr = node, 0
 
