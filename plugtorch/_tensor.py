@@ -206,9 +206,28 @@ class Tensor:
     _post_accumulate_hooks = None
     __array_priority__ = 1000
 
+    def __new__(cls, *args, **kwargs):
+        if cls is not Tensor or not (args or kwargs):
+            return object.__new__(cls)      # internal construction (_wrap) and subclasses
+        # the legacy constructor: Tensor(2, 3) is an uninitialised float tensor,
+        # Tensor([1, 2]) a float copy of the data; prefer the factories
+        from .ops.creation import empty, tensor
+        device = kwargs.pop("device", None)
+        if kwargs:
+            raise TypeError(f"Tensor(): unexpected keyword arguments {sorted(kwargs)}")
+        if len(args) == 1 and not isinstance(args[0], int):
+            arg = args[0]
+            if isinstance(arg, tuple) and all(isinstance(a, int) for a in arg):
+                return empty(*arg, device=device)
+            return tensor(arg, dtype=D.get_default_dtype(), device=device)
+        return empty(*args, device=device)
+
     def __init__(self, *args, **kwargs):
-        raise TypeError("use plugtorch.tensor(data), plugtorch.empty(*shape) or another "
-                        "factory to create a tensor")
+        if not args and not kwargs and "_storage" not in self.__dict__:
+            # Tensor(): an empty 1-d float tensor, as PyTorch
+            from .ops.creation import empty
+            e = empty(0)
+            self._set_geometry(e._storage, e._shape, e._stride, e._offset)
 
     # -- metadata ----------------------------------------------------------------------
     @property

@@ -316,3 +316,10 @@ def test_isclose_allclose_equal_lerp():
                                s + w * (e - s))
     with pytest.raises(TypeError, match="lerp: not implemented for int64"):
         pt.lerp(pt.tensor([1]), pt.tensor([2]), 0.5)
+
+
+def test_legacy_tensor_constructor():
+    assert pt.Tensor(2, 3).shape == (2, 3) and pt.Tensor(2, 3).dtype is pt.float32
+    assert pt.Tensor([1, 2]).tolist() == [1.0, 2.0] and pt.Tensor([1, 2]).dtype is pt.float32
+    assert pt.Tensor().shape == (0,)
+    assert isinstance(pt.Tensor([1.0]), pt.Tensor)
