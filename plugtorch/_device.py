@@ -7,6 +7,7 @@ class device:
     """A device a tensor lives on: a backend name and, for multi-device backends, an index.
 
     Example:
+        >>> from plugtorch import device
         >>> device("opencl:1").type, device("opencl:1").index
         ('opencl', 1)
     """

@@ -90,6 +90,8 @@ def philox_uniform_numpy(n, seed, offset, np_dtype):
     counters offset .. offset+n-1 with `seed`, exactly as NOTE [random numbers] defines.
 
     Example:
+        >>> import numpy as np
+        >>> from plugtorch._generator import philox_uniform_numpy
         >>> philox_uniform_numpy(3, 0, 0, np.float32).dtype
         dtype('float32')
     """

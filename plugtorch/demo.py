@@ -41,6 +41,8 @@ class DigitsCNN(nn.Module):
         - Output: ``(N, num_classes)`` logits
 
     Example:
+        >>> import plugtorch as torch
+        >>> from plugtorch.demo import DigitsCNN
         >>> DigitsCNN()(torch.randn(2, 1, 8, 8)).shape
         plugtorch.Size([2, 10])
     """
@@ -73,6 +75,7 @@ class ProgressBar:
 
     Example:
         >>> import io
+        >>> from plugtorch.demo import ProgressBar
         >>> bar = ProgressBar(4, "epoch 1/1", stream=io.StringIO())
         >>> bar.update(2, loss=0.5); bar.close()
     """
@@ -157,7 +160,11 @@ def train(device="cpu", epochs=DEFAULTS["epochs"], batch_size=DEFAULTS["batch_si
         ``test_accuracy``, ``seconds``), ``accuracy`` (final) and ``checkpoint``.
 
     Example:
-        >>> result = train(epochs=1, checkpoint=None)  # doctest: +SKIP
+        >>> import io
+        >>> from plugtorch.demo import train
+        >>> result = train(epochs=1, checkpoint=None, stream=io.StringIO())
+        >>> sorted(result), len(result["history"]), result["accuracy"] > 0.5
+        (['accuracy', 'checkpoint', 'history', 'model'], 1, True)
     """
     out = stream if stream is not None else sys.stdout
     torch.manual_seed(seed)

@@ -599,3 +599,18 @@ def test_grad_fn_types_are_named_after_the_op():
     assert type(y.grad_fn).__name__ == "ReluBackward0"
     assert type(y.grad_fn.next_functions[0][0]).__name__ == "MulBackward0"
     assert isinstance(y.grad_fn, torch.autograd.graph.Node)
+
+
+def test_input_returned_as_non_differentiable_output_does_not_require_grad():
+    class PassThrough(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.mark_non_differentiable(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    x = torch.ones(2, requires_grad=True)
+    assert not PassThrough.apply(x).requires_grad

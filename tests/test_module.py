@@ -257,6 +257,105 @@ def test_forward_hooks():
     assert s(plugtorch.ones(1)).item() == 1.0       # the context manager removed the pre-hook
 
 
+def _hook_run(lib, with_hooks):
+    """A Linear(2, 1) with fixed weights, a full backward pre-hook doubling grad_output and
+    a full backward hook adding 1 to grad_input; returns what the hooks saw and the grads."""
+    lin = lib.nn.Linear(2, 1).double()
+    with lib.no_grad():
+        lin.weight.copy_(lib.tensor([[1.0, -2.0]], dtype=lib.float64))
+        lin.bias.fill_(0.5)
+    seen = []
+    if with_hooks:
+        lin.register_full_backward_pre_hook(
+            lambda m, gout: seen.append(("pre", gout[0].tolist())) or (gout[0] * 2,))
+        lin.register_full_backward_hook(
+            lambda m, gin, gout: seen.append(("post", gin[0].tolist(), gout[0].tolist()))
+            or (gin[0] + 1,))
+    x = lib.tensor([[1.0, 2.0], [3.0, -1.0]], dtype=lib.float64, requires_grad=True)
+    (lin(x) ** 2).sum().backward()
+    return seen, x.grad.tolist(), lin.weight.grad.tolist()
+
+
+def test_full_backward_hooks_closed_form():
+    seen, xg, wg = _hook_run(plugtorch, True)
+    # y = x W^T + b = [-2.5, 5.5]; dL/dy = 2y, doubled by the pre-hook: [-10, 22]
+    gy = np.array([[-10.0], [22.0]])
+    assert seen == [("pre", [[-5.0], [11.0]]),
+                    ("post", (gy @ [[1.0, -2.0]]).tolist(), gy.tolist())]
+    assert_close(plugtorch.tensor(xg), gy @ [[1.0, -2.0]] + 1)     # hook's +1 reaches x
+    assert_close(plugtorch.tensor(wg), gy.T @ [[1.0, 2.0], [3.0, -1.0]])  # uses doubled gy
+    assert _hook_run(plugtorch, False)[1] == (np.array([[-5.0], [11.0]]) @
+                                              [[1.0, -2.0]]).tolist()
+
+
+def test_full_backward_hooks_match_pytorch():
+    torch = pytest.importorskip("torch")
+    assert _hook_run(plugtorch, True) == _hook_run(torch, True)
+
+
+def test_full_backward_hook_tuple_io_and_removal():
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        class M(lib.nn.Module):
+            def forward(self, a, k, b):
+                return a * b, (a + b).detach(), k
+        m, seen = M(), []
+        f = lambda t: None if t is None else t.tolist()     # noqa: E731
+        h = m.register_full_backward_hook(
+            lambda mod, gin, gout: seen.append(([f(g) for g in gin], [f(g) for g in gout])))
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor([3.0, 4.0])
+        out = m(a, 3, b)
+        assert out[0].grad_fn.name() == "BackwardHookFunctionBackward"
+        assert not out[1].requires_grad and out[2] == 3
+        out[0].sum().backward()
+        h.remove()
+        m(a, 3, b)[0].sum().backward()                      # removed: not called again
+        return seen, a.grad.tolist()
+    assert run(plugtorch) == run(torch)
+    assert run(plugtorch)[0] == [([[3.0, 4.0], None, [0.0, 0.0]], [[1.0, 1.0], None, None])]
+
+
+def test_backward_hook_without_input_grad_and_errors():
+    lin = nn.Linear(2, 1)
+    seen = []
+    lin.register_full_backward_hook(lambda m, gin, gout: seen.append((gin, gout[0].shape)))
+    with pytest.warns(UserWarning, match="no inputs require gradients"):
+        lin(plugtorch.ones(3, 2)).sum().backward()          # only the parameters need grad
+    assert seen == [((None,), (3, 1))]
+    with pytest.raises(RuntimeError, match="Cannot use both regular backward hooks and full"):
+        lin.register_backward_hook(lambda *a: None)
+    bad = nn.Linear(2, 1)
+    bad.register_full_backward_hook(lambda m, gin, gout: (gin[0], gin[0]))
+    with pytest.raises(RuntimeError, match="Backward hook returned an invalid number of "
+                                           "grad_input, got 2, but expected 1"):
+        bad(plugtorch.ones(1, 2, requires_grad=True)).sum().backward()
+    bad = nn.Linear(2, 1)
+    bad.register_full_backward_pre_hook(lambda m, gout: (gout[0], gout[0]))
+    with pytest.raises(RuntimeError, match="Backward pre hook returned an invalid number of "
+                                           "grad_output, got 2, but expected 1"):
+        bad(plugtorch.ones(1, 2, requires_grad=True)).sum().backward()
+    legacy = nn.Linear(2, 1)
+    calls = []
+    legacy.register_backward_hook(lambda m, gin, gout: calls.append(len(gin)))
+    legacy(plugtorch.ones(1, 2, requires_grad=True)).sum().backward()
+    assert calls == [1]
+
+
+def test_backward_hooks_in_nested_modules_fire_outer_last():
+    order = []
+    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    for name, m in [("net", net), ("0", net[0]), ("2", net[2])]:
+        m.register_full_backward_pre_hook(lambda m, g, n=name: order.append("pre " + n))
+        m.register_full_backward_hook(lambda m, gi, go, n=name: order.append("post " + n))
+    x = plugtorch.ones(4, 2, requires_grad=True)
+    net(x).sum().backward()
+    assert order == ["pre net", "pre 2", "post 2", "pre 0", "post 0", "post net"]
+    net2 = copy.deepcopy(net)
+    assert len(net2[0]._backward_hooks) == 1
+
+
 # ----------------------------------------------------------------------------- modes, grads
 
 def test_train_eval_zero_grad_apply_requires_grad():

@@ -227,9 +227,10 @@ def _apply(cls, args, kwargs):
             final.append(o)
             continue
         is_dirty = any(o is t for t in dirty)
+        differentiable = not any(o is t for t in non_diff)
         if not is_dirty and any(o is a for a in args):
             o = _view_of(o)        # an input returned as is: the output is a new view of it
-        if recording and o._dtype.is_floating_point and not any(o is t for t in non_diff):
+        if recording and o._dtype.is_floating_point and differentiable:
             if is_dirty:
                 _set_dirty_history(ctx, o, i)
             else:

@@ -24,6 +24,7 @@ def calculate_gain(nonlinearity, param=None):
         param: the negative slope for 'leaky_relu' (default 0.01).
 
     Example:
+        >>> from plugtorch.nn.init import calculate_gain
         >>> round(calculate_gain('relu'), 4), round(calculate_gain('leaky_relu', 0.2), 4)
         (1.4142, 1.3868)
     """

@@ -3,7 +3,8 @@ from ._decl import OPS, Op, declare, Sample  # noqa: F401
 from . import _core  # noqa: F401
 from . import (pointwise, binary, ternary, views, slicing, creation, reduction,  # noqa: F401
                extrema, linalg, indexing, gather_scatter, masked, shape_ops, random, sampling,
-               composite)
+               composite, sequence, counting, grid)
 
 MODULES = [pointwise, binary, ternary, views, slicing, creation, reduction, extrema, linalg,
-           indexing, gather_scatter, masked, shape_ops, random, sampling, composite]
+           indexing, gather_scatter, masked, shape_ops, random, sampling, composite,
+           sequence, counting, grid]

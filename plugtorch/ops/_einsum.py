@@ -124,6 +124,7 @@ def einsum(equation, *operands):
         *operands: the tensors (or one list of tensors).
 
     Example:
+        >>> import plugtorch
         >>> a = plugtorch.ones(2, 3); b = plugtorch.ones(3, 4)
         >>> plugtorch.einsum("ij,jk->ik", a, b).shape
         plugtorch.Size([2, 4])

@@ -19,6 +19,7 @@ def diag(input, diagonal=0):
     gives a copy of that diagonal.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.diag(plugtorch.tensor([1., 2.]))
         tensor([[1., 0.],
                 [0., 2.]])
@@ -36,6 +37,7 @@ def trace(input):
     """Sum of the main diagonal of a 2-D tensor (integer inputs sum to int64, as sum).
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.trace(plugtorch.arange(9.).reshape(3, 3))
         tensor(12.)
     """
@@ -50,6 +52,7 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
     (..., P, R). Batch dims broadcast; the gradient at a zero distance is zero.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.cdist(plugtorch.tensor([[0., 0.]]), plugtorch.tensor([[3., 4.]]))
         tensor([[5.]])
     """

@@ -69,6 +69,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
         correction: subtracted from the number of elements N; 1 (Bessel) by default.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([1., 2., 3., 4.]).var()
         tensor(1.6667)
     """
@@ -79,6 +80,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation: the square root of var (same arguments).
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([1., 2., 3., 4.]).std(correction=0)
         tensor(1.1180)
     """
@@ -89,6 +91,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """`(var, mean)` over `dim` (the variance reuses the mean); see var.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.var_mean(plugtorch.tensor([1., 3.]))
         (tensor(2.), tensor(2.))
     """
@@ -100,6 +103,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """`(std, mean)` over `dim`; see std.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.std_mean(plugtorch.tensor([1., 3.]), correction=0)
         (tensor(1.), tensor(2.))
     """
@@ -141,6 +145,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     for p = inf / -inf.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[3., 4.], [6., 8.]]).norm(dim=1)
         tensor([ 5., 10.])
     """
@@ -189,6 +194,7 @@ def logsumexp(input, dim, keepdim=False):
     Integer inputs are computed in the default float dtype.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([1000., 1000.]).logsumexp(0)
         tensor(1000.6932)
     """
@@ -259,6 +265,7 @@ def softmax(input, dim, dtype=None):
         dtype: cast the input to this dtype first.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[1., 1.], [0., 1000.]]).softmax(1)
         tensor([[0.5000, 0.5000],
                 [0.0000, 1.0000]])
@@ -270,6 +277,7 @@ def log_softmax(input, dim, dtype=None):
     """x - logsumexp(x) along `dim`, computed stably; see softmax.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([0., 0.]).log_softmax(0)
         tensor([-0.6931, -0.6931])
     """

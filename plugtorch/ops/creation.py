@@ -212,8 +212,8 @@ def from_numpy(ndarray):
 
     Example:
         >>> import numpy as np, plugtorch as torch
-        >>> a = np.zeros(3); t = torch.from_numpy(a); t[0] = 5; a[0]
-        5.0
+        >>> a = np.zeros(3); t = torch.from_numpy(a); t[0] = 5; a
+        array([5., 0., 0.])
     """
     a = ndarray
     if not isinstance(a, np.ndarray):
@@ -440,6 +440,7 @@ def _type(self, dtype=None, non_blocking=False):
     off the CPU); with a dtype or such a name (a "torch." prefix is accepted too), a cast.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.ones(2).type()
         'plugtorch.FloatTensor'
         >>> plugtorch.ones(2).type(plugtorch.int64).dtype

@@ -39,6 +39,7 @@ def amax(input, dim=(), keepdim=False):
     ties.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[1., 5.], [3., 4.]]).amax(0)
         tensor([3., 5.])
     """
@@ -50,6 +51,7 @@ def amin(input, dim=(), keepdim=False):
     """Smallest value over `dim` (all dims by default); see amax.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[1., 5.], [3., 4.]]).amin(1)
         tensor([1., 3.])
     """
@@ -102,6 +104,7 @@ def max(input, dim=None, keepdim=False):
         keepdim: keep `dim` with size 1.
 
     Example:
+        >>> import plugtorch
         >>> x = plugtorch.tensor([[1., 5.], [3., 4.]])
         >>> x.max()
         tensor(5.)
@@ -123,6 +126,7 @@ def min(input, dim=None, keepdim=False):
     """The smallest value; see max.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[1., 5.], [3., 4.]]).min(0).values
         tensor([1., 4.])
     """
@@ -141,6 +145,7 @@ def aminmax(input, *, dim=None, keepdim=False):
     """`(min, max)` over `dim` (an int, or None for all elements) as a named tuple.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([1., 5., 3.]).aminmax()
         aminmax(min=tensor(1.), max=tensor(5.))
     """
@@ -187,6 +192,7 @@ def argmax(input, dim=None, keepdim=False):
     None. NaN counts as the largest value.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[1., 5.], [3., 4.]]).argmax()
         tensor(1)
     """
@@ -197,6 +203,7 @@ def argmin(input, dim=None, keepdim=False):
     """Index of the first smallest value; see argmax.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[1., 5.], [3., 4.]]).argmin(1)
         tensor([0, 0])
     """

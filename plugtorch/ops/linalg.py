@@ -120,6 +120,7 @@ def matmul(input, other):
         from the result.
 
     Example:
+        >>> import plugtorch
         >>> a = plugtorch.ones(2, 3, 4); b = plugtorch.ones(4, 5)
         >>> (a @ b).shape
         plugtorch.Size([2, 3, 5])
@@ -145,6 +146,7 @@ def mm(input, mat2):
     """Product of two matrices: (M, K) @ (K, N) -> (M, N).
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.mm(plugtorch.ones(2, 3), plugtorch.ones(3, 4)).shape
         plugtorch.Size([2, 4])
     """
@@ -163,6 +165,7 @@ def bmm(input, mat2):
     """Batched matrix product without broadcasting: (B, M, K) @ (B, K, N) -> (B, M, N).
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.bmm(plugtorch.ones(5, 2, 3), plugtorch.ones(5, 3, 4)).shape
         plugtorch.Size([5, 2, 4])
     """
@@ -184,6 +187,7 @@ def mv(input, vec):
     """Matrix-vector product: (M, K) @ (K,) -> (M,).
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.mv(plugtorch.ones(2, 3), plugtorch.ones(3))
         tensor([3., 3.])
     """
@@ -202,6 +206,7 @@ def dot(input, other):
     """Dot product of two 1-d tensors of the same size and dtype; a 0-d result.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.dot(plugtorch.tensor([1., 2.]), plugtorch.tensor([3., 4.]))
         tensor(11.)
     """
@@ -221,6 +226,7 @@ def inner(input, other):
     """Sum of products over the last dims: dot for 1-d, else input @ other.mT over (..., K).
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.inner(plugtorch.ones(2, 3), plugtorch.ones(4, 3)).shape
         plugtorch.Size([2, 4])
     """
@@ -239,6 +245,7 @@ def outer(input, vec2):
     """Outer product of two 1-d tensors: (M,) x (N,) -> (M, N), with type promotion.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.outer(plugtorch.tensor([1., 2.]), plugtorch.tensor([1., 10.]))
         tensor([[ 1., 10.],
                 [ 2., 20.]])
@@ -273,6 +280,7 @@ def cross(input, other, dim=None):
     the first dim of size 3 is used (torch.cross); `linalg.cross` uses dim=-1.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.cross(plugtorch.tensor([1., 0., 0.]), plugtorch.tensor([0., 1., 0.]))
         tensor([0., 0., 1.])
     """
@@ -321,6 +329,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2), input broadcast to (n, p).
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.addmm(plugtorch.zeros(2), plugtorch.ones(3, 4), plugtorch.ones(4, 2))[0]
         tensor([4., 4.])
     """

@@ -198,6 +198,7 @@ def square(input):
     """input * input elementwise; keeps the dtype (bool becomes int64, as PyTorch).
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([-2., 3.]).square()
         tensor([4., 9.])
     """
@@ -259,6 +260,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     copy.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.nan_to_num(plugtorch.tensor([float("nan"), 1.0]))
         tensor([0., 1.])
     """

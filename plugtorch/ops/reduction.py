@@ -128,6 +128,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
         dtype: accumulate and return in this dtype.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[1, 2], [3, 4]]).sum(0)
         tensor([4, 6])
     """
@@ -141,6 +142,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Arithmetic mean over `dim`; floating-point inputs only (pass dtype= for integers).
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[1., 2.], [3., 4.]]).mean(1)
         tensor([1.5000, 3.5000])
     """
@@ -177,6 +179,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product over `dim` (all dims by default); integers and bools multiply as int64.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[1., 2.], [3., 4.]]).prod(1)
         tensor([ 2., 12.])
     """
@@ -192,6 +195,7 @@ def all(input, dim=None, keepdim=False):
     """Whether every element over `dim` is nonzero (uint8 in gives uint8 out, else bool).
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[1, 0], [2, 3]]).all(1)
         tensor([False,  True])
     """
@@ -203,6 +207,7 @@ def any(input, dim=None, keepdim=False):
     """Whether some element over `dim` is nonzero; see all.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[0, 0], [2, 0]]).any(0)
         tensor([ True, False])
     """
@@ -214,6 +219,7 @@ def count_nonzero(input, dim=None):
     """Number of nonzero elements over `dim` (int64).
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([[0, 1], [2, 3]]).count_nonzero(0)
         tensor([1, 2])
     """
@@ -235,6 +241,7 @@ def cumsum(input, dim, *, dtype=None):
     """Cumulative sums along `dim`; integers and bools accumulate as int64.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.tensor([1, 2, 3]).cumsum(0)
         tensor([1, 3, 6])
     """

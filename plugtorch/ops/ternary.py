@@ -64,6 +64,7 @@ def lerp(input, end, weight):
     all three broadcast.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.lerp(plugtorch.tensor([0., 10.]), plugtorch.tensor([10., 20.]), 0.5)
         tensor([ 5., 15.])
     """
@@ -83,6 +84,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     close only to themselves; NaNs only when equal_nan.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.isclose(plugtorch.tensor([1., 2.]), plugtorch.tensor([1., 2.1]))
         tensor([ True, False])
     """
@@ -114,6 +116,7 @@ def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """True if isclose holds for every element (input and other broadcast); a Python bool.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.allclose(plugtorch.tensor([1., 2.]), plugtorch.tensor([1., 2. + 1e-7]))
         True
     """
@@ -124,6 +127,7 @@ def equal(input, other):
     """True if both tensors have the same shape and the same elements; a Python bool.
 
     Example:
+        >>> import plugtorch
         >>> plugtorch.equal(plugtorch.tensor([1, 2]), plugtorch.tensor([1, 2]))
         True
     """

@@ -16,6 +16,7 @@ def tolerances(dtype, atol=1e-5, rtol=1.3e-5):
         atol, rtol: the float32 tolerances, e.g. an op's declared `atol`/`rtol`.
 
     Example:
+        >>> from plugtorch.testing import tolerances
         >>> tolerances("float32"), tolerances("int64")
         ((1e-05, 1.3e-05), (0.0, 0.0))
     """
@@ -76,6 +77,7 @@ def assert_close(actual, expected, *, atol=None, rtol=None, msg=""):
 
     Example:
         >>> import plugtorch
+        >>> from plugtorch.testing import assert_close
         >>> assert_close(plugtorch.tensor([1.0, 2.0]).exp(), [2.718282, 7.389056])
     """
     a = to_host(actual)

@@ -43,6 +43,7 @@ def read_idx(path):
 
     Example:
         >>> import os, tempfile, numpy as np
+        >>> from plugtorch.vision.datasets import read_idx
         >>> p = os.path.join(tempfile.mkdtemp(), "x-idx1-ubyte")
         >>> with open(p, "wb") as f: _ = f.write(bytes([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]))
         >>> read_idx(p)

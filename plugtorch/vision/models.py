@@ -31,6 +31,7 @@ class LeNet(nn.Module):
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.vision.models import LeNet
         >>> LeNet()(torch.randn(2, 1, 28, 28)).shape
         plugtorch.Size([2, 10])
     """
@@ -91,6 +92,7 @@ class VGG(nn.Module):
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.vision.models import VGG
         >>> VGG("small", num_classes=10)(torch.randn(2, 3, 16, 16)).shape
         plugtorch.Size([2, 10])
     """
@@ -167,6 +169,7 @@ class BasicBlock(nn.Module):
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.vision.models import BasicBlock
         >>> BasicBlock(4, 4)(torch.randn(1, 4, 5, 5)).shape
         plugtorch.Size([1, 4, 5, 5])
     """
@@ -210,6 +213,7 @@ class ResNet(nn.Module):
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.vision.models import ResNet, BasicBlock
         >>> ResNet(BasicBlock, [1, 1, 1, 1], num_classes=5)(torch.randn(2, 3, 32, 32)).shape
         plugtorch.Size([2, 5])
     """
@@ -265,6 +269,7 @@ def resnet18(num_classes=1000, **kwargs):
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.vision.models import resnet18
         >>> resnet18(num_classes=10)(torch.randn(2, 3, 32, 32)).shape
         plugtorch.Size([2, 10])
     """

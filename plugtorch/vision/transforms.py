@@ -30,6 +30,7 @@ class Compose:
 
     Example:
         >>> import numpy as np
+        >>> from plugtorch.vision.transforms import Compose, ToTensor, Normalize
         >>> t = Compose([ToTensor(), Normalize((0.5,), (0.5,))])
         >>> t(np.full((2, 2), 255, dtype=np.uint8))
         tensor([[[1., 1.],
@@ -85,6 +86,7 @@ class ToTensor:
 
     Example:
         >>> import numpy as np
+        >>> from plugtorch.vision.transforms import ToTensor
         >>> ToTensor()(np.array([[0, 255]], dtype=np.uint8))
         tensor([[[0., 1.]]])
     """
@@ -149,6 +151,7 @@ class Normalize:
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.vision.transforms import Normalize
         >>> Normalize((0.5,), (0.25,))(torch.ones(1, 1, 2))
         tensor([[[2., 2.]]])
     """
@@ -177,6 +180,7 @@ class Lambda:
         lambd (callable): the function, called on each sample.
 
     Example:
+        >>> from plugtorch.vision.transforms import Lambda
         >>> Lambda(lambda x: x * 2)(3)
         6
     """
@@ -205,6 +209,7 @@ class RandomHorizontalFlip:
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.vision.transforms import RandomHorizontalFlip
         >>> RandomHorizontalFlip(p=1.0)(torch.tensor([[[1., 2., 3.]]]))
         tensor([[[3., 2., 1.]]])
     """

@@ -103,6 +103,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         scale: the score scale. Default: 1 / sqrt(E).
 
     Example:
+        >>> import plugtorch
+        >>> import plugtorch.nn.functional as F
         >>> q = plugtorch.randn(2, 4, 5, 8)
         >>> F.scaled_dot_product_attention(q, q, q, is_causal=True).shape
         plugtorch.Size([2, 4, 5, 8])

@@ -206,6 +206,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
         eps: the smallest norm divided by, so an all-zero slice stays zero. Default: 1e-12.
 
     Example:
+        >>> import plugtorch
+        >>> import plugtorch.nn.functional as F
         >>> F.normalize(plugtorch.tensor([[3., 4.]]))
         tensor([[0.6000, 0.8000]])
     """

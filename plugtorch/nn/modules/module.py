@@ -17,6 +17,7 @@ from ..._tensor import Tensor
 from ... import _dtype as D
 from ...autograd.grad_mode import no_grad
 from . import _state
+from ._backward_hook import BackwardHook
 
 __all__ = ["Module"]
 
@@ -89,6 +90,9 @@ class Module:
         s(self, "_forward_pre_hooks", OrderedDict())
         s(self, "_forward_hooks", OrderedDict())
         s(self, "_hooks_with_kwargs", set())
+        s(self, "_backward_hooks", OrderedDict())
+        s(self, "_backward_pre_hooks", OrderedDict())
+        s(self, "_is_full_backward_hook", None)
 
     def forward(self, *input):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
@@ -528,6 +532,54 @@ class Module:
         """
         return self._add_hook(self._forward_hooks, hook, prepend, with_kwargs)
 
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Call hook(module, grad_input, grad_output) when the gradients of the module's
+        inputs have been computed; grad_input and grad_output are tuples with one entry per
+        positional input / output (None where it is not a tensor or needs no grad). A
+        returned tuple replaces grad_input. See NOTE [module backward hooks] in
+        _backward_hook.py. Returns a handle with remove().
+
+        Example:
+            >>> import plugtorch as torch
+            >>> lin = torch.nn.Linear(2, 1)
+            >>> seen = []
+            >>> h = lin.register_full_backward_hook(
+            ...     lambda m, gin, gout: seen.append((gin[0].shape, gout[0].shape)))
+            >>> lin(torch.ones(3, 2, requires_grad=True)).sum().backward()
+            >>> seen
+            [(plugtorch.Size([3, 2]), plugtorch.Size([3, 1]))]
+        """
+        self._set_backward_kind(True)
+        return self._add_hook(self._backward_hooks, hook, prepend, False)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Call hook(module, grad_output) when the gradients of the module's outputs have
+        been computed, before the module's own backward; a returned tuple replaces
+        grad_output. Returns a handle with remove().
+
+        Example:
+            >>> import plugtorch as torch
+            >>> lin = torch.nn.Linear(2, 1)
+            >>> h = lin.register_full_backward_pre_hook(lambda m, gout: (gout[0] * 0,))
+            >>> x = torch.ones(1, 2, requires_grad=True)
+            >>> lin(x).sum().backward()
+            >>> x.grad
+            tensor([[0., 0.]])
+        """
+        return self._add_hook(self._backward_pre_hooks, hook, prepend, False)
+
+    def register_backward_hook(self, hook):
+        """Legacy name: registers `hook` with the semantics of register_full_backward_hook
+        (PyTorch's old per-last-op behaviour is deprecated there and not reproduced)."""
+        self._set_backward_kind(False)
+        return self._add_hook(self._backward_hooks, hook, False, False)
+
+    def _set_backward_kind(self, full):
+        if self._is_full_backward_hook is (not full) and self._backward_hooks:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks "
+                               "on a single Module. Please use only one of them.")
+        self._is_full_backward_hook = full
+
     def _add_hook(self, hooks, hook, prepend, with_kwargs):
         handle = RemovableHandle(hooks, self._hooks_with_kwargs)
         hooks[handle.id] = hook
@@ -538,7 +590,8 @@ class Module:
         return handle
 
     def __call__(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks):
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or
+                self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
         kw_ids = self._hooks_with_kwargs
         for hid, hook in list(self._forward_pre_hooks.items()):
@@ -553,11 +606,18 @@ class Module:
                 r = hook(self, args)
                 if r is not None:
                     args = r if isinstance(r, tuple) else (r,)
+        bw = None
+        if self._backward_hooks or self._backward_pre_hooks:
+            bw = BackwardHook(self, list(self._backward_hooks.values()),
+                              list(self._backward_pre_hooks.values()))
+            args = bw.setup_input_hook(args)
         result = self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_hooks.items()):
             r = hook(self, args, kwargs, result) if hid in kw_ids else hook(self, args, result)
             if r is not None:
                 result = r
+        if bw is not None:
+            result = bw.setup_output_hook(result)
         return result
 
     # -- repr ------------------------------------------------------------------------------
@@ -584,3 +644,6 @@ class Module:
     def __setstate__(self, state):
         self.__dict__.update(state)
         self.__dict__.setdefault("_hooks_with_kwargs", set())
+        self.__dict__.setdefault("_backward_hooks", OrderedDict())
+        self.__dict__.setdefault("_backward_pre_hooks", OrderedDict())
+        self.__dict__.setdefault("_is_full_backward_hook", None)

@@ -11,15 +11,29 @@ o) or 3 (GRU: r, z, n). Every parameter starts from U(-1/sqrt(H), 1/sqrt(H)).
 A layer computes the input projection of every time step in one matmul, then loops over
 time for the recurrent part; the outputs are stacked. All of it is plugtorch ops, so
 autograd and every backend come for free.
+
+NOTE [packed input]
+A PackedSequence input (nn.utils.rnn) is unpacked to a padded (T, N, in) batch in sorted
+order and run like any batch, except that after each step the state of a sequence that has
+already ended is kept as it was (`where` with a per-step mask built on the host from
+batch_sizes). So the forward direction ends with each sequence's state at its own last
+step, and the reverse direction starts each sequence at its own last step from h_0, exactly
+the numbers PyTorch's shrinking batch gives. The outputs are packed again, and h_0 / h_n are
+permuted by sorted_indices / unsorted_indices on the device, as PyTorch.
 """
 import math
 import warnings
 
+import numpy as np
+
 from ...ops.creation import empty, zeros
+from ...ops.creation import tensor
 from ...ops.shape_ops import cat, stack
+from ...ops.ternary import where
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence, packed_to_padded, padded_to_packed, _sizes
 from ._rnn_cell import (RNNCellBase, RNNCell, LSTMCell, GRUCell, _check_dropout, _gru_step,
                         _lstm_step, _relu, _rnn_step, _tanh)
 from .module import Module
@@ -128,27 +142,34 @@ class RNNBase(Module):
         if tuple(h.shape) != shape:
             raise RuntimeError(f"Expected {what} size {shape}, got {list(h.shape)}")
 
+    def _initial_state(self, hx, n, like, batched=True):
+        """(h0, c0 or None), checked against (D * num_layers, n, size) and batched."""
+        lstm = self.mode == "LSTM"
+        hshape = self._state_shape(n, self.proj_size or self.hidden_size)
+        cshape = self._state_shape(n, self.hidden_size)
+        if hx is None:
+            h0 = zeros(hshape, dtype=like.dtype, device=like.device)
+            c0 = zeros(cshape, dtype=like.dtype, device=like.device) if lstm else None
+            return h0, c0
+        h0, c0 = hx if lstm else (hx, None)
+        if not batched:
+            h0, c0 = h0.unsqueeze(1), (c0.unsqueeze(1) if lstm else None)
+        self._check_hidden(h0, hshape)
+        if lstm:
+            self._check_hidden(c0, cshape, "cell")
+        return h0, c0
+
     def forward(self, input, hx=None):
         lstm = self.mode == "LSTM"
         if lstm and hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
             raise RuntimeError("LSTM: expected hx to be a tuple (h_0, c_0)")
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         batched = self._check_input(input, hx)
         x = input if batched else input.unsqueeze(1)
         if batched and self.batch_first:
             x = x.transpose(0, 1)
-        n = x.shape[1]
-        hshape = self._state_shape(n, self.proj_size or self.hidden_size)
-        cshape = self._state_shape(n, self.hidden_size)
-        if hx is None:
-            h0 = zeros(hshape, dtype=x.dtype, device=x.device)
-            c0 = zeros(cshape, dtype=x.dtype, device=x.device) if lstm else None
-        else:
-            h0, c0 = hx if lstm else (hx, None)
-            if not batched:
-                h0, c0 = h0.unsqueeze(1), (c0.unsqueeze(1) if lstm else None)
-            self._check_hidden(h0, hshape)
-            if lstm:
-                self._check_hidden(c0, cshape, "cell")
+        h0, c0 = self._initial_state(hx, x.shape[1], x, batched)
         out, h_n, c_n = self._run(x, h0, c0)
         if batched and self.batch_first:
             out = out.transpose(0, 1)
@@ -157,8 +178,38 @@ class RNNBase(Module):
             c_n = c_n.squeeze(1) if lstm else None
         return (out, (h_n, c_n)) if lstm else (out, h_n)
 
-    def _run(self, x, h0, c0):
-        """x is (L, N, in); returns (output, h_n, c_n or None)."""
+    def _forward_packed(self, packed, hx):
+        """A PackedSequence in, a PackedSequence out (see NOTE [packed input])."""
+        lstm = self.mode == "LSTM"
+        data, batch_sizes, sorted_indices, unsorted_indices = packed
+        if data.dim() != 2:
+            raise RuntimeError(f"input must have 2 dimensions, got {data.dim()}")
+        if data.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {data.shape[-1]}")
+        bs = _sizes(batch_sizes)
+        h0, c0 = self._initial_state(hx, int(bs[0]), data)
+        if hx is not None and sorted_indices is not None:
+            h0 = h0.index_select(1, sorted_indices)
+            c0 = c0.index_select(1, sorted_indices) if lstm else None
+        x = packed_to_padded(data, bs)
+        running = np.arange(int(bs[0]))[None, :] < bs[:, None]          # (T, N) on the host
+        masks = [None] * len(bs)
+        if not running.all():
+            m = tensor(running[:, :, None], device=data.device)
+            masks = [None if running[t].all() else m[t] for t in range(len(bs))]
+        out, h_n, c_n = self._run(x, h0, c0, masks)
+        if unsorted_indices is not None:
+            h_n = h_n.index_select(1, unsorted_indices)
+            c_n = c_n.index_select(1, unsorted_indices) if lstm else None
+        result = PackedSequence(padded_to_packed(out, bs), batch_sizes, sorted_indices,
+                                unsorted_indices)
+        result._host_unsorted = packed._host_unsorted
+        return result, ((h_n, c_n) if lstm else h_n)
+
+    def _run(self, x, h0, c0, masks=None):
+        """x is (L, N, in); returns (output, h_n, c_n or None). masks[t] (N, 1) bool, when
+        given and not None, marks the sequences still running at step t."""
         dirs = 2 if self.bidirectional else 1
         lstm = self.mode == "LSTM"
         hs, cs = [], []
@@ -167,7 +218,8 @@ class RNNBase(Module):
             for d, sfx in enumerate(("", "_reverse")[:dirs]):
                 k = layer * dirs + d
                 state = (h0[k], c0[k]) if lstm else h0[k]
-                y, state = self._direction(x, state, self._layer_params(layer, sfx), d == 1)
+                y, state = self._direction(x, state, self._layer_params(layer, sfx), d == 1,
+                                           masks)
                 outs.append(y)
                 hs.append(state[0] if lstm else state)
                 if lstm:
@@ -177,7 +229,7 @@ class RNNBase(Module):
                 x = F.dropout(x, self.dropout, True)
         return x, stack(hs), (stack(cs) if lstm else None)
 
-    def _direction(self, x, state, params, reverse):
+    def _direction(self, x, state, params, reverse, masks=None):
         w_ih, w_hh, b_ih, b_hh, w_hr = params
         gi = F.linear(x, w_ih, b_ih)          # every time step at once: (L, N, G*H)
         if self.mode == "LSTM":
@@ -190,7 +242,14 @@ class RNNBase(Module):
         steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
         outs = [None] * x.shape[0]
         for t in steps:
-            state = step(gi[t], state)
+            new = step(gi[t], state)
+            m = masks[t] if masks else None
+            if m is None:
+                state = new
+            elif self.mode == "LSTM":          # an ended sequence keeps its state
+                state = (where(m, new[0], state[0]), where(m, new[1], state[1]))
+            else:
+                state = where(m, new, state)
             outs[t] = state[0] if self.mode == "LSTM" else state
         if not outs:
             n, size = x.shape[1], (self.proj_size or self.hidden_size)
@@ -228,6 +287,8 @@ class RNN(RNNBase):
 
     Shape:
         input: (L, N, H_in), (N, L, H_in) with batch_first, or unbatched (L, H_in);
+        or a PackedSequence (nn.utils.rnn), for which output is a PackedSequence too and
+        h_n holds each sequence's state at its own length (see NOTE [packed input]);
         h_0: (D * num_layers, N, H) (zeros if not given), D = 2 if bidirectional else 1;
         output: (L, N, D * H); h_n: (D * num_layers, N, H).
 

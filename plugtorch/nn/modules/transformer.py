@@ -1,250 +1,28 @@
-"""Attention and the transformer encoder: MultiheadAttention, TransformerEncoderLayer,
-TransformerEncoder.
+"""The transformer: TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer,
+TransformerDecoder and Transformer, built on MultiheadAttention (in _attention.py, exported
+here; see NOTE [attention masks] there for the mask conventions).
 
-NOTE [attention masks]
-Masks follow PyTorch: a bool mask marks the positions that may NOT be attended (True ->
--inf score), a float mask is added to the scores. `attn_mask` is (L, S) or (N * num_heads,
-L, S); `key_padding_mask` is (N, S) (True = padding). Both become one additive float mask
-broadcast to (N, num_heads, L, S). A row whose keys are all masked has no finite score and
-gives NaN, as in PyTorch.
-
-Parameters use PyTorch's layout and names: in_proj_weight (3E, E) and in_proj_bias (3E)
-hold the query, key and value projections stacked (or q_proj_weight / k_proj_weight /
-v_proj_weight when kdim or vdim differ from embed_dim), out_proj is a Linear(E, E), so a
-PyTorch state_dict loads unchanged.
+Submodules and parameters have PyTorch's names and order (self_attn, multihead_attn,
+linear1, linear2, norm1..norm3, encoder.layers.0..., decoder.norm), so a PyTorch
+state_dict loads unchanged. `is_causal` / `tgt_is_causal` are hints, as in PyTorch: the mask
+passed alongside is what is applied, so a hint never changes the result.
 """
 import copy
-import math
 
-from ..._tensor import Tensor
 from ... import _dtype as D
-from ...ops.creation import empty
-from ...ops.shape_ops import cat
-from ...ops.ternary import where
+from ...ops.creation import full
+from ...ops.shape_ops import triu
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ._attention import MultiheadAttention
 from .container import ModuleList
 from .dropout import Dropout
 from .linear import Linear
 from .module import Module
 from .normalization import LayerNorm
 
-__all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder"]
-
-
-# ----------------------------------------------------------------------------- helpers
-
-def _additive(mask, name, dtype):
-    """A bool or float mask as an additive float mask (see NOTE [attention masks])."""
-    if mask is None:
-        return None
-    if not isinstance(mask, Tensor):
-        raise TypeError(f"{name} must be a Tensor, got {type(mask).__name__}")
-    if mask.dtype is D.bool:
-        return where(mask, -math.inf, 0.0).to(dtype)
-    if mask.dtype.kind != 2:
-        raise AssertionError(f"only bool and floating types of {name} are supported")
-    return mask.to(dtype)
-
-
-def _pad_last(mask):
-    """Append one zero (attend) column to the last dim, for the extra bias/zero key."""
-    return None if mask is None else cat([mask, mask.new_zeros(tuple(mask.shape[:-1]) + (1,))],
-                                         -1)
-
-
-def _attention(q, k, v, mask, dropout_p, training):
-    """softmax(q k^T / sqrt(d) + mask) v over (..., L, d) x (..., S, d); returns the output
-    and the attention weights (after dropout, as PyTorch)."""
-    scores = (q * (1.0 / math.sqrt(q.shape[-1]))).matmul(k.transpose(-2, -1))
-    if mask is not None:
-        scores = scores + mask
-    weights = scores.softmax(-1)
-    if dropout_p > 0.0 and training:
-        weights = F.dropout(weights, dropout_p, True)
-    return weights.matmul(v), weights
-
-
-# ----------------------------------------------------------------------------- attention
-
-class MultiheadAttention(Module):
-    """Multi-head attention: softmax(Q K^T / sqrt(d)) V per head on projected query, key and
-    value, concatenated and projected by out_proj.
-
-    Args:
-        embed_dim: E, the model width (query features and output features).
-        num_heads: heads; E must be divisible by it (each head has E / num_heads features).
-        dropout: dropout on the attention weights (training only). Default: 0.
-        bias: biases in the input and output projections. Default: True.
-        add_bias_kv: append a learned key and value (bias_k, bias_v) to the sequence.
-        add_zero_attn: append a zero key and value to the sequence.
-        kdim, vdim: key and value features (default: E).
-        batch_first: inputs and output are (N, L, E) instead of (L, N, E).
-
-    Shape:
-        query (L, N, E), key (S, N, kdim), value (S, N, vdim) (or batch first, or unbatched
-        without N); key_padding_mask (N, S); attn_mask (L, S) or (N * num_heads, L, S);
-        output (L, N, E) and weights (N, L, S) averaged over heads, (N, num_heads, L, S) with
-        average_attn_weights=False, or None with need_weights=False.
-        See NOTE [attention masks].
-
-    Example:
-        >>> import plugtorch as torch
-        >>> mha = torch.nn.MultiheadAttention(8, 2, batch_first=True)
-        >>> x = torch.randn(3, 5, 8)
-        >>> out, w = mha(x, x, x)
-        >>> out.shape, w.shape
-        (plugtorch.Size([3, 5, 8]), plugtorch.Size([3, 5, 5]))
-    """
-
-    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
-                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
-                 dtype=None):
-        super().__init__()
-        if embed_dim <= 0 or num_heads <= 0:
-            raise ValueError(f"embed_dim and num_heads must be greater than 0, got "
-                             f"embed_dim={embed_dim} and num_heads={num_heads} instead")
-        if embed_dim % num_heads:
-            raise ValueError("embed_dim must be divisible by num_heads")
-        fk = {"device": device, "dtype": dtype}
-        self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
-        self.batch_first, self.head_dim = batch_first, embed_dim // num_heads
-        self.kdim = kdim if kdim is not None else embed_dim
-        self.vdim = vdim if vdim is not None else embed_dim
-        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
-        if self._qkv_same_embed_dim:
-            self.in_proj_weight = Parameter(empty((3 * embed_dim, embed_dim), **fk))
-            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
-                self.register_parameter(name, None)
-        else:
-            self.q_proj_weight = Parameter(empty((embed_dim, embed_dim), **fk))
-            self.k_proj_weight = Parameter(empty((embed_dim, self.kdim), **fk))
-            self.v_proj_weight = Parameter(empty((embed_dim, self.vdim), **fk))
-            self.register_parameter("in_proj_weight", None)
-        if bias:
-            self.in_proj_bias = Parameter(empty((3 * embed_dim,), **fk))
-        else:
-            self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, **fk)
-        if add_bias_kv:
-            self.bias_k = Parameter(empty((1, 1, embed_dim), **fk))
-            self.bias_v = Parameter(empty((1, 1, embed_dim), **fk))
-        else:
-            self.bias_k = self.bias_v = None
-        self.add_zero_attn = add_zero_attn
-        self._reset_parameters()
-
-    def _reset_parameters(self):
-        if self._qkv_same_embed_dim:
-            init.xavier_uniform_(self.in_proj_weight)
-        else:
-            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
-                init.xavier_uniform_(w)
-        if self.in_proj_bias is not None:
-            init.constant_(self.in_proj_bias, 0.0)
-            init.constant_(self.out_proj.bias, 0.0)
-        if self.bias_k is not None:
-            init.xavier_normal_(self.bias_k)
-            init.xavier_normal_(self.bias_v)
-
-    def _project(self, query, key, value):
-        E = self.embed_dim
-        b = self.in_proj_bias
-        bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
-        if self._qkv_same_embed_dim:
-            w = self.in_proj_weight
-            wq, wk, wv = w[:E], w[E:2 * E], w[2 * E:]
-        else:
-            wq, wk, wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-        return F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
-
-    def _check(self, query, key, value, key_padding_mask, attn_mask):
-        batched = query.dim() == 3
-        if query.dim() not in (2, 3):
-            raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but "
-                                 f"received {query.dim()}-D query tensor")
-        if key.dim() != query.dim() or value.dim() != query.dim():
-            raise AssertionError(f"For {'batched (3-D)' if batched else 'unbatched (2-D)'} "
-                                 f"`query`, expected `key` and `value` to be "
-                                 f"{query.dim()}-D but found {key.dim()}-D and "
-                                 f"{value.dim()}-D tensors respectively")
-        if key_padding_mask is not None and key_padding_mask.dim() != (2 if batched else 1):
-            raise AssertionError(f"For {'batched (3-D)' if batched else 'unbatched (2-D)'} "
-                                 f"`query`, expected `key_padding_mask` to be `None` or "
-                                 f"{2 if batched else 1}-D but found "
-                                 f"{key_padding_mask.dim()}-D tensor instead")
-        if attn_mask is not None and attn_mask.dim() not in (2, 3):
-            raise AssertionError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
-        if query.shape[-1] != self.embed_dim:
-            raise AssertionError(f"was expecting embedding dimension of {self.embed_dim}, but "
-                                 f"got {query.shape[-1]}")
-        if key.shape[-1] != self.kdim or value.shape[-1] != self.vdim:
-            raise AssertionError(f"expected key and value features ({self.kdim}, {self.vdim}), "
-                                 f"got ({key.shape[-1]}, {value.shape[-1]})")
-        return batched
-
-    def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
-                attn_mask=None, average_attn_weights=True, is_causal=False):
-        """Attend from query to key/value; returns (output, weights or None)."""
-        batched = self._check(query, key, value, key_padding_mask, attn_mask)
-        if is_causal and attn_mask is None:
-            raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use "
-                               "a square upper-triangular -inf mask as attn_mask.")
-        if not batched:
-            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
-            if key_padding_mask is not None:
-                key_padding_mask = key_padding_mask.unsqueeze(0)
-        elif self.batch_first:
-            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        L, N, E = query.shape
-        S, H, hd = key.shape[0], self.num_heads, self.head_dim
-        if key.shape[:2] != value.shape[:2] or key.shape[1] != N:
-            raise AssertionError(f"key shape {tuple(key.shape)} does not match value shape "
-                                 f"{tuple(value.shape)}")
-        dt = query.dtype
-        attn_mask = _additive(attn_mask, "attn_mask", dt)
-        kpm = _additive(key_padding_mask, "key_padding_mask", dt)
-        if attn_mask is not None:
-            want = (L, S) if attn_mask.dim() == 2 else (N * H, L, S)
-            if tuple(attn_mask.shape) != want:
-                raise RuntimeError(f"The shape of the {attn_mask.dim()}D attn_mask is "
-                                   f"{attn_mask.shape}, but should be {want}.")
-        if kpm is not None and tuple(kpm.shape) != (N, S):
-            raise AssertionError(f"expecting key_padding_mask shape of {(N, S)}, but got "
-                                 f"{tuple(kpm.shape)}")
-        q, k, v = self._project(query, key, value)
-        if self.bias_k is not None:
-            k = cat([k, self.bias_k.expand(1, N, E)])
-            v = cat([v, self.bias_v.expand(1, N, E)])
-            attn_mask, kpm = _pad_last(attn_mask), _pad_last(kpm)
-        # (len, N, E) -> (N, H, len, hd)
-        q, k, v = (t.reshape(t.shape[0], N, H, hd).permute(1, 2, 0, 3) for t in (q, k, v))
-        if self.add_zero_attn:
-            k = cat([k, k.new_zeros((N, H, 1, hd))], 2)
-            v = cat([v, v.new_zeros((N, H, 1, hd))], 2)
-            attn_mask, kpm = _pad_last(attn_mask), _pad_last(kpm)
-        mask = None
-        if attn_mask is not None:
-            mask = attn_mask if attn_mask.dim() == 2 else attn_mask.reshape(N, H, L, -1)
-        if kpm is not None:
-            kpm = kpm.reshape(N, 1, 1, -1)
-            mask = kpm if mask is None else mask + kpm
-        out, weights = _attention(q, k, v, mask, self.dropout, self.training)
-        out = out.permute(2, 0, 1, 3).reshape(L, N, E)
-        out = self.out_proj(out)
-        if batched and self.batch_first:
-            out = out.transpose(0, 1)
-        elif not batched:
-            out = out.squeeze(1)
-        if not need_weights:
-            return out, None
-        if average_attn_weights:
-            weights = weights.mean(1)
-        return out, (weights if batched else weights.squeeze(0))
-
-    def extra_repr(self):
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
+__all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+           "TransformerDecoderLayer", "TransformerDecoder", "Transformer"]
 
 
 # ----------------------------------------------------------------------------- encoder
@@ -345,3 +123,213 @@ class TransformerEncoder(Module):
             x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
                       is_causal=bool(is_causal))
         return x if self.norm is None else self.norm(x)
+
+
+# ----------------------------------------------------------------------------- decoder
+
+class TransformerDecoderLayer(Module):
+    """Self-attention over the target, attention from the target to the encoder's output
+    (memory), then a feed-forward block; each with a residual connection and a LayerNorm
+    (after the residual by default, before each block with norm_first=True).
+
+    Args:
+        d_model: model width. nhead: attention heads.
+        dim_feedforward: hidden width of the feed-forward block. Default: 2048.
+        dropout: dropout in every block and on the attention weights. Default: 0.1.
+        activation: 'relu', 'gelu' or a callable. Default: 'relu'.
+        layer_norm_eps: LayerNorm epsilon. Default: 1e-5.
+        batch_first: inputs are (N, L, E). norm_first: pre-norm instead of post-norm.
+        bias: biases in the linear layers and LayerNorms. Default: True.
+
+    Shape:
+        tgt: (T, N, E), (N, T, E) with batch_first, or (T, E); memory: (S, N, E) likewise;
+        tgt_mask (T, T) or (N * nhead, T, T); memory_mask (T, S) or (N * nhead, T, S);
+        tgt_key_padding_mask (N, T); memory_key_padding_mask (N, S); output like tgt.
+
+    Example:
+        >>> import plugtorch as torch
+        >>> layer = torch.nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, batch_first=True)
+        >>> mask = torch.nn.Transformer.generate_square_subsequent_mask(5)
+        >>> layer(torch.randn(3, 5, 8), torch.randn(3, 7, 8), tgt_mask=mask).shape
+        plugtorch.Size([3, 5, 8])
+    """
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
+                 layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
+                 device=None, dtype=None):
+        super().__init__()
+        fk = {"device": device, "dtype": dtype}
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first, **fk)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                 batch_first=batch_first, **fk)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **fk)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **fk)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **fk)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **fk)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **fk)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+        self.activation = _activation(activation)
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
+        x = tgt
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask,
+                                   tgt_is_causal)
+            x = x + self._mha_block(self.norm2(x), memory, memory_mask,
+                                    memory_key_padding_mask, memory_is_causal)
+            return x + self._ff_block(self.norm3(x))
+        x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+        x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask,
+                                           memory_is_causal))
+        return self.norm3(x + self._ff_block(x))
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        _check_causal_hint(is_causal, attn_mask)
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=bool(is_causal))[0]
+        return self.dropout1(x)
+
+    def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal):
+        _check_causal_hint(is_causal, attn_mask)
+        x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask,
+                                key_padding_mask=key_padding_mask, need_weights=False,
+                                is_causal=bool(is_causal))[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x):
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+def _check_causal_hint(is_causal, mask):
+    if is_causal and mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the "
+                           "Transformer module method `generate_square_subsequent_mask` to "
+                           "create this mask.")
+
+
+class TransformerDecoder(Module):
+    """A stack of num_layers copies of decoder_layer, then an optional norm.
+
+    Args:
+        decoder_layer: a TransformerDecoderLayer (deep-copied num_layers times).
+        num_layers: number of layers. norm: optional final layer (e.g. LayerNorm).
+
+    Example:
+        >>> import plugtorch as torch
+        >>> layer = torch.nn.TransformerDecoderLayer(8, 2, dim_feedforward=16)
+        >>> dec = torch.nn.TransformerDecoder(layer, num_layers=2)
+        >>> dec(torch.randn(5, 3, 8), torch.randn(4, 3, 8)).shape
+        plugtorch.Size([5, 3, 8])
+    """
+
+    def __init__(self, decoder_layer, num_layers, norm=None):
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
+        x = tgt
+        for layer in self.layers:
+            x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                      tgt_key_padding_mask=tgt_key_padding_mask,
+                      memory_key_padding_mask=memory_key_padding_mask,
+                      tgt_is_causal=bool(tgt_is_causal), memory_is_causal=memory_is_causal)
+        return x if self.norm is None else self.norm(x)
+
+
+# ----------------------------------------------------------------------------- transformer
+
+class Transformer(Module):
+    """Encoder-decoder transformer ("Attention Is All You Need"): the encoder reads src, the
+    decoder reads tgt and attends to the encoder's output.
+
+    Args:
+        d_model: model width. Default: 512. nhead: attention heads. Default: 8.
+        num_encoder_layers, num_decoder_layers: stack depths. Default: 6 each.
+        dim_feedforward: feed-forward width. Default: 2048. dropout: Default: 0.1.
+        activation: 'relu', 'gelu' or a callable. Default: 'relu'.
+        custom_encoder, custom_decoder: modules used instead of the default stacks.
+        layer_norm_eps: Default: 1e-5. batch_first: inputs are (N, L, E). Default: False.
+        norm_first: pre-norm layers. Default: False. bias: Default: True.
+
+    Every weight matrix starts from xavier_uniform_, as PyTorch.
+
+    Shape:
+        src (S, N, E), tgt (T, N, E) (batch first: (N, S, E), (N, T, E); or unbatched);
+        src_mask (S, S), tgt_mask (T, T), memory_mask (T, S); *_key_padding_mask (N, S or T);
+        output (T, N, E).
+
+    Example:
+        >>> import plugtorch as torch
+        >>> model = torch.nn.Transformer(8, 2, 1, 1, dim_feedforward=16, batch_first=True)
+        >>> tgt_mask = model.generate_square_subsequent_mask(4)
+        >>> model(torch.randn(2, 6, 8), torch.randn(2, 4, 8), tgt_mask=tgt_mask).shape
+        plugtorch.Size([2, 4, 8])
+    """
+
+    def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
+                 dim_feedforward=2048, dropout=0.1, activation="relu", custom_encoder=None,
+                 custom_decoder=None, layer_norm_eps=1e-5, batch_first=False, norm_first=False,
+                 bias=True, device=None, dtype=None):
+        super().__init__()
+        fk = {"device": device, "dtype": dtype}
+        layer_args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                      batch_first, norm_first, bias)
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            self.encoder = TransformerEncoder(
+                TransformerEncoderLayer(*layer_args, **fk), num_encoder_layers,
+                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **fk))
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            self.decoder = TransformerDecoder(
+                TransformerDecoderLayer(*layer_args, **fk), num_decoder_layers,
+                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **fk))
+        self._reset_parameters()
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+
+    def _reset_parameters(self):
+        for p in self.parameters():
+            if p.dim() > 1:
+                init.xavier_uniform_(p)
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
+                src_key_padding_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+                memory_is_causal=False):
+        if src.dim() == 3 and src.shape[0 if self.batch_first else 1] != \
+                tgt.shape[0 if self.batch_first else 1]:
+            raise RuntimeError("the batch number of src and tgt must be equal")
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise RuntimeError("the feature number of src and tgt must be equal to d_model")
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
+                              is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask,
+                            tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz, device=None, dtype=None):
+        """The (sz, sz) float causal mask: 0 on and below the diagonal, -inf above, so
+        position i attends to positions 0..i only.
+
+        Example:
+            >>> import plugtorch as torch
+            >>> torch.nn.Transformer.generate_square_subsequent_mask(3)
+            tensor([[0., -inf, -inf],
+                    [0., 0., -inf],
+                    [0., 0., 0.]])
+        """
+        return triu(full((sz, sz), float("-inf"), dtype=dtype or D.get_default_dtype(),
+                         device=device), diagonal=1)

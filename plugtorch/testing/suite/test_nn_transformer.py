@@ -288,3 +288,120 @@ def test_scaled_dot_product_attention_matches_numpy(device, kind):
             F.scaled_dot_product_attention(_t(q, device), _t(k, device), _t(v, device),
                                            attn_mask=_t(np.ones((4, 6), bool), device),
                                            is_causal=True)
+
+
+# ----------------------------------------------------------------------------- decoder
+
+def test_generate_square_subsequent_mask(device):
+    m = nn.Transformer.generate_square_subsequent_mask(4, device=device,
+                                                       dtype=widest_float(device))
+    ref = np.where(np.triu(np.ones((4, 4), bool), 1), -np.inf, 0.0)
+    assert m.dtype is widest_float(device) and m.device.type == plugtorch.device(device).type
+    assert np.array_equal(to_host(m), ref)
+    assert nn.Transformer.generate_square_subsequent_mask(2).dtype is plugtorch.float32
+
+
+def test_decoder_is_causal_under_the_mask(device):
+    """With the causal mask, output t depends only on targets 0..t: changing the last
+    target position leaves every earlier output unchanged (and changes the last)."""
+    rng = np.random.default_rng(8)
+    dec = _make(nn.TransformerDecoder, device,
+                nn.TransformerDecoderLayer(8, 2, dim_feedforward=12), 2, norm=nn.LayerNorm(8))
+    tgt, mem = rng.standard_normal((4, 2, 8)), rng.standard_normal((3, 2, 8))
+    mask = nn.Transformer.generate_square_subsequent_mask(4, device=device,
+                                                          dtype=widest_float(device))
+    a = to_host(dec(_t(tgt, device), _t(mem, device), tgt_mask=mask, tgt_is_causal=True))
+    tgt[-1] += 1.0
+    b = to_host(dec(_t(tgt, device), _t(mem, device), tgt_mask=mask))
+    assert_close(a[:-1], b[:-1], **_tol(device))
+    assert not np.allclose(a[-1], b[-1])
+    with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
+        dec(_t(tgt, device), _t(mem, device), tgt_is_causal=True)
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"activation": "gelu", "norm_first": True}, {"batch_first": True},
+    {"batch_first": True, "norm_first": True, "bias": False},
+], ids=["post-relu", "pre-gelu", "batch_first", "batch_first-pre-nobias"])
+@pytest.mark.filterwarnings("ignore::UserWarning")     # PyTorch's notes on mixed mask types
+def test_transformer_decoder_layer_matches_pytorch(device, kw):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    theirs = torch.nn.TransformerDecoderLayer(8, 2, dim_feedforward=12, **kw).double().eval()
+    ours = _make(nn.TransformerDecoderLayer, device, 8, 2, dim_feedforward=12, **kw)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    _load_from_torch(ours, theirs, device)
+    bf = kw.get("batch_first")
+    tgt = rng.standard_normal((2, 4, 8) if bf else (4, 2, 8))
+    mem = rng.standard_normal((2, 5, 8) if bf else (5, 2, 8))
+    causal = np.where(np.triu(np.ones((4, 4), bool), 1), -np.inf, 0.0)
+    mem_mask = rng.random((4, 5)) < 0.3
+    mem_mask[:, 0] = False
+    tkpm = np.array([[False] * 3 + [True], [False] * 4])
+    mkpm = np.array([[False] * 4 + [True], [False] * 5])
+    ins_a = [_t(v, device, grad=True) for v in (tgt, mem)]
+    ins_b = [torch.tensor(v, requires_grad=True) for v in (tgt, mem)]
+    a = ours(*ins_a, tgt_mask=_t(causal, device), memory_mask=_t(mem_mask, device),
+             tgt_key_padding_mask=_t(tkpm, device), memory_key_padding_mask=_t(mkpm, device),
+             tgt_is_causal=True)
+    b = theirs(*ins_b, tgt_mask=torch.tensor(causal), memory_mask=torch.tensor(mem_mask),
+               tgt_key_padding_mask=torch.tensor(tkpm),
+               memory_key_padding_mask=torch.tensor(mkpm), tgt_is_causal=True)
+    assert_close(a, b.detach().numpy(), **_tol(device))
+    (a * a).sum().backward()
+    (b * b).sum().backward()
+    for x, y in zip(ins_a, ins_b):
+        assert_close(x.grad, y.grad.numpy(), **_tol(device))
+    grads = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        assert_close(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_transformer_matches_pytorch(device, batch_first):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    kw = {"dim_feedforward": 12, "batch_first": batch_first}
+    theirs = torch.nn.Transformer(8, 2, 2, 1, **kw).double().eval()
+    ours = _make(nn.Transformer, device, 8, 2, 2, 1, **kw)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    _load_from_torch(ours, theirs, device)
+    src = rng.standard_normal((2, 5, 8) if batch_first else (5, 2, 8))
+    tgt = rng.standard_normal((2, 4, 8) if batch_first else (4, 2, 8))
+    skpm = np.array([[False] * 4 + [True], [False] * 5])
+    ins_a = [_t(v, device, grad=True) for v in (src, tgt)]
+    ins_b = [torch.tensor(v, requires_grad=True) for v in (src, tgt)]
+    a = ours(*ins_a, tgt_mask=ours.generate_square_subsequent_mask(
+        4, device=device, dtype=widest_float(device)), src_key_padding_mask=_t(skpm, device),
+        memory_key_padding_mask=_t(skpm, device))
+    b = theirs(*ins_b, tgt_mask=theirs.generate_square_subsequent_mask(4, dtype=torch.float64),
+               src_key_padding_mask=torch.tensor(skpm),
+               memory_key_padding_mask=torch.tensor(skpm))
+    assert_close(a, b.detach().numpy(), **_tol(device))
+    a.pow(2).sum().backward()
+    b.pow(2).sum().backward()
+    for x, y in zip(ins_a, ins_b):
+        assert_close(x.grad, y.grad.numpy(), **_tol(device))
+    grads = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        assert_close(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
+
+
+def test_transformer_init_custom_parts_and_errors(device):
+    model = nn.Transformer(8, 2, 1, 1, dim_feedforward=16)
+    w = to_host(model.decoder.layers[0].linear1.weight)
+    bound = np.sqrt(6 / (8 + 16))                  # xavier_uniform_ on every matrix
+    assert np.abs(w).max() <= bound and w.std() > bound / 3
+    assert to_host(model.decoder.norm.weight).tolist() == [1.0] * 8
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 1)
+    custom = nn.Transformer(8, 2, custom_encoder=enc, num_decoder_layers=1,
+                            dim_feedforward=16)
+    assert custom.encoder is enc and len(custom.decoder.layers) == 1
+    model = _make(nn.Transformer, device, 8, 2, 1, 1, dim_feedforward=16)
+    x = _t(np.zeros((3, 2, 8)), device)
+    with pytest.raises(RuntimeError, match="the batch number of src and tgt must be equal"):
+        model(x, _t(np.zeros((3, 1, 8)), device))
+    with pytest.raises(RuntimeError, match="the feature number of src and tgt must be equal to "
+                                           "d_model"):
+        model(x, _t(np.zeros((3, 2, 6)), device))

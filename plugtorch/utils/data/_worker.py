@@ -53,6 +53,7 @@ def get_worker_info():
     its own shard of the data.
 
     Example:
+        >>> from plugtorch.utils.data import get_worker_info
         >>> get_worker_info() is None     # not in a worker
         True
     """

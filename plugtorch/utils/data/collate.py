@@ -35,6 +35,7 @@ def default_convert(data):
 
     Example:
         >>> import numpy as np
+        >>> from plugtorch.utils.data import default_convert
         >>> default_convert({"x": np.arange(2), "y": "label"})
         {'x': tensor([0, 1]), 'y': 'label'}
     """
@@ -73,6 +74,7 @@ def default_collate(batch):
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.utils.data import default_collate
         >>> default_collate([(torch.ones(2), 1), (torch.zeros(2), 0)])
         [tensor([[1., 1.],
                 [0., 0.]]), tensor([1, 0])]

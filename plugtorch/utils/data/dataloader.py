@@ -73,6 +73,7 @@ class DataLoader:
     Example:
         >>> import plugtorch as torch
         >>> from plugtorch.utils.data import TensorDataset
+        >>> from plugtorch.utils.data import DataLoader
         >>> ds = TensorDataset(torch.arange(10.0), torch.arange(10))
         >>> [y.tolist() for _, y in DataLoader(ds, batch_size=4)]
         [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]

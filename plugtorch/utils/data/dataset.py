@@ -14,6 +14,7 @@ class Dataset:
     ``a + b`` concatenates two datasets (`ConcatDataset`).
 
     Example:
+        >>> from plugtorch.utils.data import Dataset
         >>> class Squares(Dataset):
         ...     def __len__(self): return 4
         ...     def __getitem__(self, i): return i * i
@@ -36,6 +37,7 @@ class IterableDataset(Dataset):
     sample is produced once per worker.
 
     Example:
+        >>> from plugtorch.utils.data import IterableDataset
         >>> class Count(IterableDataset):
         ...     def __init__(self, n): self.n = n
         ...     def __iter__(self): return iter(range(self.n))
@@ -58,6 +60,7 @@ class TensorDataset(Dataset):
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.utils.data import TensorDataset
         >>> ds = TensorDataset(torch.arange(6).reshape(3, 2), torch.tensor([0, 1, 0]))
         >>> ds[1]
         (tensor([2, 3]), tensor(1))
@@ -88,6 +91,7 @@ class Subset(Dataset):
         indices: the indices it keeps.
 
     Example:
+        >>> from plugtorch.utils.data import Subset
         >>> Subset([10, 11, 12, 13], [3, 0])[0]
         13
     """
@@ -119,6 +123,7 @@ class ConcatDataset(Dataset):
         datasets: map-style datasets with a length.
 
     Example:
+        >>> from plugtorch.utils.data import ConcatDataset
         >>> ds = ConcatDataset([[1, 2], [3]])
         >>> len(ds), ds[2], ds[-1]
         (3, 3, 3)
@@ -154,6 +159,7 @@ class ChainDataset(IterableDataset):
     """Iterable datasets one after another.
 
     Example:
+        >>> from plugtorch.utils.data import ChainDataset
         >>> list(ChainDataset([[1, 2], [3]]))
         [1, 2, 3]
     """
@@ -197,6 +203,7 @@ def random_split(dataset, lengths, generator=None):
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.utils.data import random_split
         >>> a, b = random_split(range(10), [0.7, 0.3], generator=torch.Generator().manual_seed(0))
         >>> len(a), len(b)
         (7, 3)

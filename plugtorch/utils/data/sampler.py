@@ -23,6 +23,7 @@ class SequentialSampler(Sampler):
     """0, 1, …, len(data_source) - 1.
 
     Example:
+        >>> from plugtorch.utils.data import SequentialSampler
         >>> list(SequentialSampler(range(3)))
         [0, 1, 2]
     """
@@ -58,6 +59,7 @@ class RandomSampler(Sampler):
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.utils.data import RandomSampler
         >>> sorted(RandomSampler(range(4), generator=torch.Generator().manual_seed(0)))
         [0, 1, 2, 3]
     """
@@ -102,6 +104,7 @@ class SubsetRandomSampler(Sampler):
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.utils.data import SubsetRandomSampler
         >>> sorted(SubsetRandomSampler([5, 7, 9], generator=torch.Generator().manual_seed(1)))
         [5, 7, 9]
     """
@@ -131,6 +134,7 @@ class WeightedRandomSampler(Sampler):
 
     Example:
         >>> import plugtorch as torch
+        >>> from plugtorch.utils.data import WeightedRandomSampler
         >>> s = WeightedRandomSampler([0.0, 1.0, 0.0], 4, generator=torch.Generator())
         >>> list(s)
         [1, 1, 1, 1]
@@ -172,6 +176,7 @@ class BatchSampler(Sampler):
         drop_last: drop the last batch when it is smaller than batch_size.
 
     Example:
+        >>> from plugtorch.utils.data import BatchSampler, SequentialSampler
         >>> list(BatchSampler(SequentialSampler(range(5)), batch_size=2, drop_last=False))
         [[0, 1], [2, 3], [4]]
     """

@@ -1,0 +1,1 @@
+from plugtorch.testing.suite.test_nn_packed import *  # noqa
