@@ -143,7 +143,7 @@ def from_numpy_on(array, dev, backend):
     shape = tuple(array.shape)
     st = Storage(backend.from_numpy(array, dev.index), backend, dev, dtype, array.size)
     t = _wrap(st, shape, contiguous_strides(shape), 0)
-    if backend.name != "cpu":
+    if not backend.host_memory:
         _dispatch.COUNTERS[("to_device", backend.name)] += 1
         if dtype.kind == 1 and 0 < array.size <= _RANGE_LIMIT:
             # the host knows this tensor's range now: index checks need no device read
@@ -165,7 +165,7 @@ def host_array(t):
 
 def host_array_nocheck(t):
     backend = t._storage.backend
-    if backend.name != "cpu":
+    if not backend.host_memory:
         _dispatch.COUNTERS[("to_host", backend.name)] += 1
     return backend.to_numpy(t)
 

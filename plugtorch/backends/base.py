@@ -63,11 +63,15 @@ class Backend:
         dtypes: the dtypes this backend stores and computes; others are rejected with an error.
         kernels: primitive (or composite op) name -> kernel callable, see NOTE [backend contract].
         multi_device: whether devices carry an index ("opencl:0") or not ("cpu").
+        host_memory: whether the storage is host memory that can be read without a transfer.
     """
     name = None
     dtypes = frozenset(ALL)
     kernels = {}
     multi_device = True
+    #: True when tensors live in host memory and reading them costs nothing (the cpu
+    #: backend): no host transfers are counted and index checks read values directly.
+    host_memory = False
 
     def availability(self):
         """Return (available, reason). Called once; a backend that cannot run says why."""

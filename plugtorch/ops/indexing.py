@@ -89,7 +89,7 @@ def checked(op, idx, n, dim, negative, raise_out=None):
         return idx
     st = idx._storage
     cached = idx.__dict__.get("_minmax_cache")
-    if st.backend.name == "cpu" or (cached is not None and cached[0] == st.version):
+    if st.backend.host_memory or (cached is not None and cached[0] == st.version):
         lo, hi = _minmax(idx)
         raise_out(lo, hi)
         return _wrapped(idx, n, lo)

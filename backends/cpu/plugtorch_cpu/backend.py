@@ -11,6 +11,7 @@ class CPUBackend(Backend):
     """Host memory through numpy."""
     name = "cpu"
     multi_device = False
+    host_memory = True
     dtypes = frozenset(D.ALL)
     kernels = KERNELS
 
