@@ -6,8 +6,10 @@ Kernels are plain OpenCL C 1.2 written against a few macros (KERNEL, GLOBAL, LOC
 LID, BARRIER, INLINE) and fixed-width scalar types, never 8/16-wide vectors, images or
 OpenCL-only built-ins without a `#define`d twin, so a CUDA backend can compile the same text
 after a translation header that defines those macros (`#define KERNEL extern "C" __global__`,
-`#define GID(d) (blockIdx.x * blockDim.x + threadIdx.x)` …). The header below is only used
-when `__OPENCL_VERSION__` is defined.
+`#define GID(d) (blockIdx.x * blockDim.x + threadIdx.x)` …): that header is cuda_compat.h,
+and tests/test_cuda_translation.py compiles every generated program with it (see NOTE [CUDA
+translation check] in cuda_check.py). The macro block below is only used when
+`__OPENCL_VERSION__` is defined.
 
 Booleans are stored as one byte (numpy's layout) and always written as 0 or 1.
 """

@@ -267,18 +267,20 @@ KERNEL void arange(GLOBAL %(OT)s* out, long oo, long os, %(A)s start, %(A)s step
 """
 
 
+def arange_source(odt, acc):
+    """Source of the arange kernel writing dtype odt, counting in dtype acc."""
+    return preamble(odt, acc) + _ARANGE % {
+        "OT": CTYPE[odt], "A": CTYPE[acc],
+        "value": cast(f"start + ({CTYPE[acc]})i * step", acc, odt)}
+
+
 def make_arange(backend):
     def arange(out, start, step):
         rt = backend.rt(out)
         odt = out._dtype
         acc = D.int64 if odt.kind != 2 else (D.float64 if rt.fp64 else D.float32)
         key = ("arange", odt, acc)
-
-        def make():
-            return preamble(odt, acc) + _ARANGE % {
-                "OT": CTYPE[odt], "A": CTYPE[acc],
-                "value": cast(f"start + ({CTYPE[acc]})i * step", acc, odt)}
-        ks = rt.kernels(key, make, f"arange ({odt.name})")
+        ks = rt.kernels(key, lambda: arange_source(odt, acc), f"arange ({odt.name})")
         n = out._shape[0]
         rt.launch(ks["arange"], n, out._storage.data, out._offset, out._stride[0],
                   scalar_arg(start, acc), scalar_arg(step, acc), n)

@@ -41,6 +41,11 @@ KERNEL void gather(GLOBAL %(T)s* out, geo_t og, GLOBAL const %(T)s* src, geo_t s
 """
 
 
+def gather_source(dt):
+    """Source of gather over dtype dt."""
+    return preamble(dt) + _GATHER % {"T": CTYPE[dt]}
+
+
 def make_gather(backend):
     def gather(out, src, dim, index):
         rt = backend.rt(out)
@@ -51,8 +56,7 @@ def make_gather(backend):
         if index._dtype is not D.int64:
             from plugtorch.ops._core import cast_meta
             index = cast_meta(index, D.int64)
-        ks = rt.kernels(("gather", dt), lambda: preamble(dt) + _GATHER % {"T": CTYPE[dt]},
-                        f"gather ({dt.name})")
+        ks = rt.kernels(("gather", dt), lambda: gather_source(dt), f"gather ({dt.name})")
         rt.launch(ks["gather"], n, out._storage.data, geo_struct(out._offset, out._stride),
                   src._storage.data, geo_struct(src._offset, src._stride), index._storage.data,
                   geo_struct(index._offset, index._stride), dims_struct(index._shape),
@@ -85,6 +89,20 @@ KERNEL void scatter(GLOBAL %(T)s* out, geo_t og, GLOBAL const long* idx, geo_t i
 """
 
 
+def _scatter_update(dt, reduce):
+    upd = {None: "v", "sum": "out[q] + v", "prod": "out[q] * v"}[reduce]
+    if dt is D.bool and reduce is not None:
+        upd = "out[q] | v" if reduce == "sum" else "out[q] & v"
+    return upd
+
+
+def scatter_source(dt, reduce, is_t):
+    """Source of scatter into dtype dt (reduce None/"sum"/"prod"; src a tensor if is_t)."""
+    return preamble(dt) + _SCATTER % {
+        "T": CTYPE[dt], "SRC": "src[ps + k * sst]" if is_t else "sval",
+        "UPDATE": cast(_scatter_update(dt, reduce), dt, dt)}
+
+
 def make_scatter(backend):
     def scatter(out, dim, index, src, reduce):
         rt = backend.rt(out)
@@ -100,13 +118,9 @@ def make_scatter(backend):
         if is_t and src._dtype is not dt:
             from plugtorch.ops._core import cast_meta
             src = cast_meta(src, dt)
-        upd = {None: "v", "sum": "out[q] + v", "prod": "out[q] * v"}[reduce]
-        if dt is D.bool and reduce is not None:
-            upd = "out[q] | v" if reduce == "sum" else "out[q] & v"
+        upd = _scatter_update(dt, reduce)
         key = ("scatter", dt, upd, is_t)
-        ks = rt.kernels(key, lambda: preamble(dt) + _SCATTER % {
-            "T": CTYPE[dt], "SRC": "src[ps + k * sst]" if is_t else "sval",
-            "UPDATE": cast(upd, dt, dt)}, f"scatter ({dt.name})")
+        ks = rt.kernels(key, lambda: scatter_source(dt, reduce, is_t), f"scatter ({dt.name})")
         ishape, ist = _full_geo(index, dim) if index._shape else ([], [])
         _, ost = _full_geo(out, dim) if out._shape else ([], [])
         if is_t:
@@ -149,6 +163,11 @@ _UNIFORM_VALUE = {
 }
 
 
+def uniform_source(dt):
+    """Source of the Philox uniform generator writing float dtype dt."""
+    return preamble(dt) + _UNIFORM % {"T": CTYPE[dt], "VALUE": _UNIFORM_VALUE[dt]}
+
+
 def make_uniform(backend):
     def uniform(out, seed, offset):
         rt = backend.rt(out)
@@ -156,8 +175,7 @@ def make_uniform(backend):
         n = out.numel()
         if n == 0:
             return
-        ks = rt.kernels(("uniform", dt), lambda: preamble(dt) + _UNIFORM % {
-            "T": CTYPE[dt], "VALUE": _UNIFORM_VALUE[dt]}, f"uniform ({dt.name})")
+        ks = rt.kernels(("uniform", dt), lambda: uniform_source(dt), f"uniform ({dt.name})")
         seed = int(seed) & (2 ** 64 - 1)
         rt.launch(ks["uniform"], n, out._storage.data, geo_struct(out._offset, out._stride),
                   dims_struct(out._shape), _i32(len(out._shape)), _u32(seed & 0xFFFFFFFF),

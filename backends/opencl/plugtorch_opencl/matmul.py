@@ -143,6 +143,11 @@ KERNEL void tcopy(GLOBAL T* out, GLOBAL const T* src, long so, long sb, long sr,
 """
 
 
+def tcopy_source(dt):
+    """Source of the blocked transposing copy of dtype dt."""
+    return preamble(dt) + f"typedef {CTYPE[dt]} T;\n" + _TCOPY % {}
+
+
 def _rowmajor(t):
     """t, or a contiguous copy when its last dim is not unit-stride (or it broadcasts rows).
 
@@ -160,8 +165,7 @@ def _rowmajor(t):
     rt = t._storage.backend.rt(t)
     dt = t._dtype
     ks = rt.programs.get(("tcopy", dt)) or rt.kernels(
-        ("tcopy", dt), lambda: preamble(dt) + f"typedef {CTYPE[dt]} T;\n" + _TCOPY % {},
-        f"copy ({dt.name})")
+        ("tcopy", dt), lambda: tcopy_source(dt), f"copy ({dt.name})")
     nbr, nbc = -(-R // 16), -(-C // 16)
     total = B * nbr * nbc
     rt.launch(ks["tcopy"], total, out._storage.data, t._storage.data, t._offset, t._stride[0],

@@ -71,7 +71,8 @@ def _spec(op, xdt, odt):
     return xdt, ident, "xv", comb
 
 
-def _red_source(op, xdt, odt):
+def red_source(op, xdt, odt):
+    """Source of reduction `op` (sum, prod, amax, amin, any, all) from xdt into odt."""
     acc, ident, load, comb = _spec(op, xdt, odt)
     return preamble(xdt, odt, acc) + _TEMPLATE % {
         "OT": CTYPE[odt], "XT": CTYPE[xdt], "ACC": CTYPE[acc], "ID": ident, "LOAD": load,
@@ -81,7 +82,7 @@ def _red_source(op, xdt, odt):
 def _launch_red(rt, op, out_buf, oo, xbuf, xdt, odt, kshape, kstrides, xoff, rshape, rstrides,
                 P, chunk):
     key = ("reduce", op, xdt, odt)
-    ks = rt.programs.get(key) or rt.kernels(key, lambda: _red_source(op, xdt, odt),
+    ks = rt.programs.get(key) or rt.kernels(key, lambda: red_source(op, xdt, odt),
                                             f"{op} ({xdt.name})")
     M = 1
     for n in kshape:
@@ -150,7 +151,7 @@ def make_reduction(backend, op):
         M, K, P = plan[0], plan[1], plan[2]
         if P == 1:
             key = ("reduce", op, xdt, odt)
-            ks = rt.programs.get(key) or rt.kernels(key, lambda: _red_source(op, xdt, odt),
+            ks = rt.programs.get(key) or rt.kernels(key, lambda: red_source(op, xdt, odt),
                                                     f"{op} ({xdt.name})")
             ks["red"](rt.queue, rt.gsize(M), rt.local, out._storage.data, out._offset,
                       x._storage.data, _Q(x._offset) + plan[3], plan[4], plan[5], plan[6],
@@ -186,15 +187,19 @@ KERNEL void arg(GLOBAL long* out, long oo, GLOBAL const %(XT)s* x, geo_t kg, dim
 """
 
 
+def arg_source(op, xdt):
+    """Source of argmax/argmin (`op`) over dtype xdt."""
+    f = xdt.kind == 2
+    cmp = ">" if op == "argmax" else "<"
+    better = f"!isnan(best) && (isnan(v) || v {cmp} best)" if f else f"v {cmp} best"
+    return preamble(xdt) + _ARG_TEMPLATE % {"XT": CTYPE[xdt], "BETTER": better}
+
+
 def make_arg(backend, op):
     def kernel(out, x, dim):
         rt = backend.rt(out)
         xdt = x._dtype
-        f = xdt.kind == 2
-        cmp = ">" if op == "argmax" else "<"
-        better = f"!isnan(best) && (isnan(v) || v {cmp} best)" if f else f"v {cmp} best"
-        ks = rt.kernels(("arg", op, xdt), lambda: preamble(xdt) + _ARG_TEMPLATE % {
-            "XT": CTYPE[xdt], "BETTER": better}, f"{op} ({xdt.name})")
+        ks = rt.kernels(("arg", op, xdt), lambda: arg_source(op, xdt), f"{op} ({xdt.name})")
         kshp, kst, _, _ = _split_dims(x, (dim,))
         M = 1
         for n in kshp:
@@ -221,14 +226,19 @@ KERNEL void cumsum(GLOBAL %(OT)s* out, geo_t og, GLOBAL const %(XT)s* x, geo_t x
 """
 
 
+def cumsum_source(xdt, odt):
+    """Source of cumsum from dtype xdt into dtype odt."""
+    return preamble(xdt, odt) + _CUMSUM % {"XT": CTYPE[xdt], "OT": CTYPE[odt]}
+
+
 def make_cumsum(backend):
     def cumsum(out, x, dim):
         rt = backend.rt(out)
         xdt, odt = x._dtype, out._dtype
         if out.numel() == 0:
             return
-        ks = rt.kernels(("cumsum", xdt, odt), lambda: preamble(xdt, odt) + _CUMSUM % {
-            "XT": CTYPE[xdt], "OT": CTYPE[odt]}, f"cumsum ({xdt.name})")
+        ks = rt.kernels(("cumsum", xdt, odt), lambda: cumsum_source(xdt, odt),
+                        f"cumsum ({xdt.name})")
         kept = [i for i in range(len(x._shape)) if i != dim]
         kshp, (xst, ost) = merge(tuple(x._shape[i] for i in kept),
                                  [[x._stride[i] for i in kept], [out._stride[i] for i in kept]])

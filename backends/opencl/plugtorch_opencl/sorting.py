@@ -53,6 +53,12 @@ def _before(dt, descending):
     return "a > b" if descending else "a < b"
 
 
+def sort_source(dt, descending):
+    """Source of the per-row stable merge sort over dtype dt."""
+    return preamble(dt) + f"#define T {CTYPE[dt]}\n" + _SORT % {
+        "BEFORE": _before(dt, descending)}
+
+
 def make_sort(backend):
     def sort(values, indices, x, dim, descending, stable):
         rt = backend.rt(values)
@@ -66,8 +72,7 @@ def make_sort(backend):
         if M == 0:
             return
         key = ("sort", dt, bool(descending))
-        ks = rt.kernels(key, lambda: preamble(dt) + f"#define T {CTYPE[dt]}\n" + _SORT % {
-            "BEFORE": _before(dt, descending)}, f"sort ({dt.name})")
+        ks = rt.kernels(key, lambda: sort_source(dt, descending), f"sort ({dt.name})")
         kept = [i for i in range(len(x._shape)) if i != dim]
         kshp, (xs, vs, is_) = merge(tuple(x._shape[i] for i in kept),
                                     [[t._stride[i] for i in kept] for t in (x, values, indices)])
@@ -111,6 +116,11 @@ KERNEL void write(GLOBAL long* out, GLOBAL const long* starts, GLOBAL const T* x
 """
 
 
+def nonzero_source(dt):
+    """Source of nonzero's count, scan and write kernels over dtype dt."""
+    return preamble(dt) + f"#define T {CTYPE[dt]}\n" + _NONZERO % {}
+
+
 def make_nonzero(backend):
     def nonzero(x):
         from plugtorch._tensor import empty_on
@@ -120,8 +130,7 @@ def make_nonzero(backend):
         n = x.numel()
         shape = x._shape or (1,)
         stride = x._stride or (1,)
-        ks = rt.kernels(("nonzero", dt), lambda: preamble(dt) + f"#define T {CTYPE[dt]}\n" +
-                        _NONZERO % {}, f"nonzero ({dt.name})")
+        ks = rt.kernels(("nonzero", dt), lambda: nonzero_source(dt), f"nonzero ({dt.name})")
         P = max(1, min(1024, n // 4096))
         chunk = -(-n // P) if n else 1
         counts = rt.alloc((P + 1) * 8)
