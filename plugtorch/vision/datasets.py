@@ -76,7 +76,31 @@ def read_idx(path):
     return arr.astype(dtype.newbyteorder("="))
 
 
-class MNIST(Dataset):
+class _ImageDataset(Dataset):
+    """Images and labels held as numpy arrays (`_images`, `_labels`), with the optional
+    `transform` / `target_transform` applied per item."""
+
+    @property
+    def data(self):
+        return from_numpy(self._images)
+
+    @property
+    def targets(self):
+        return from_numpy(self._labels)
+
+    def __len__(self):
+        return len(self._labels)
+
+    def __getitem__(self, index):
+        image, target = self._images[index], int(self._labels[index])
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return image, target
+
+
+class MNIST(_ImageDataset):
     """The MNIST handwritten digits (60,000 train / 10,000 test images, 28x28, uint8).
 
     Files are looked for in ``<root>/MNIST/raw/``, gzip-compressed or not, under their
@@ -139,14 +163,6 @@ class MNIST(Dataset):
     def raw_folder(self):
         return os.path.join(self.root, "MNIST", "raw")
 
-    @property
-    def data(self):
-        return from_numpy(self._images)
-
-    @property
-    def targets(self):
-        return from_numpy(self._labels)
-
     def _find(self, stem):
         """The path of `stem` (uncompressed preferred) or None."""
         for name in (stem, stem + ".gz"):
@@ -207,17 +223,6 @@ class MNIST(Dataset):
             if os.path.exists(tmp):
                 os.remove(tmp)
 
-    def __len__(self):
-        return len(self._labels)
-
-    def __getitem__(self, index):
-        image, target = self._images[index], int(self._labels[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
-
     def __repr__(self):
         split = "Train" if self.train else "Test"
         return (f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n"
@@ -243,7 +248,7 @@ def _load_digits():
     return _DIGITS[0]
 
 
-class Digits(Dataset):
+class Digits(_ImageDataset):
     """scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes) with a fixed split.
 
     The data ships inside scikit-learn (``pip install "plugtorch[demo]"``), so nothing is
@@ -281,25 +286,6 @@ class Digits(Dataset):
         self._labels = labels[keep]
         self.transform = transform
         self.target_transform = target_transform
-
-    @property
-    def data(self):
-        return from_numpy(self._images)
-
-    @property
-    def targets(self):
-        return from_numpy(self._labels)
-
-    def __len__(self):
-        return len(self._labels)
-
-    def __getitem__(self, index):
-        image, target = self._images[index], int(self._labels[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
 
     def __repr__(self):
         split = "Train" if self.train else "Test"
