@@ -1,12 +1,13 @@
 """The `plugtorch` command: backend information, conformance runs, kernel coverage, the demo.
 
     plugtorch info [--plugin MODULE]
-    plugtorch conformance NAME [--plugin MODULE] [pytest args...]
+    plugtorch conformance NAME [--plugin MODULE] [--strict] [pytest args...]
     plugtorch coverage NAME [--plugin MODULE]
     plugtorch demo [--device DEVICE] [--epochs N] [...]   (options: plugtorch demo --help)
 
 `--plugin MODULE` (repeatable) imports a backend plugin and registers it first, for a
 backend that is not installed with an entry point (e.g. examples/minimal_backend).
+`--strict` makes any CPU fallback a failure (see plugtorch.debug.strict).
 """
 import importlib
 import sys
@@ -66,17 +67,20 @@ def info(plugins):
 # ----------------------------------------------------------------------------- coverage
 
 def coverage(name, plugins):
-    """Print which primitives `name` implements natively and which run on the CPU fallback,
-    and the declared ops that therefore use a fallback."""
+    """Print how each primitive runs on backend `name` (its own kernel, a decomposition into
+    other primitives, or the CPU fallback), the ops it overrides, and the declared ops that
+    therefore use a fallback."""
     plugtorch = _register(plugins)
     from plugtorch import _dispatch
     from plugtorch.ops import OPS
     backend = plugtorch.backends.get(name)
     report = _dispatch.coverage(backend)
-    total = len(report["native"]) + len(report["fallback"])
-    print(f"backend {name}: {len(report['native'])}/{total} primitives native")
-    for key, title in (("native", "native"), ("fallback", "CPU fallback"),
-                       ("composite", "composite kernels")):
+    required = plugtorch.backends.REQUIRED
+    have = sum(n in backend.kernels for n in required)
+    print(f"backend {name}: {have}/{len(required)} required primitives, "
+          f"{len(report['native']) - have}/{len(plugtorch.backends.OPTIONAL)} optional ones")
+    for key, title in (("native", "native"), ("decomposed", "decomposed"),
+                       ("fallback", "CPU fallback"), ("overrides", "overridden ops")):
         print(f"{title} ({len(report[key])}): {' '.join(report[key]) or '-'}")
     missing = set(report["fallback"])
     slow = sorted(op.name for op in OPS.values() if op.primitive in missing)

@@ -1,78 +1,176 @@
-"""Dispatch: (op name, backend) -> kernel, with a CPU fallback for primitives a backend lacks.
+"""Dispatch: the one place that turns (op name, backend) into a callable.
 
-The hot path is `backend._table[name]`: one dict lookup. A table starts as a copy of the
-backend's `kernels`; a missing primitive is resolved once, through `__missing__`, to a
-fallback that runs the CPU kernel on host copies and writes the results back. Fallbacks and
-host transfers are counted (`plugtorch.debug.counters()`), and each fallback warns once.
+NOTE [dispatch]
+Every kernel call in plugtorch goes through `kernel(name, tensor)` (or `override` for the
+composite ops a backend may replace); nothing else reads a backend's kernels. A name is
+resolved once per backend and cached in that backend's table, so the hot path is one dict
+lookup. Resolution, first match wins:
+
+1. the backend's own kernel (`Backend.kernels[name]`, validated when the backend started);
+2. for an optional primitive, its decomposition into other primitives
+   (`plugtorch/ops/decompositions.py`), which runs on the backend's own device;
+3. for a required primitive, the CPU fallback: host copies, the CPU kernel, the results
+   copied back. It is counted (`plugtorch.debug.fallbacks`), warns once per (backend,
+   primitive), and raises `FallbackError` in strict mode (`plugtorch.debug.strict`).
+
+For a composite op that a backend may override (declared with `overridable=` in its spec),
+`override(name, tensor)` returns the backend's kernel or None; None means the frontend runs
+the op's own composite definition.
 """
+import inspect
+import os
 import warnings
-from collections import Counter
 
+from ._counters import COUNTERS
 from .backends.base import PRIMITIVES
 
-#: debug counters: ("fallback", backend, op) and ("to_host", backend) / ("to_device", backend)
-COUNTERS = Counter()
+__all__ = ["kernel", "backend_kernel", "override", "FallbackWarning", "FallbackError", "DECOMPOSITIONS",
+           "OVERRIDABLE", "coverage", "validate_kernels", "resolution"]
+
+#: optional primitive name -> decomposition(*args) written with other primitives
+DECOMPOSITIONS = {}
+#: composite op name -> kernel signature, for ops a backend may replace with its own kernel
+OVERRIDABLE = {}
+
 _warned = set()
-_tables = []
+_backends = []          # every backend that has a table (to rebuild them on invalidate)
+_strict = [os.environ.get("PLUGTORCH_STRICT", "0").lower() not in ("0", "", "false", "no")]
 
 
 class FallbackWarning(UserWarning):
     """A primitive ran on the CPU because the tensor's backend has no kernel for it."""
 
 
+class FallbackError(Exception):
+    """Strict mode: a primitive would have run on the CPU with host copies. Not a
+    RuntimeError, so code that handles op errors never mistakes it for one."""
+
+
 class _Table(dict):
+    """name -> resolved callable for one backend; filled on first use of each name."""
     __slots__ = ("backend",)
 
     def __init__(self, backend):
-        super().__init__(backend.kernels)
+        super().__init__()
         self.backend = backend
 
     def __missing__(self, name):
-        kernel = _make_fallback(name, self.backend)
-        self[name] = kernel
-        return kernel
+        fn = _resolve(name, self.backend)
+        self[name] = fn
+        return fn
 
 
-def table(backend):
-    t = getattr(backend, "_table", None)
+def _table(backend):
+    t = backend.__dict__.get("_plugtorch_dispatch")
     if t is None:
-        t = backend._table = _Table(backend)
-        _tables.append(backend)
+        t = _Table(backend)
+        backend._plugtorch_dispatch = t
+        _backends.append(backend)
     return t
 
 
+def kernel(name, t):
+    """The callable that runs primitive `name` for tensor `t`'s backend."""
+    try:
+        return t._storage.backend._plugtorch_dispatch[name]
+    except AttributeError:
+        return _table(t._storage.backend)[name]
+
+
+def backend_kernel(name, backend):
+    """The callable that runs primitive `name` on `backend` (for code holding no tensor)."""
+    return _table(backend)[name]
+
+
+def override(name, t):
+    """The backend's own kernel for overridable composite op `name`, or None."""
+    return kernel(name, t)
+
+
+def run(name, *args):
+    """Call primitive `name` on the backend of the first tensor argument."""
+    for a in args:
+        if hasattr(a, "_storage"):
+            return kernel(name, a)(*args)
+    raise AssertionError(f"{name}: no tensor argument")
+
+
+def prepare(backend):
+    """Give `backend` its (empty) dispatch table; called when a device is first resolved."""
+    _table(backend)
+
+
 def invalidate():
-    """Rebuild every dispatch table (a backend's kernels may have changed). Tables are
-    rebuilt, not dropped: existing tensors reach their kernels through them."""
-    for backend in _tables:
-        backend._table = _Table(backend)
+    """Forget every resolution (a backend's kernels may have changed). Tables are emptied,
+    not replaced: existing tensors reach their kernels through them."""
+    for backend in _backends:
+        backend._plugtorch_dispatch.clear()
+
+
+def resolution(name, backend):
+    """How `name` runs on `backend`: 'kernel', 'decomposition', 'fallback' or 'composite'."""
+    if name in backend.kernels:
+        return "kernel"
+    if name in DECOMPOSITIONS:
+        return "decomposition"
+    if name in PRIMITIVES:
+        return "fallback"
+    return "composite"
+
+
+def _resolve(name, backend):
+    fn = backend.kernels.get(name)
+    if fn is not None:
+        return fn
+    if name in OVERRIDABLE:
+        return None
+    decomposition = DECOMPOSITIONS.get(name)
+    if decomposition is not None:
+        return decomposition
+    if name in PRIMITIVES:
+        return _make_fallback(name, backend)
+    raise NotImplementedError(f"{name}: not a primitive or an overridable op; backend "
+                              f"{backend.name!r} cannot run it")
+
+
+def set_strict(enabled):
+    """Turn strict mode on or off; returns the previous setting."""
+    old = _strict[0]
+    _strict[0] = bool(enabled)
+    return old
+
+
+def is_strict():
+    return _strict[0]
 
 
 def _make_fallback(name, backend):
-    if name not in PRIMITIVES:
-        raise NotImplementedError(f"{name}: no kernel on backend {backend.name!r} and it is not "
-                                  f"a primitive with a CPU fallback")
     from . import backends
     cpu = backends.get("cpu")
     if backend is cpu:
         raise NotImplementedError(f"{name}: the cpu backend has no kernel for this primitive")
     cpu_kernel = cpu.kernels[name]
-    n_out = PRIMITIVES[name][0]
+    prim = PRIMITIVES[name]
 
-    def fallback(*args, **kwargs):
+    def fallback(*args):
         from ._tensor import Tensor, to_cpu_copy, upload_into, to_device_copy
+        if _strict[0]:
+            COUNTERS[("fallback", backend.name, name)] += 1
+            raise FallbackError(
+                f"{name}: backend {backend.name!r} has no kernel for this required primitive "
+                f"and strict mode forbids running it on the CPU (plugtorch.debug.strict)")
         COUNTERS[("fallback", backend.name, name)] += 1
         if (backend.name, name) not in _warned:
             _warned.add((backend.name, name))
             warnings.warn(f"{name}: backend {backend.name!r} has no kernel; running it on the "
                           f"CPU with host copies (slow)", FallbackWarning, stacklevel=4)
         host = [to_cpu_copy(a) if isinstance(a, Tensor) else a for a in args]
-        result = cpu_kernel(*host, **kwargs)
-        for dst, src in zip(args[:n_out], host[:n_out]):
+        result = cpu_kernel(*host)
+        for dst, src in zip(args[:prim.n_out], host[:prim.n_out]):
             upload_into(dst, src)
-        if isinstance(result, Tensor):
-            return to_device_copy(result, args[0].device if n_out else
-                                  next(a for a in args if isinstance(a, Tensor)).device)
+        if prim.returns:
+            device = next(a for a in args if isinstance(a, Tensor)).device
+            return to_device_copy(result, device)
         return result
 
     fallback.__name__ = f"fallback_{name}"
@@ -80,10 +178,49 @@ def _make_fallback(name, backend):
     return fallback
 
 
+# ----------------------------------------------------------------------------- registration
+
+def validate_kernels(backend, plugin):
+    """Check a backend's kernel table when it starts: every name is a primitive or an
+    overridable op, and every kernel accepts that name's arguments."""
+    for name, fn in backend.kernels.items():
+        if name in PRIMITIVES:
+            params = PRIMITIVES[name].params
+        elif name in OVERRIDABLE:
+            params = OVERRIDABLE[name]
+        else:
+            hint = ("it is a composite op that backends may not override" if _is_op(name)
+                    else "no primitive or op has that name")
+            raise ValueError(f"backend {backend.name!r} from plugin {plugin} registers a kernel "
+                             f"for {name!r}: {hint} (primitives: plugtorch.backends.PRIMITIVES; "
+                             f"overridable ops: {', '.join(sorted(OVERRIDABLE))})")
+        if not callable(fn):
+            raise TypeError(f"backend {backend.name!r} from plugin {plugin}: kernel {name!r} is "
+                            f"not callable ({type(fn).__name__})")
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            continue     # builtins and C functions: nothing to check
+        try:
+            sig.bind(*params)
+        except TypeError as e:
+            raise TypeError(f"backend {backend.name!r} from plugin {plugin}: kernel {name!r} "
+                            f"must accept ({', '.join(params)}), but its signature is "
+                            f"{name}{sig}: {e}") from None
+
+
+def _is_op(name):
+    from .ops import OPS
+    return name in OPS
+
+
 def coverage(backend):
-    """Report of a backend's kernels: {'native': primitives it implements, 'fallback':
-    primitives that run on the CPU, 'composite': the non-primitive ops it implements}."""
+    """Report of a backend's kernels: {'native': primitives it implements,
+    'decomposed': optional primitives it runs through their decomposition, 'fallback':
+    required primitives that run on the CPU, 'overrides': composite ops it replaces}."""
     native = sorted(n for n in PRIMITIVES if n in backend.kernels)
-    missing = sorted(n for n in PRIMITIVES if n not in backend.kernels)
-    return {"native": native, "fallback": missing,
-            "composite": sorted(n for n in backend.kernels if n not in PRIMITIVES)}
+    missing = [n for n in PRIMITIVES if n not in backend.kernels]
+    return {"native": native,
+            "decomposed": sorted(n for n in missing if n in DECOMPOSITIONS),
+            "fallback": sorted(n for n in missing if n not in DECOMPOSITIONS),
+            "overrides": sorted(n for n in backend.kernels if n not in PRIMITIVES)}

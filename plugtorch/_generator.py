@@ -39,6 +39,7 @@ import numpy as np
 from ._device import device as Device
 from ._tensor import Tensor, resolve_device, from_numpy_on
 from . import _dtype as D
+from ._dispatch import kernel as _kernel
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
            "get_rng_state", "set_rng_state"]
@@ -261,5 +262,5 @@ def fill_uniform(out, generator=None):
     n = out.numel()
     if n:
         seed_, off = generator_for(out._storage.device, generator)._take(n)
-        out._storage.backend._table["uniform"](out, seed_, off)
+        _kernel("uniform", out)(out, seed_, off)
     return out

@@ -6,10 +6,9 @@ tensor model itself: storage, geometry, device and dtype resolution, host transf
 import numpy as np
 
 from . import _dtype as D
-from . import _dispatch
 from . import _deferred
+from ._counters import COUNTERS
 from ._device import device as Device
-from . import backends as _backends
 
 __all__ = ["Tensor", "Storage"]
 
@@ -68,8 +67,9 @@ def resolve_device(spec):
     if spec is None:
         from . import _default_device
         return resolve_device(_default_device[0])
+    from . import backends, _dispatch   # registry and dispatch sit above the tensor layer
     dev = spec if isinstance(spec, Device) else Device(spec)
-    backend = _backends.get(dev.type)
+    backend = backends.get(dev.type)
     if backend.multi_device:
         index = backend.default_index() if dev.index is None else dev.index
         count = backend.device_count()
@@ -81,7 +81,7 @@ def resolve_device(spec):
         if dev.index not in (None, 0):
             raise RuntimeError(f"device {dev}: backend {dev.type!r} has a single device")
         dev = Device(dev.type)
-    _dispatch.table(backend)
+    _dispatch.prepare(backend)
     # one device object per (type, index), so the hot path can compare devices with `is`
     dev = _CANONICAL.setdefault((dev.type, dev.index), dev)
     try:
@@ -144,7 +144,7 @@ def from_numpy_on(array, dev, backend):
     st = Storage(backend.from_numpy(array, dev.index), backend, dev, dtype, array.size)
     t = _wrap(st, shape, contiguous_strides(shape), 0)
     if not backend.host_memory:
-        _dispatch.COUNTERS[("to_device", backend.name)] += 1
+        COUNTERS[("to_device", backend.name)] += 1
         if dtype.kind == 1 and 0 < array.size <= _RANGE_LIMIT:
             # the host knows this tensor's range now: index checks need no device read
             # (NOTE [deferred index checks])
@@ -166,7 +166,7 @@ def host_array(t):
 def host_array_nocheck(t):
     backend = t._storage.backend
     if not backend.host_memory:
-        _dispatch.COUNTERS[("to_host", backend.name)] += 1
+        COUNTERS[("to_host", backend.name)] += 1
     return backend.to_numpy(t)
 
 
@@ -184,7 +184,8 @@ def upload_into(dst, src_cpu):
     """Write the values of cpu tensor `src_cpu` into `dst` (any device, any view)."""
     st = dst._storage
     tmp = from_numpy_on(host_array(src_cpu), st.device, st.backend)
-    st.backend._table["copy"](dst, tmp)
+    from ._dispatch import backend_kernel
+    backend_kernel("copy", st.backend)(dst, tmp)
 
 
 class Tensor:

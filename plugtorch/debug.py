@@ -7,9 +7,39 @@ Example:
     >>> plugtorch.debug.counters()
     {}
 """
-from ._dispatch import COUNTERS
+import contextlib
 
-__all__ = ["counters", "reset_counters", "transfers", "fallbacks"]
+from ._dispatch import COUNTERS, FallbackError, FallbackWarning, is_strict, set_strict
+
+__all__ = ["counters", "reset_counters", "transfers", "fallbacks", "strict", "is_strict",
+           "FallbackError", "FallbackWarning"]
+
+
+class _Strict(contextlib.ContextDecorator):
+    def __init__(self, enabled):
+        self.previous = set_strict(enabled)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        set_strict(self.previous)
+        return False
+
+
+def strict(enabled=True):
+    """Strict mode: a primitive that would run on the CPU fallback raises `FallbackError`.
+
+    Takes effect at once; used as a context manager (or decorator) it restores the previous
+    setting on exit. `PLUGTORCH_STRICT=1` turns it on for a whole process.
+
+    Example:
+        >>> import plugtorch
+        >>> with plugtorch.debug.strict():
+        ...     (plugtorch.ones(2) * 2).tolist()      # the cpu backend has every kernel
+        [2.0, 2.0]
+    """
+    return _Strict(enabled)
 
 
 def counters():

@@ -104,9 +104,58 @@ def test_unknown_kernel_name_is_rejected_naming_the_plugin(registered):
         kernels = dict(plugtorch_minimal.KERNELS, frobnicate=lambda out, x: None)
 
     registered(Typo(), name="typo-plugin")
-    with pytest.raises(BackendUnavailable, match="typo-plugin.*unknown ops: frobnicate"):
+    with pytest.raises(BackendUnavailable, match="typo-plugin.*'frobnicate': no primitive"):
         plugtorch.backends.get("typodev")
     assert "frobnicate" in _entry("typodev")["reason"]
+
+
+@pytest.mark.parametrize("name", ["matmul", "mean", "relu6"])
+def test_kernel_for_a_composite_op_is_rejected(registered, name):
+    # matmul and mean are composites: a kernel for them would never be called
+    class Composite(plugtorch_minimal.MinimalBackend):
+        pass
+    Composite.name = f"comp{name.replace('6', 'six')}"
+    Composite.kernels = dict(plugtorch_minimal.KERNELS, **{name: lambda out, x: None})
+    registered(Composite(), name="composite-plugin")
+    with pytest.raises(BackendUnavailable, match=f"composite-plugin.*'{name}'.*may not override"
+                       if name != "relu6" else f"'{name}'"):
+        plugtorch.backends.get(Composite.name)
+
+
+def test_kernel_signature_is_checked(registered):
+    class WrongArity(plugtorch_minimal.MinimalBackend):
+        name = "aritydev"
+        kernels = dict(plugtorch_minimal.KERNELS, add=lambda out, a: None)
+
+    registered(WrongArity(), name="arity-plugin")
+    with pytest.raises(BackendUnavailable, match=r"arity-plugin: kernel 'add' must accept "
+                                                 r"\(out, a, b\)"):
+        plugtorch.backends.get("aritydev")
+
+
+def test_overridable_op_kernel_is_accepted_and_used(registered):
+    calls = []
+
+    def softmax(out, x, dim):
+        calls.append(dim)
+        plugtorch_minimal.KERNELS["fill"](out, 0.5)
+
+    class Fast(plugtorch_minimal.MinimalBackend):
+        name = "fastdev"
+        kernels = dict(plugtorch_minimal.KERNELS, softmax=softmax)
+
+    registered(Fast())
+    y = plugtorch.softmax(plugtorch.zeros(3, 2, device="fastdev"), dim=-1)
+    assert calls == [1] and y.tolist() == [[0.5, 0.5]] * 3
+    assert _dispatch.resolution("softmax", plugtorch.backends.get("fastdev")) == "kernel"
+    assert _dispatch.resolution("softmax", plugtorch.backends.get("minimal")) == "composite"
+
+
+def test_contract_tiers():
+    from plugtorch.backends import OPTIONAL, PRIMITIVES, REQUIRED
+    assert len(REQUIRED) <= 24
+    assert set(REQUIRED) | set(OPTIONAL) == set(PRIMITIVES)
+    assert set(_dispatch.DECOMPOSITIONS) == set(OPTIONAL)
 
 
 def test_register_same_plugin_twice_is_a_no_op():
@@ -143,11 +192,16 @@ def test_existing_tensors_keep_working_after_a_registration(registered):
 
 # ----------------------------------------------------------------------------- fallback
 
+_LACKING = ("sin", "sort", "scatter")
+
+
 @pytest.fixture
 def fresh_minimal(registered):
-    """A minimal backend under a new name: its fallback warnings have not fired yet."""
+    """A minimal backend under a new name that lacks three required kernels: its fallback
+    warnings have not fired yet."""
     class Fresh(plugtorch_minimal.MinimalBackend):
         name = "freshdev"
+        kernels = {k: v for k, v in plugtorch_minimal.KERNELS.items() if k not in _LACKING}
 
     registered(Fresh())
     return "freshdev"
@@ -181,14 +235,26 @@ def test_fallback_writes_back_into_strided_outputs(fresh_minimal):
     assert values.device.type == indices.device.type == fresh_minimal
 
 
-def test_coverage_reports_native_and_fallback():
+def test_strict_mode_turns_a_fallback_into_an_error(fresh_minimal):
+    x = plugtorch.tensor([0.5, 1.0], device=fresh_minimal)
+    with plugtorch.debug.strict():
+        with pytest.raises(plugtorch.debug.FallbackError, match="sin.*freshdev.*strict"):
+            x.sin()
+        assert (x * 2).tolist() == [1.0, 2.0]           # native kernels still run
+        assert x.sigmoid().tolist() == pytest.approx(1 / (1 + np.exp([-0.5, -1.0])))   # decomposed
+    assert not plugtorch.debug.is_strict()
+    np.testing.assert_allclose(x.sin().cpu().numpy(), np.sin([0.5, 1.0]), rtol=1e-6)
+
+
+def test_coverage_reports_native_decomposed_and_fallback(fresh_minimal):
+    from plugtorch.backends import OPTIONAL, REQUIRED
     report = _dispatch.coverage(plugtorch.backends.get("minimal"))
-    assert set(report["native"]) == set(plugtorch_minimal.KERNELS)
-    assert {"sort", "cumsum", "scatter", "uniform"} <= set(report["fallback"])
-    assert not set(report["native"]) & set(report["fallback"])
-    assert set(report["native"]) | set(report["fallback"]) == set(plugtorch.backends.PRIMITIVES)
+    assert set(report["native"]) == set(plugtorch_minimal.KERNELS) == set(REQUIRED)
+    assert set(report["decomposed"]) == set(OPTIONAL) and report["fallback"] == []
+    fresh = _dispatch.coverage(plugtorch.backends.get(fresh_minimal))
+    assert set(fresh["fallback"]) == set(_LACKING)
     cpu = _dispatch.coverage(plugtorch.backends.get("cpu"))
-    assert cpu["fallback"] == []
+    assert cpu["fallback"] == [] and cpu["decomposed"] == []
 
 
 # ----------------------------------------------------------------------------- hot path
@@ -200,8 +266,8 @@ class _NoPluggy:
 
 def test_pluggy_is_not_on_the_hot_path(monkeypatch):
     x, y = plugtorch.ones(3), plugtorch.ones(3, device="minimal")
-    table = plugtorch.backends.get("cpu")._table
-    assert isinstance(table, dict) and table["add"] is plugtorch.backends.get("cpu").kernels["add"]
+    cpu = plugtorch.backends.get("cpu")
+    assert _dispatch.kernel("add", x) is cpu.kernels["add"]
     monkeypatch.setattr(plugtorch.backends._pm, "hook", _NoPluggy())
     assert ((x + x) * 3).sum().item() == 18.0
     assert ((y + y) * 3).sin().sum().item() == pytest.approx(3 * np.sin(6.0))
@@ -224,6 +290,18 @@ _PLUGINS = {
         def plugtorch_register_backends(register):
             register("factorydev", _factory)
     """,
+    "ptthird_badarg.py": """
+        import plugtorch
+        @plugtorch.hookimpl
+        def plugtorch_register_backends(registr):
+            registr("badargdev", None)
+    """,
+    "ptthird_badname.py": """
+        import plugtorch
+        @plugtorch.hookimpl
+        def plugtorch_register_backend(register):
+            register("badnamedev", None)
+    """,
     "ptthird_good.py": """
         import plugtorch
         from plugtorch_cpu import CPUBackend
@@ -239,6 +317,8 @@ _ENTRY_POINTS = """\
 missing = ptthird_does_not_exist
 hook = ptthird_hook
 factory = ptthird_factory
+badarg = ptthird_badarg
+badname = ptthird_badname
 good = ptthird_good
 """
 _PROBE = """
@@ -282,10 +362,16 @@ def test_broken_entry_points_are_isolated(third_party):
     assert listing["hook"]["reason"] == "RuntimeError: hook failed on purpose"
     assert listing["factory"]["name"] == "factorydev"
     assert listing["factory"]["reason"] == "OSError: no such device node"
+    # pluggy validates hooks against the hookspecs: a misspelt argument or hook name is an
+    # isolated, listed error, not a crash of the first plugtorch.ones()
+    assert "PluginValidationError" in listing["badarg"]["reason"] and \
+        "registr" in listing["badarg"]["reason"]
+    assert "PluginValidationError" in listing["badname"]["reason"] and \
+        "plugtorch_register_backend" in listing["badname"]["reason"]
     assert listing["good"]["name"] == "gooddev" and listing["good"]["available"]
 
 
 def test_autoload_off_skips_third_party_entry_points(third_party):
     listing = _probe(third_party, PLUGTORCH_AUTOLOAD="0")
     assert listing["cpu"]["available"]
-    assert not set(listing) & {"missing", "hook", "factory", "good"}
+    assert not set(listing) & {"missing", "hook", "factory", "badarg", "badname", "good"}

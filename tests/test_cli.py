@@ -75,10 +75,10 @@ def test_coverage_lists_fallbacks():
     assert code == 0, err
     sections = {l.split(" (")[0]: l.split(": ", 1)[1].split() for l in out.splitlines()
                 if " (" in l and ": " in l}
-    assert "exp" in sections["native"] and "sort" not in sections["native"]
-    assert {"sort", "cumsum", "scatter", "uniform"} <= set(sections["CPU fallback"])
-    assert "sin" in sections["declared ops on a fallback primitive"]
-    assert out.startswith("backend minimal: 17/")
+    assert {"exp", "sort", "scatter", "uniform"} <= set(sections["native"])
+    assert {"cos", "cumsum", "argmax", "nonzero"} <= set(sections["decomposed"])
+    assert sections["CPU fallback"] == ["-"]
+    assert out.startswith("backend minimal: 24/24 required primitives, 0/43 optional")
 
 
 def test_unknown_command_and_backend():
@@ -90,12 +90,12 @@ def test_unknown_command_and_backend():
 
 def test_conformance_matrix_on_minimal():
     code, out, err = _run(["conformance", "minimal", "--plugin", "plugtorch_minimal",
-                           "-k", "exp or sort"])
+                           "--strict", "-k", "exp or sort"])
     assert code == 0, out[-3000:] + err
     rows = _matrix(out)
     assert rows["exp"]["f32"] == "ok" and rows["exp"]["grad"] == "ok"
     assert rows["exp"]["f16"] == "unsup"           # minimal has no float16
-    assert rows["sort"]["f64"] == "fb"              # sort runs through the CPU fallback
+    assert rows["sort"]["f64"] == "ok"              # strict: no CPU fallback anywhere
 
 
 def test_conformance_finds_planted_bugs(tmp_path):

@@ -1,14 +1,14 @@
-"""plugtorch_minimal: the smallest backend that passes the conformance suite.
+"""plugtorch_minimal: a backend with exactly the required tier of kernels.
 
 A template for backend authors. It keeps its data in its own storage class (`_Buffer`, a
-flat numpy array that plugtorch never looks into), implements a handful of primitive
-kernels, and leaves every other primitive to the dispatcher's CPU fallback
-(see `plugtorch._dispatch`), which copies the operands to the CPU backend, runs the CPU
-kernel there and copies the results back. `plugtorch coverage minimal` lists which is which.
+flat numpy array that plugtorch never looks into) and implements the 24 primitives of
+`plugtorch.backends.REQUIRED`; every other primitive runs through its decomposition into
+these, on this backend (see NOTE [dispatch] in `plugtorch._dispatch`). So it passes the
+conformance suite in strict mode: `pytest --backend minimal --strict`, with no CPU fallback.
 
-It is deliberately written against the public contract only: `plugtorch.backends.Backend`,
-NOTE [backend contract] in `plugtorch.backends.base`, and the tensor geometry fields
-(`_storage`, `_shape`, `_stride`, `_offset`) that every kernel receives.
+It is written against the public contract only: `plugtorch.backends.Backend`, NOTE [backend
+contract] in `plugtorch.backends.base`, and the accessors `buffer`, `shape`, `strides`,
+`offset` and `dtype` of `plugtorch.backends`.
 
 Use it:
     >>> import plugtorch, plugtorch_minimal
@@ -17,11 +17,14 @@ Use it:
     >>> (plugtorch.ones(3, device="minimal") * 2).sum().item()
     6.0
 """
+import math
+
 import numpy as np
 
 import plugtorch
+from plugtorch.backends import Backend, buffer, dtype, hookimpl, offset, shape, strides
 
-__all__ = ["MinimalBackend", "plugtorch_register_backends"]
+__all__ = ["MinimalBackend", "KERNELS", "plugtorch_register_backends"]
 
 
 class _Buffer:
@@ -34,21 +37,27 @@ class _Buffer:
 
 def _view(t):
     """A numpy view of tensor `t`'s elements, following its strides and offset."""
-    buf = t._storage.data.array
-    if not buf.size or 0 in t._shape:
-        return np.empty(t._shape, buf.dtype)
+    buf = buffer(t).array
+    if not buf.size or 0 in shape(t):
+        return np.empty(shape(t), buf.dtype)
     item = buf.itemsize
-    return np.ndarray(t._shape, buf.dtype, buffer=buf, offset=t._offset * item,
-                      strides=tuple(s * item for s in t._stride))
+    return np.ndarray(shape(t), buf.dtype, buffer=buf, offset=offset(t) * item,
+                      strides=tuple(s * item for s in strides(t)))
 
 
-def _operand(x, dtype):
-    # binary primitives may receive a Python scalar of the output's kind
-    return _view(x) if isinstance(x, plugtorch.Tensor) else np.asarray(x, dtype)
+def _is_tensor(x):
+    return isinstance(x, plugtorch.Tensor)
+
+
+def _operands(a, b):
+    # one operand of a binary primitive may be a Python scalar of the other's dtype
+    dt = dtype(a).np if _is_tensor(a) else dtype(b).np
+    return (_view(a) if _is_tensor(a) else np.asarray(a, dt),
+            _view(b) if _is_tensor(b) else np.asarray(b, dt))
 
 
 # ----------------------------------------------------------------------------- kernels
-# Each kernel gets outputs first, then inputs (see PRIMITIVES in plugtorch.backends.base).
+# Outputs first, then inputs (plugtorch.backends.PRIMITIVES has each signature and contract).
 # The frontend already checked, broadcast and cast everything.
 
 def _copy(out, src):
@@ -59,31 +68,52 @@ def _fill(out, value):
     _view(out)[...] = value
 
 
-def _unary(fn):
-    def kernel(out, x):
-        with np.errstate(all="ignore"):
-            fn(_view(x), out=_view(out))
-    return kernel
-
-
-def _binary(fn):
-    def kernel(out, a, b):
-        o = _view(out)
-        # comparisons get operands of the input dtype; the rest compute in out's dtype
-        dt = a._dtype.np if isinstance(a, plugtorch.Tensor) else (
-            b._dtype.np if isinstance(b, plugtorch.Tensor) else o.dtype)
-        with np.errstate(all="ignore"):
-            fn(_operand(a, dt), _operand(b, dt), out=o, casting="unsafe")
-    return kernel
+def _arange(out, start, step):
+    o = _view(out)
+    wide = np.float64 if o.dtype.kind == "f" else np.int64
+    np.copyto(o, start + np.arange(o.shape[0], dtype=wide) * step, casting="unsafe")
 
 
 def _where(out, cond, a, b):
     np.copyto(_view(out), np.where(_view(cond), _view(a), _view(b)))
 
 
+def _binary(fn):
+    def kernel(out, a, b):
+        o = _view(out)
+        x, y = _operands(a, b)
+        with np.errstate(all="ignore"):
+            np.copyto(o, fn(x, y, o.dtype), casting="unsafe")
+    return kernel
+
+
+def _divide(x, y, dt):
+    return np.true_divide(x, y) if dt.kind == "f" else np.floor_divide(x, y)
+
+
+def _power(x, y, dt):
+    if dt.kind == "f":
+        return np.power(x, y)
+    return np.power(x.astype(np.int64), y.astype(np.int64))   # exact, wraps when cast
+
+
+def _unary(fn):
+    def kernel(out, x):
+        with np.errstate(all="ignore"):
+            np.copyto(_view(out), fn(_view(x)), casting="unsafe")
+    return kernel
+
+
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
 def _sum(out, x, dims):
     o = _view(out)
     np.copyto(o, np.sum(_view(x), axis=dims, keepdims=True, dtype=o.dtype), casting="unsafe")
+
+
+def _amax(out, x, dims):
+    np.copyto(_view(out), np.max(_view(x), axis=dims, keepdims=True))
 
 
 def _bmm(out, a, b):
@@ -94,22 +124,67 @@ def _bmm(out, a, b):
     np.copyto(o, np.matmul(av, bv), casting="unsafe")
 
 
-def _arange(out, start, step):
+def _gather(out, src, dim, index):
+    np.copyto(_view(out), np.take_along_axis(_view(src), _view(index), axis=dim))
+
+
+def _scatter(out, dim, index, src, reduce):
+    o, idx = _view(out), _view(index)
+    coords = list(np.indices(idx.shape, sparse=True))
+    coords[dim] = idx
+    coords = tuple(np.broadcast_arrays(*coords))
+    if _is_tensor(src):
+        vals = _view(src)[tuple(slice(0, n) for n in idx.shape)]
+    else:
+        vals = np.full(idx.shape, src, o.dtype)
+    if reduce is None:
+        o[coords] = vals
+    elif reduce == "sum":
+        np.add.at(o, coords, vals)
+    else:
+        np.multiply.at(o, coords, vals)
+
+
+def _sort(values, indices, x, dim, descending, stable):
+    xv = _view(x)
+    key = xv
+    if descending:   # stable descending: sort negated keys; NaN is the largest value
+        if xv.dtype == np.bool_:
+            key = ~xv
+        elif xv.dtype.kind == "f":
+            key = np.where(np.isnan(xv), -np.inf, -xv.astype(np.float64))
+        else:
+            key = -xv.astype(np.int64)
+    order = np.argsort(key, axis=dim, kind="stable")
+    np.copyto(_view(indices), order)
+    np.copyto(_view(values), np.take_along_axis(xv, order, axis=dim))
+
+
+def _uniform(out, seed, offset_):
     o = _view(out)
-    np.copyto(o, start + np.arange(o.shape[0]) * step, casting="unsafe")
+    o[...] = plugtorch.backends.philox_uniform(o.size, seed, offset_, o.dtype).reshape(o.shape)
 
 
 KERNELS = {
-    "copy": _copy, "fill": _fill, "arange": _arange, "where": _where, "sum": _sum, "bmm": _bmm,
-    "neg": _unary(np.negative), "exp": _unary(np.exp), "log": _unary(np.log),
-    "add": _binary(np.add), "sub": _binary(np.subtract), "mul": _binary(np.multiply),
-    "div": _binary(np.true_divide), "maximum": _binary(np.maximum),
-    "eq": _binary(np.equal), "lt": _binary(np.less), "gt": _binary(np.greater),
+    "copy": _copy, "fill": _fill, "arange": _arange, "where": _where,
+    "add": _binary(lambda x, y, dt: np.add(x, y)),
+    "mul": _binary(lambda x, y, dt: np.multiply(x, y)),
+    "div": _binary(_divide),
+    "remainder": _binary(lambda x, y, dt: np.remainder(x, y)),
+    "pow": _binary(_power),
+    "eq": _binary(lambda x, y, dt: np.equal(x, y)),
+    "lt": _binary(lambda x, y, dt: np.less(x, y)),
+    "bitwise_and": _binary(lambda x, y, dt: np.bitwise_and(x, y)),
+    "atan2": _binary(lambda x, y, dt: np.arctan2(x, y)),
+    "exp": _unary(np.exp), "log": _unary(np.log), "sin": _unary(np.sin), "erf": _unary(_erf),
+    "sum": _sum, "amax": _amax, "bmm": _bmm, "gather": _gather, "scatter": _scatter,
+    "sort": _sort, "uniform": _uniform,
 }
+assert set(KERNELS) == set(plugtorch.backends.REQUIRED)
 
 
-class MinimalBackend(plugtorch.backends.Backend):
-    """A single-device host backend with its own storage and a few kernels.
+class MinimalBackend(Backend):
+    """A single-device host backend with its own storage and the required kernels only.
 
     It leaves out float16 on purpose: asking for it raises a TypeError, which the
     conformance suite reports as "unsupported".
@@ -132,9 +207,9 @@ class MinimalBackend(plugtorch.backends.Backend):
         return np.array(_view(tensor), copy=True)
 
     def describe(self):
-        return [{"device": "minimal", "name": "numpy arrays, a few kernels, CPU fallback"}]
+        return [{"device": "minimal", "name": "numpy arrays, the required kernels only"}]
 
 
-@plugtorch.backends.hookimpl
+@hookimpl
 def plugtorch_register_backends(register):
     register("minimal", MinimalBackend)

@@ -16,6 +16,7 @@ from .. import _tensor
 from .._tensor import Tensor
 from . import grad_mode
 from .graph import Node, _edge, _FREED, accumulate_leaf
+from .._dispatch import kernel as _kernel
 
 __all__ = ["backward", "grad"]
 
@@ -268,7 +269,7 @@ def _grad_roots(tensors, grad_tensors):
         t = tensors[0]
         if t.__class__ is Tensor and t._rg and not t._shape:
             g = _tensor.empty_like_meta(t)
-            g._storage.backend._table["fill"](g, 1.0)
+            _kernel("fill", g)(g, 1.0)
             return (g,)
     ones_like = _ones_like()
     grads = _as_tuple(grad_tensors) or (None,) * len(tensors)
@@ -286,7 +287,7 @@ def _grad_roots(tensors, grad_tensors):
             if t.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             g = _tensor.empty_like_meta(t)
-            g._storage.backend._table["fill"](g, 1.0)
+            _kernel("fill", g)(g, 1.0)
         elif not isinstance(g, Tensor):
             g = ones_like(t) * g
         elif g._shape != t._shape:

@@ -14,6 +14,7 @@ tensor goes away, with no help from the cycle collector.
 """
 from .. import _tensor
 from . import grad_mode
+from .._dispatch import kernel as _kernel
 
 __all__ = ["Node", "record", "accumulate_leaf"]
 
@@ -304,7 +305,7 @@ def accumulate_leaf(leaf, g, create_graph, foreign=False):
     elif cur._dtype is g._dtype and cur._storage.device is g._storage.device and \
             cur._storage is not g._storage:
         # the common case: add in place with the primitive, no dispatch through add_
-        cur._storage.backend._table["add"](cur, cur, g)
+        _kernel("add", cur)(cur, cur, g)
         cur._storage.version += 1
     else:
         with grad_mode.no_grad():

@@ -18,11 +18,14 @@ from importlib import metadata
 import pluggy
 
 from . import hookspecs
-from .base import Backend, PRIMITIVES
+from .base import Backend, Primitive, PRIMITIVES, REQUIRED, OPTIONAL, UNARY, BINARY, REDUCTIONS
 from .hookspecs import hookimpl
+from .api import *  # noqa: F401,F403  (the kernel-facing tensor accessors)
+from . import api as _api
 
-__all__ = ["Backend", "PRIMITIVES", "hookimpl", "register", "unregister", "list", "get",
-           "BackendUnavailable"]
+__all__ = ["Backend", "Primitive", "PRIMITIVES", "REQUIRED", "OPTIONAL", "UNARY", "BINARY",
+           "REDUCTIONS", "hookimpl", "register",
+           "unregister", "list", "get", "BackendUnavailable"] + _api.__all__
 
 ENTRY_POINT_GROUP = "plugtorch.backends"
 _OWN_DISTRIBUTION = "plugtorch"
@@ -41,7 +44,19 @@ class _Entry:
         self.error = None
 
 
-_pm = pluggy.PluginManager("plugtorch")
+class _PluginManager(pluggy.PluginManager):
+    """Accepts `plugtorch_*` functions without the hookimpl marker too (as pytest does for
+    `pytest_*`), so a plain module-level function is a hook."""
+
+    def parse_hookimpl_opts(self, plugin, name):
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name.startswith("plugtorch_") and \
+                callable(getattr(plugin, name, None)):
+            opts = {}
+        return opts
+
+
+_pm = _PluginManager("plugtorch")
 _pm.add_hookspecs(hookspecs)
 _entries = {}          # device type -> _Entry
 _broken = {}           # plugin name -> error text (plugins that failed to load)
@@ -53,6 +68,9 @@ def _autoload_enabled():
 
 
 def _collect_from(plugin, label):
+    """Register `plugin` with the plugin manager (pluggy validates its hooks against the
+    hookspecs) and call its hook through the manager. Any failure is recorded under `label`
+    in `_broken` and leaves plugtorch and every other plugin working."""
     def reg(name, factory):
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"plugin {label}: backend name must be an identifier, got {name!r}")
@@ -61,12 +79,20 @@ def _collect_from(plugin, label):
                           f"{_entries[name].plugin}", stacklevel=3)
         _entries[name] = _Entry(name, factory, label)
     try:
-        hook = getattr(plugin, "plugtorch_register_backends", None)
-        if hook is None:
+        if not _pm.is_registered(plugin):
+            _pm.register(plugin, name=label)
+        try:
+            _pm.check_pending()
+        except pluggy.PluginValidationError:
+            _pm.unregister(plugin)
+            raise
+        if not _pm.get_hookcallers(plugin):
+            _pm.unregister(plugin)
             raise TypeError("it has no plugtorch_register_backends hook")
-        hook(register=reg)
+        others = [p for p in _pm.get_plugins() if p is not plugin]
+        _pm.subset_hook_caller("plugtorch_register_backends", others)(register=reg)
     except Exception as e:
-        _broken[label] = f"{type(e).__name__}: {e}"
+        _broken[label] = "".join(traceback.format_exception_only(type(e), e)).strip()
 
 
 def _collect():
@@ -86,10 +112,6 @@ def _collect():
         except Exception as e:
             _broken[label] = "".join(traceback.format_exception_only(type(e), e)).strip()
             continue
-        try:
-            _pm.register(plugin, name=label)
-        except ValueError:
-            pass  # already registered under that name
         _collect_from(plugin, label)
 
 
@@ -110,7 +132,7 @@ def register(plugin, name=None):
             known = _pm.get_name(plugin)
             return [n for n, e in _entries.items() if e.plugin == known]
         label = name or f"runtime:{getattr(plugin, '__name__', type(plugin).__name__)}"
-        _pm.register(plugin, name=label)
+        _broken.pop(label, None)
         _collect_from(plugin, label)
         if label in _broken:
             raise RuntimeError(f"backend plugin {label} failed: {_broken[label]}")
@@ -151,11 +173,8 @@ def _start(entry):
 
 
 def _check_kernels(backend, plugin):
-    from ..ops import OPS
-    unknown = sorted(k for k in backend.kernels if k not in PRIMITIVES and k not in OPS)
-    if unknown:
-        raise ValueError(f"backend {backend.name!r} from plugin {plugin} registers kernels for "
-                         f"unknown ops: {', '.join(unknown)}")
+    from .._dispatch import validate_kernels
+    validate_kernels(backend, plugin)
     if "copy" not in backend.kernels:
         raise ValueError(f"backend {backend.name!r} from plugin {plugin} lacks the required "
                          f"'copy' kernel")

@@ -7,6 +7,7 @@ reports the same error for the same bad input.
 from .._tensor import Tensor, _wrap, empty_like_meta
 from ..autograd import graph
 from ..autograd.grad_mode import STATE
+from .._dispatch import kernel as _kernel
 
 
 # ----------------------------------------------------------------------------- checks
@@ -65,7 +66,7 @@ def cast_meta(t, dtype):
     if t._dtype is dtype:
         return t
     out = empty_like_meta(t, dtype=dtype)
-    t._storage.backend._table["copy"](out, t)
+    _kernel("copy", t)(out, t)
     return out
 
 
@@ -117,8 +118,11 @@ def run(name, *args):
     """Call primitive `name` on the backend of the first tensor argument."""
     for a in args:
         if isinstance(a, Tensor):
-            return a._storage.backend._table[name](*args)
+            return _kernel(name, a)(*args)
     raise AssertionError(name)
+
+
+kernel = _kernel
 
 
 # ----------------------------------------------------------------------------- gradients
@@ -172,7 +176,7 @@ def commit_inplace(op, self, result):
     gradient with the view's region replaced by what flows back through result.
     """
     from .slicing import copy_slices
-    self._storage.backend._table["copy"](self, expand_meta(result, self._shape))
+    _kernel("copy", self)(self, expand_meta(result, self._shape))
     self._storage.version += 1
     base = self._base
     # a constant written into a tensor that takes part in autograd still changes its history

@@ -4,8 +4,8 @@ logsumexp, softmax and log_softmax.
 NOTE [composite kernels]
 softmax and log_softmax have a decomposition (subtract the max, exp, sum, divide) and their
 own derivative, so every backend gets them. A backend may register a faster kernel under
-the op's name; it is looked up with `_table.get(name)` (a plain lookup, so a backend
-without one gets the decomposition, never the CPU fallback) and called as
+the op's name (both are declared `overridable`); `_dispatch.override` finds it (a backend
+without one gets the decomposition, never the CPU fallback), and it is called as
 `kernel(out, x, dim)` with a non-negative dim, a contiguous out and an input of at least
 one dim.
 """
@@ -17,6 +17,7 @@ import numpy as np
 from .. import _dtype as D
 from .._tensor import empty_like_meta, numel_of
 from ..autograd.grad_mode import STATE, no_grad
+from .._dispatch import override as _override
 from . import _core as C
 from ._decl import declare
 from . import samples as S
@@ -234,7 +235,7 @@ def _softmax_family(name, input, dim, dtype, bw, bname):
     if dim is None:
         raise TypeError(f"{name}(): missing required argument 'dim'")
     (d,) = C.wrap_dims(name, dim, len(x._shape))
-    kernel = x._storage.backend._table.get(name) if x._shape else None
+    kernel = _override(name, x) if x._shape else None
     if kernel is not None:
         out = empty_like_meta(x)
         kernel(out, x, d)
@@ -368,7 +369,8 @@ declare("norm", norm, ref=_ref_norm, samples=reduction_samples(_NORM_CASES, "non
         dtypes=D.FLOATING, rtol=1e-4)
 declare("logsumexp", logsumexp, ref=_ref_logsumexp, dtypes=D.FLOATING,
         samples=_scaled_samples(_LSE_CASES, 50.0))
-declare("softmax", softmax, ref=_ref_softmax, dtypes=D.FLOATING,
+declare("softmax", softmax, ref=_ref_softmax, dtypes=D.FLOATING, overridable="out x dim",
         samples=_scaled_samples(_SOFTMAX_CASES, 50.0))
 declare("log_softmax", log_softmax, ref=lambda x, dim: _ref_softmax(x, dim, log=True),
+        overridable="out x dim",
         dtypes=D.FLOATING, samples=_scaled_samples(_SOFTMAX_CASES, 50.0))

@@ -11,6 +11,7 @@ from ._decl import declare
 from .reduction import (return_types, reduce, reduce_dims, _out_shape, _squeezed,
                         _reshape_meta, _kernel_input, _unsqueeze_to, _check_nonempty,
                         _check_tensor, _np_reduce, reduction_samples, _CASES, _ONE_DIM)
+from .._dispatch import kernel as _kernel
 
 __all__ = ["amax", "amin", "max", "min", "aminmax", "argmax", "argmin"]
 
@@ -166,7 +167,7 @@ def _arg_kernel(kernel, x, d):
     """Run argmax/argmin over dim d; the result keeps d with size 1 (int64)."""
     xin = _kernel_input(x)
     out = empty_like_meta(x, shape=_out_shape(xin._shape, (d,)), dtype=D.int64)
-    x._storage.backend._table[kernel](out, xin, d)
+    _kernel(kernel, x)(out, xin, d)
     return out if x._shape else _reshape_meta(out, ())
 
 

@@ -35,6 +35,7 @@ from . import _core as C
 from ._decl import Sample
 from .views import make_view
 from .slicing import slice_view
+from .._dispatch import kernel as _kernel
 
 __all__ = ["index_put"]
 
@@ -501,7 +502,7 @@ def _commit(self, result):
 
 
 def _nonzero_raw(x):
-    return x._storage.backend._table["nonzero"](x)
+    return _kernel("nonzero", x)(x)
 
 
 C.bind(("__getitem__", getitem), ("__setitem__", setitem), ("index_put", index_put),

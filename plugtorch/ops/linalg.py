@@ -20,6 +20,7 @@ from . import samples as S
 from .views import _view_strides
 from ._einsum import einsum
 from ._matrix import cdist, diag, trace
+from .._dispatch import kernel as _kernel
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "inner", "outer", "ger", "cross", "addmm",
            "baddbmm", "einsum", "diag", "trace", "cdist"]
@@ -58,7 +59,7 @@ def _batched(t, shape, stride, batch):
     if st is None:
         # batch dims that cannot share one stride: copy them out (see NOTE [matmul on bmm])
         c = empty_like_meta(t, shape=full)
-        t._storage.backend._table["copy"](c, v)
+        _kernel("copy", t)(c, v)
         v, st = c, contiguous_strides(target)
     return _wrap(v._storage, target, st, v._offset)
 
@@ -79,9 +80,9 @@ def _product(name, a, b, a_shape, a_stride, b_shape, b_stride, out_shape):
     out = empty_like_meta(a, shape=(a3._shape[0], a3._shape[1], N))
     if numel_of(out._shape):
         if K == 0:
-            a._storage.backend._table["fill"](out, C.scalar_for(0, a._dtype))
+            _kernel("fill", a)(out, C.scalar_for(0, a._dtype))
         else:
-            a._storage.backend._table["bmm"](out, a3, b3)
+            _kernel("bmm", a)(out, a3, b3)
     out = _wrap(out._storage, out_shape, contiguous_strides(out_shape), 0)
     if STATE.enabled and (a._rg or b._rg):
         C.record(_matmul_bw, name.capitalize() + "Backward0", (a, b), out, saved=(a, b))

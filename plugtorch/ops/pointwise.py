@@ -14,6 +14,7 @@ from ..autograd.grad_mode import STATE
 from . import _core as C
 from ._decl import declare, Sample
 from . import samples as S
+from .._dispatch import kernel as _kernel
 
 
 # dtype rules: input dtype -> (compute dtype, output dtype), or raise
@@ -69,7 +70,7 @@ def unary(spec, x):
         cdt, odt = spec.cache[x._dtype] = spec.rule(x._dtype)
     xin = C.cast_meta(x, cdt) if cdt is not x._dtype else x
     out = empty_like_meta(x, dtype=odt)
-    x._storage.backend._table[spec.name](out, xin)
+    _kernel(spec.name, x)(out, xin)
     if spec.backward is not None and STATE.enabled and x._rg:
         C.record(spec.backward, spec.bname, (x,), out,
                  saved=(x,) if spec.save_in else (), save_out=spec.save_out)
@@ -87,9 +88,9 @@ def unary_(spec, x):
         return C.commit_inplace(spec.name + "_", x, unary(spec, x.clone()))
     r = unary(spec, x) if (cdt is not x._dtype or not x.is_contiguous()) else None
     if r is None:
-        x._storage.backend._table[spec.name](x, x)
+        _kernel(spec.name, x)(x, x)
     else:
-        x._storage.backend._table["copy"](x, r)
+        _kernel("copy", x)(x, r)
     x._storage.version += 1
     return x
 

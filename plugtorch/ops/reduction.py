@@ -14,6 +14,7 @@ from ..autograd.grad_mode import STATE
 from . import _core as C
 from ._decl import declare
 from . import samples as S
+from .._dispatch import kernel as _kernel
 
 __all__ = ["sum", "mean", "prod", "all", "any", "cumsum", "count_nonzero"]
 
@@ -68,7 +69,7 @@ def reduce(name, x, dim, keepdim, out_dtype, bw=None, bname=None, save_in=False,
     xin = _kernel_input(x)
     kshape = _out_shape(xin._shape, dims)
     out = empty_like_meta(x, shape=kshape, dtype=out_dtype)
-    x._storage.backend._table[name](out, xin, dims)
+    _kernel(name, x)(out, xin, dims)
     shape = _out_shape(x._shape, dims) if keepdim else _squeezed(x._shape, dims)
     if shape != kshape:
         out = _reshape_meta(out, shape)
@@ -253,7 +254,7 @@ def cumsum(input, dim, *, dtype=None):
     (d,) = C.wrap_dims("cumsum", dim, len(x._shape))
     xin = _kernel_input(x)
     out = empty_like_meta(x, shape=xin._shape, dtype=odt)
-    x._storage.backend._table["cumsum"](out, xin, d)
+    _kernel("cumsum", x)(out, xin, d)
     if not x._shape:
         out = _reshape_meta(out, ())
     if STATE.enabled and x._rg:

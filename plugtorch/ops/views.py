@@ -8,6 +8,7 @@ from .._tensor import Tensor, _wrap, contiguous_strides, numel_of, empty_like_me
 from ..autograd.grad_mode import STATE
 from ..autograd import graph
 from . import _core as C
+from .._dispatch import kernel as _kernel
 
 __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "t", "transpose",
            "swapaxes", "swapdims", "permute", "movedim", "clone", "detach", "expand_copy",
@@ -301,7 +302,7 @@ def clone(input, *, memory_format=None):
     """A copy with its own (contiguous) storage; gradients flow through."""
     x = input
     out = empty_like_meta(x)
-    x._storage.backend._table["copy"](out, x)
+    _kernel("copy", x)(out, x)
     if STATE.enabled and x._rg:
         graph.record(_identity_bw, "CloneBackward0", (x,), out)
     return out

@@ -13,5 +13,7 @@ Example:
 """
 from ._compare import assert_close, tolerances, to_host
 from ._gradcheck_fd import double_fd_check, fd_check
+from ._override import kernel_override
 
-__all__ = ["assert_close", "double_fd_check", "fd_check", "tolerances", "to_host"]
+__all__ = ["assert_close", "double_fd_check", "fd_check", "kernel_override", "tolerances",
+           "to_host"]

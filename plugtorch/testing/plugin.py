@@ -7,18 +7,23 @@ installed. It adds:
   (`plugtorch.backends.available()`, after conftest files had a chance to register more).
 - ``--backend-plugin MODULE`` (repeatable): import MODULE and register it as a backend
   plugin first, for a backend that is not installed with an entry point yet.
+- ``--strict`` (pytest's own flag, which also turns on pytest's strict checks) or
+  ``PLUGTORCH_STRICT=1``: strict conformance. A primitive that would run on the CPU fallback
+  raises `plugtorch.debug.FallbackError` instead, and a test during which any fallback ran
+  fails, so a backend passes only by running everything on its own device.
 - a ``device`` argument for tests: every test that takes ``device`` runs once per selected
   backend, with ids like ``[cpu]``, ``[minimal]``, ``[opencl]``; its value is the device
   type string, e.g. ``plugtorch.ones(3, device=device)``.
 
 Example (a third-party backend author):
-    pytest --pyargs plugtorch.testing.suite --backend mybackend
+    pytest --pyargs plugtorch.testing.suite --backend mybackend --strict
 """
 import importlib
 
 import pytest
 
 import plugtorch
+from plugtorch import debug
 
 
 def pytest_addoption(parser):
@@ -35,6 +40,31 @@ def pytest_configure(config):
         plugtorch.backends.register(importlib.import_module(name))
     # the suite reports fallbacks in its matrix; one warning per primitive adds nothing
     config.addinivalue_line("filterwarnings", "ignore::plugtorch._dispatch.FallbackWarning")
+    if strict_mode(config):
+        debug.strict(True)
+
+
+def strict_mode(config):
+    """Whether fallbacks fail tests: pytest's --strict, or PLUGTORCH_STRICT=1."""
+    return bool(getattr(config.option, "strict", False)) or debug.is_strict()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    # in strict mode a fallback fails the test even if the test caught the error
+    if not strict_mode(item.config):
+        return (yield)
+    before = _total_fallbacks()
+    result = yield
+    ran = _total_fallbacks() - before
+    if ran:
+        raise debug.FallbackError(f"{ran} CPU fallback(s) ran during this test in strict "
+                                  f"mode: {debug.counters()}")
+    return result
+
+
+def _total_fallbacks():
+    return sum(n for k, n in debug.counters().items() if k[0] == "fallback")
 
 
 def selected_backends(config):

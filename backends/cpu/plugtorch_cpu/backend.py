@@ -1,10 +1,10 @@
 """CPUBackend: storage is a flat numpy array; a tensor's numpy view is cached on it."""
 import numpy as np
 
-from plugtorch.backends import Backend
-from plugtorch import _dtype as D
+import plugtorch
+from plugtorch.backends import Backend, numpy_view
 
-from .kernels import KERNELS, _v as view
+from .kernels import KERNELS
 
 
 class CPUBackend(Backend):
@@ -12,7 +12,9 @@ class CPUBackend(Backend):
     name = "cpu"
     multi_device = False
     host_memory = True
-    dtypes = frozenset(D.ALL)
+    dtypes = frozenset((plugtorch.bool, plugtorch.uint8, plugtorch.int8, plugtorch.int16,
+                        plugtorch.int32, plugtorch.int64, plugtorch.float16, plugtorch.float32,
+                        plugtorch.float64))
     kernels = KERNELS
 
     def empty(self, numel, dtype, index):
@@ -22,7 +24,7 @@ class CPUBackend(Backend):
         return np.array(array, copy=True).reshape(-1)
 
     def to_numpy(self, tensor):
-        return view(tensor)
+        return numpy_view(tensor)
 
     def describe(self):
         import platform

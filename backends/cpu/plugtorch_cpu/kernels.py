@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from plugtorch._tensor import contiguous_strides, numel_of
+from plugtorch.backends import is_tensor, numpy_view, philox_uniform
 
 KERNELS = {}
 
@@ -14,24 +14,7 @@ KERNELS = {}
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"plugtorch_cpu\.kernels")
 
 
-def _v(t):
-    """The numpy view of tensor t (created once, cached on the tensor)."""
-    v = t._view
-    if v is None:
-        st = t._storage
-        data = st.data
-        shape = t._shape
-        if t._offset == 0 and t._stride is contiguous_strides(shape) and data.size == \
-                numel_of(shape):
-            v = data.reshape(shape)
-        elif data.size == 0:
-            v = np.empty(shape, data.dtype)
-        else:
-            item = data.itemsize
-            v = np.ndarray(shape, data.dtype, buffer=data, offset=t._offset * item,
-                           strides=tuple(s * item for s in t._stride))
-        t._view = v
-    return v
+_v = numpy_view     # the strided numpy view of a tensor, cached on it
 
 
 def kernel(name):
@@ -42,7 +25,7 @@ def kernel(name):
 
 
 def _operand(x):
-    return _v(x) if hasattr(x, "_storage") else x
+    return _v(x) if is_tensor(x) else x
 
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
@@ -138,8 +121,15 @@ def _pow(a, b, out):
     np.power(a, b, out=out)
 
 
+def _divide(a, b, out, casting="same_kind"):
+    # the contract: true division for floats, floor division for integers
+    if out.dtype.kind == "f":
+        return np.true_divide(a, b, out=out, casting=casting)
+    return np.floor_divide(a, b, out=out, casting=casting)
+
+
 _BINARY = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": _divide,
     "floor_divide": np.floor_divide, "remainder": np.remainder, "pow": np.power,
     "maximum": np.maximum, "minimum": np.minimum, "atan2": np.arctan2, "eq": np.equal,
     "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
@@ -152,10 +142,16 @@ _BINARY = {
 def _make_binary(fn, name):
     def k(out, a, b):
         o = _v(out)
-        a = _v(a) if a.__class__ is not float and a.__class__ is not int and \
-            a.__class__ is not bool else np.asarray(a, o.dtype)
-        b = _v(b) if b.__class__ is not float and b.__class__ is not int and \
-            b.__class__ is not bool else np.asarray(b, o.dtype if name not in _CMP else a.dtype)
+        # a scalar operand takes the other operand's dtype (out's, except for comparisons)
+        if a.__class__ is float or a.__class__ is int or a.__class__ is bool:
+            b = _v(b)
+            a = np.asarray(a, o.dtype if name not in _CMP else b.dtype)
+        else:
+            a = _v(a)
+            if b.__class__ is float or b.__class__ is int or b.__class__ is bool:
+                b = np.asarray(b, o.dtype if name not in _CMP else a.dtype)
+            else:
+                b = _v(b)
         if o.dtype == np.bool_ and name in _CMP or name.startswith("logical"):
             fn(a, b, out=o)
         else:
@@ -271,8 +267,8 @@ def _scatter(out, dim, index, src, reduce):
     # full coordinates of every index element
     coords = list(np.indices(idx.shape, sparse=True))
     coords[dim] = idx
-    vals = _v(src) if hasattr(src, "_storage") else np.asarray(src, o.dtype)
-    if hasattr(src, "_storage"):
+    vals = _v(src) if is_tensor(src) else np.asarray(src, o.dtype)
+    if is_tensor(src):
         vals = vals[tuple(slice(0, n) for n in idx.shape)]
     vals = np.broadcast_to(vals, idx.shape)
     if reduce is None:
@@ -309,6 +305,5 @@ def _nonzero(x):
 
 @kernel("uniform")
 def _uniform(out, seed, offset):
-    from plugtorch.ops.random import philox_uniform_numpy
     o = _v(out)
-    o[...] = philox_uniform_numpy(o.size, seed, offset, o.dtype).reshape(o.shape)
+    o[...] = philox_uniform(o.size, seed, offset, o.dtype).reshape(o.shape)

@@ -6,7 +6,7 @@ the launcher casts the value to the output dtype. Integer division and remainder
 give 0 and never trap; floor_divide floors and remainder takes the divisor's sign, as
 numpy does; maximum/minimum propagate NaN; comparisons with NaN are false.
 """
-from plugtorch import _dtype as D
+import plugtorch
 
 _FLOAT_DIVMOD = r"""
 INLINE T pt_fdiv_T(T a, T b) {
@@ -76,7 +76,7 @@ def _helpers(dt, ctype):
 def unary_expr(name, dt):
     """(C expression over x0, its dtype) for unary primitive `name` on dtype `dt`."""
     f = dt.kind == 2
-    b = dt is D.bool
+    b = dt is plugtorch.bool
     if name == "neg":
         return "-x0", dt
     if name == "abs":
@@ -101,13 +101,13 @@ def unary_expr(name, dt):
     if name == "reciprocal":
         return "(T)1 / x0", dt
     if name == "logical_not":
-        return "(x0 == 0)", D.bool
+        return "(x0 == 0)", plugtorch.bool
     if name == "isnan":
-        return ("isnan(x0)" if f else "0"), D.bool
+        return ("isnan(x0)" if f else "0"), plugtorch.bool
     if name == "isinf":
-        return ("isinf(x0)" if f else "0"), D.bool
+        return ("isinf(x0)" if f else "0"), plugtorch.bool
     if name == "isfinite":
-        return ("isfinite(x0)" if f else "1"), D.bool
+        return ("isfinite(x0)" if f else "1"), plugtorch.bool
     if name == "bitwise_not":
         return ("(x0 == 0)" if b else "~x0"), dt
     raise KeyError(name)
@@ -120,15 +120,15 @@ _BITS = {"bitwise_and": "&", "bitwise_or": "|", "bitwise_xor": "^"}
 def binary_expr(name, dt, ctype):
     """(C expression over x0, x1, its dtype, helper source) for binary primitive `name`."""
     f = dt.kind == 2
-    b = dt is D.bool
+    b = dt is plugtorch.bool
     if name in _CMP:
-        return f"(x0 {_CMP[name]} x1)", D.bool, ""
+        return f"(x0 {_CMP[name]} x1)", plugtorch.bool, ""
     if name == "logical_and":
-        return "((x0 != 0) && (x1 != 0))", D.bool, ""
+        return "((x0 != 0) && (x1 != 0))", plugtorch.bool, ""
     if name == "logical_or":
-        return "((x0 != 0) || (x1 != 0))", D.bool, ""
+        return "((x0 != 0) || (x1 != 0))", plugtorch.bool, ""
     if name == "logical_xor":
-        return "((x0 != 0) != (x1 != 0))", D.bool, ""
+        return "((x0 != 0) != (x1 != 0))", plugtorch.bool, ""
     if name in _BITS:
         return f"(x0 {_BITS[name]} x1)", dt, ""
     if b and name in ("add", "maximum"):
@@ -141,8 +141,8 @@ def binary_expr(name, dt, ctype):
         return "(x0 - x1)", dt, ""
     if name == "mul":
         return "(x0 * x1)", dt, ""
-    if name == "div":
-        return ("(x0 / x1)" if f else f"(x1 == 0 ? (T)0 : (T)(x0 / x1))"), dt, ""
+    if name == "div" and f:
+        return "(x0 / x1)", dt, ""
     if name == "atan2":
         return "atan2(x0, x1)", dt, ""
     if name == "maximum":
@@ -150,7 +150,7 @@ def binary_expr(name, dt, ctype):
     if name == "minimum":
         return ("((isnan(x0) || x0 <= x1) ? x0 : x1)" if f else "(x0 < x1 ? x0 : x1)"), dt, ""
     helpers = _helpers(dt, ctype)
-    if name == "floor_divide":
+    if name in ("floor_divide", "div"):   # integer div floors, as the contract says
         return (f"pt_fdiv_{ctype}(x0, x1)" if f else f"pt_idiv_{ctype}(x0, x1)"), dt, helpers
     if name == "remainder":
         return (f"pt_fmod_{ctype}(x0, x1)" if f else f"pt_imod_{ctype}(x0, x1)"), dt, helpers

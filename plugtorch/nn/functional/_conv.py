@@ -18,6 +18,7 @@ decomposition.
 """
 from ..._tensor import Tensor, _wrap, empty_like_meta, numel_of
 from ...autograd.grad_mode import no_grad
+from ..._dispatch import override as _override
 from ...ops import _core as C
 from ._spatial import _check_geometry, _fold, _grid, _ntuple, _unfold
 
@@ -164,8 +165,9 @@ def conv2d_raw(x, w, b, stride, pad4, dilation, groups):
     """conv2d on checked arguments: a 4-d x, 4-d w, padding as (top, bottom, left, right).
 
     NOTE [conv2d kernel]
-    A backend may register a composite kernel named "conv2d"; it is looked up with
-    `_table.get` (so a backend without one gets the decomposition, never the CPU fallback)
+    A backend may register a kernel named "conv2d" (the op is declared overridable);
+    `_dispatch.override` finds it (a backend without one gets the decomposition, never the
+    CPU fallback)
     and called as `kernel(out, x, weight, bias, stride, padding, dilation, groups)` with
     a contiguous out (N, O, oh, ow); x (N, C, H, W), weight (O, C/groups, kH, kW) and bias
     (O,) or None, all of one floating dtype and in any strides; stride and dilation pairs
@@ -173,7 +175,7 @@ def conv2d_raw(x, w, b, stride, pad4, dilation, groups):
     """
     geom = (tuple(w._shape[2:]), tuple(dilation), tuple(pad4), tuple(stride))
     grid = _grid(x._shape[2:], geom)
-    kernel = x._storage.backend._table.get("conv2d")
+    kernel = _override("conv2d", x)
     if kernel is not None:
         out = empty_like_meta(x, shape=(x._shape[0], w._shape[0]) + grid)
         kernel(out, x, w, b, geom[3], geom[2], geom[1], groups)
@@ -396,3 +398,50 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"{x._shape[2]}.")
     y = _fold(x.transpose(1, 2), x._shape[1] // K, hw, geom, grid)
     return y if batched else y.squeeze(0)
+
+
+# ----------------------------------------------------------------------------- declaration
+
+def _ref_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """numpy reference: sliding windows of the zero-padded input, in float64."""
+    import numpy as np
+    s, p, d = (v if isinstance(v, tuple) else (v, v) for v in (stride, padding, dilation))
+    x = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    O, Cg, kh, kw = w.shape
+    N, _, H, W = x.shape
+    oh, ow = (H - d[0] * (kh - 1) - 1) // s[0] + 1, (W - d[1] * (kw - 1) - 1) // s[1] + 1
+    out = np.zeros((N, O, oh, ow))
+    for g in range(groups):
+        xs = x[:, g * Cg:(g + 1) * Cg]
+        ws = w[g * (O // groups):(g + 1) * (O // groups)]
+        for i in range(kh):
+            for j in range(kw):
+                patch = xs[:, :, i * d[0]:i * d[0] + s[0] * (oh - 1) + 1:s[0],
+                           j * d[1]:j * d[1] + s[1] * (ow - 1) + 1:s[1]]
+                out[:, g * (O // groups):(g + 1) * (O // groups)] += np.einsum(
+                    "nchw,oc->nohw", patch, ws[:, :, i, j])
+    return out if b is None else out + b.reshape(1, -1, 1, 1)
+
+
+def _conv2d_samples(dtype, rng):
+    from ...ops._decl import Sample
+    from ...ops.samples import array
+    return [
+        Sample(array((2, 3, 5, 6), dtype, rng), array((4, 3, 3, 2), dtype, rng),
+               array((4,), dtype, rng), grad=(0, 1, 2)),
+        Sample(array((1, 4, 6, 6), dtype, rng), array((2, 2, 3, 3), dtype, rng), None,
+               stride=2, padding=1, dilation=1, groups=2, grad=(0, 1), name="strided"),
+        Sample(array((1, 2, 7, 5), dtype, rng), array((3, 2, 2, 2), dtype, rng), None,
+               stride=(2, 1), padding=(1, 0), dilation=2, grad=(0, 1), name="dilated"),
+    ]
+
+
+def _declare():
+    from ... import _dtype as D
+    from ...ops._decl import declare
+    declare("conv2d", conv2d, ref=_ref_conv2d, samples=_conv2d_samples, dtypes=D.FLOATING,
+            atol=1e-4, rtol=1e-4,
+            overridable="out x weight bias stride padding dilation groups")
+
+
+_declare()
