@@ -11,11 +11,12 @@ import os
 
 import numpy as np
 
-from plugtorch import _dtype as D
-from plugtorch.backends import Backend
-from plugtorch.backends.base import UNARY, BINARY
+import plugtorch
+from plugtorch.backends import (Backend, UNARY, BINARY, buffer, device_index, dtype,
+                                is_contiguous, new_tensor, offset, shape)
 
-_BASE_DTYPES = (D.bool, D.uint8, D.int8, D.int16, D.int32, D.int64, D.float32)
+_BASE_DTYPES = (plugtorch.bool, plugtorch.uint8, plugtorch.int8, plugtorch.int16, plugtorch.int32,
+                plugtorch.int64, plugtorch.float32)
 
 
 class _Runtimes(dict):
@@ -59,9 +60,9 @@ class OpenCLBackend(Backend):
         exts = [set(d.extensions.split()) for d in self.devices]
         dts = set(_BASE_DTYPES)
         if exts and all("cl_khr_fp64" in e for e in exts):
-            dts.add(D.float64)
+            dts.add(plugtorch.float64)
         if exts and all("cl_khr_fp16" in e for e in exts):
-            dts.add(D.float16)
+            dts.add(plugtorch.float16)
         self.dtypes = frozenset(dts)
         self.kernels = self._make_kernels() if not self._error else {}
 
@@ -75,7 +76,7 @@ class OpenCLBackend(Backend):
 
     def rt(self, tensor):
         """The Runtime of `tensor`'s device."""
-        return self.runtimes[tensor._storage.device.index]
+        return self.runtimes[device_index(tensor)]
 
     # -- backend contract --------------------------------------------------------------
     def availability(self):
@@ -113,15 +114,15 @@ class OpenCLBackend(Backend):
 
     def to_numpy(self, tensor):
         rt = self.rt(tensor)
-        out = np.empty(tensor._shape, tensor._dtype.np)
+        dt = dtype(tensor)
+        out = np.empty(shape(tensor), dt.np)
         if not out.size:
             return out
-        if not tensor.is_contiguous():
-            from plugtorch._tensor import empty_like_meta
-            tmp = empty_like_meta(tensor)
+        if not is_contiguous(tensor):
+            tmp = new_tensor(tensor)
             self.kernels["copy"](tmp, tensor)
             tensor = tmp
-        return rt.download(tensor._storage.data, tensor._offset * tensor._dtype.itemsize, out)
+        return rt.download(buffer(tensor), offset(tensor) * dt.itemsize, out)
 
     def synchronize(self, index):
         if index in self.runtimes:

@@ -22,8 +22,8 @@ import shutil
 import subprocess
 import tempfile
 
-from plugtorch import _dtype as D
-from plugtorch.backends.base import UNARY, BINARY
+import plugtorch
+from plugtorch.backends import UNARY, BINARY
 
 from .cl_source import CTYPE
 from . import elementwise, matmul, ops_table, reductions, indexing, sorting
@@ -31,7 +31,8 @@ from . import elementwise, matmul, ops_table, reductions, indexing, sorting
 HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_compat.h")
 
 #: the dtypes the check covers by default
-DTYPES = (D.float32, D.float64, D.int64, D.int32, D.uint8, D.bool)
+DTYPES = (plugtorch.float32, plugtorch.float64, plugtorch.int64, plugtorch.int32, plugtorch.uint8,
+          plugtorch.bool)
 
 # unary/binary primitives whose C expression calls a floating-point built-in for every
 # dtype: the frontend promotes integer inputs to float before they reach the kernel
@@ -43,11 +44,11 @@ _INT_BINARY = {"bitwise_and", "bitwise_or", "bitwise_xor"}
 
 
 def _unary_out(name, dt):
-    return D.bool if name in ("logical_not", "isnan", "isinf", "isfinite") else dt
+    return plugtorch.bool if name in ("logical_not", "isnan", "isinf", "isfinite") else dt
 
 
 def _sum_out(dt):
-    return D.int64 if dt.kind < 2 else dt
+    return plugtorch.int64 if dt.kind < 2 else dt
 
 
 def programs(dtypes=DTYPES):
@@ -74,27 +75,27 @@ def programs(dtypes=DTYPES):
             if (name in _FLOAT_BINARY and not f) or (name in _INT_BINARY and f):
                 continue
             expr, edt, helpers = ops_table.binary_expr(name, dt, c)
-            odt = D.bool if name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and",
-                                     "logical_or", "logical_xor") else dt
+            odt = plugtorch.bool if name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and",
+                                             "logical_or", "logical_xor") else dt
             for kinds in ("tt", "ts", "st"):
                 out.append((f"binary {name} {n} {kinds}",
                             elementwise.source(expr, edt, odt, (dt, dt), kinds, dt, helpers)))
         for kinds in ("ttt", "tts", "tst", "tss"):
             out.append((f"where {n} {kinds}", elementwise.source(
-                "(x0 ? x1 : x2)", dt, dt, (D.bool, dt, dt), kinds, dt)))
+                "(x0 ? x1 : x2)", dt, dt, (plugtorch.bool, dt, dt), kinds, dt)))
         for sdt in dtypes:
             out.append((f"copy {sdt.name}->{n}", elementwise.source("x0", sdt, dt, (sdt,), "t",
                                                                      sdt)))
         out.append((f"fill {n}", elementwise.source("x0", dt, dt, (dt,), "s", dt)))
         # floats count in double, or in float on a device without fp64
-        for acc in ((D.float64, D.float32) if f else (D.int64,)):
+        for acc in ((plugtorch.float64, plugtorch.float32) if f else (plugtorch.int64,)):
             out.append((f"arange {n} ({acc.name})", elementwise.arange_source(dt, acc)))
         for op in ("sum", "prod"):
             out.append((f"reduce {op} {n}", reductions.red_source(op, dt, _sum_out(dt))))
         for op in ("amax", "amin", "any", "all"):
-            odt = D.bool if op in ("any", "all") else dt
+            odt = plugtorch.bool if op in ("any", "all") else dt
             out.append((f"reduce {op} {n}", reductions.red_source(op, dt, odt)))
-            if op in ("any", "all") and dt is D.uint8:     # uint8 input keeps its dtype
+            if op in ("any", "all") and dt is plugtorch.uint8:     # uint8 input keeps its dtype
                 out.append((f"reduce {op} {n}->uint8", reductions.red_source(op, dt, dt)))
         for op in ("argmax", "argmin"):
             out.append((f"{op} {n}", reductions.arg_source(op, dt)))
@@ -111,8 +112,9 @@ def programs(dtypes=DTYPES):
         out.append((f"nonzero {n}", sorting.nonzero_source(dt)))
     for dt in floats:
         out.append((f"uniform {dt.name}", indexing.uniform_source(dt)))
-    if D.float32 in dtypes:
-        out.append(("bmm float32 vec6x16", matmul._source(D.float32, D.float32, True)))
+    if plugtorch.float32 in dtypes:
+        out.append(("bmm float32 vec6x16",
+                    matmul._source(plugtorch.float32, plugtorch.float32, True)))
     return out
 
 

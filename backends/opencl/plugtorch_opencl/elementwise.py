@@ -9,12 +9,14 @@ operand kinds); see NOTE [program cache] in runtime.py.
 import itertools
 import struct
 
-from plugtorch import _dtype as D
-from plugtorch._tensor import Tensor
+import plugtorch
+from plugtorch import Tensor
+from plugtorch.backends import buffer, device_index, dtype, is_tensor, offset, shape, strides
 
 from .cl_source import CTYPE, preamble, cast, scalar_arg
 from .cl_source import MAXD
 from .geometry import merge, dims_struct, geo_struct, fits
+from .runtime import LOCAL_SIZE
 from . import ops_table
 
 _TEMPLATE = r"""
@@ -84,67 +86,102 @@ def source(expr, edt, odt, idts, kinds, tdt, helpers=""):
 # NOTE [elementwise launch plans]
 # A launch's geometry depends only on the output shape and the operands' strides, and a
 # program runs the same few shapes over and over, so the merged geometry is computed once
-# per (shape, strides) and kept as a plan: ("c", n) for the contiguous kernel, or
-# ("s", n, [packed strides per tensor operand], packed dims, nd) for the strided one (an
-# operand's geo_t is its packed offset followed by those stride bytes), or ("x", shp, sts)
-# when more than MAXD merged dims remain (_split). Offsets are not part of the key.
+# per (shape, strides) and kept as a plan: ("c", n, global size) for the contiguous kernel,
+# or ("s", n, global size, [packed strides per tensor operand], packed dims, nd) for the
+# strided one (an operand's geo_t is its packed offset followed by those stride bytes), or
+# ("x", shp, sts) when more than MAXD merged dims remain (_split). Offsets are not part of
+# the key. The global size is n rounded up to LOCAL_SIZE (NOTE [launch geometry]), the same
+# on every device.
 _PLANS = {}
 _Q = struct.Struct("q").pack
 
 
-def _plan(shape, strides):
+def _plan(oshape, ostrides):
     n = 1
-    for s in shape:
+    for s in oshape:
         n *= s
-    shp, sts = merge(shape, strides)
+    shp, sts = merge(oshape, ostrides)
     if n == 0:
         return (None, 0)
+    g = ((n + LOCAL_SIZE - 1) // LOCAL_SIZE * LOCAL_SIZE,)
     if len(shp) <= 1 and all(not s or s[0] == 1 for s in sts):
-        return ("c", n)
+        return ("c", n, g)
     if not fits(shp):
         return ("x", shp, sts)
-    return ("s", n, [geo_struct(0, st)[8:] for st in sts], dims_struct(shp), len(shp))
+    return ("s", n, g, [geo_struct(0, st)[8:] for st in sts], dims_struct(shp), len(shp))
+
+
+def _new_plan(key):
+    if len(_PLANS) > 4096:
+        _PLANS.clear()
+    plan = _PLANS[key] = _plan(key[0], key[1:])
+    return plan
+
+
+def run1(rt, ks, out, x):
+    """run() with one tensor operand (unary ops, copy), spelled out: the hot path."""
+    key = (shape(out), strides(out), strides(x))
+    plan = _PLANS.get(key) or _new_plan(key)
+    kind = plan[0]
+    if kind == "c":
+        ks["k_c"](rt.queue, plan[2], rt.local, buffer(out), offset(out), buffer(x), offset(x),
+                  plan[1])
+    elif kind == "s":
+        _, n, g, sts, dims, nd = plan
+        ks["k_s"](rt.queue, g, rt.local, buffer(out), _Q(offset(out)) + sts[0], buffer(x),
+                  _Q(offset(x)) + sts[1], dims, nd, n)
+    elif kind == "x":
+        _split(rt, ks, out, (x,), plan[1], plan[2])
+
+
+def run2(rt, ks, out, a, b):
+    """run() with two tensor operands (binary ops), spelled out: the hot path."""
+    key = (shape(out), strides(out), strides(a), strides(b))
+    plan = _PLANS.get(key) or _new_plan(key)
+    kind = plan[0]
+    if kind == "c":
+        ks["k_c"](rt.queue, plan[2], rt.local, buffer(out), offset(out), buffer(a), offset(a),
+                  buffer(b), offset(b), plan[1])
+    elif kind == "s":
+        _, n, g, sts, dims, nd = plan
+        ks["k_s"](rt.queue, g, rt.local, buffer(out), _Q(offset(out)) + sts[0], buffer(a),
+                  _Q(offset(a)) + sts[1], buffer(b), _Q(offset(b)) + sts[2], dims, nd, n)
+    elif kind == "x":
+        _split(rt, ks, out, (a, b), plan[1], plan[2])
 
 
 def run(rt, ks, out, operands, kinds):
     """Launch program `ks` on `out` and `operands` (tensors, or scalars already converted
     with scalar_arg, as given by `kinds`, "t" or "s" per operand)."""
-    if kinds == "tt":       # the common binary case, without a generator
-        a, b = operands
-        key = (out._shape, out._stride, a._stride, b._stride)
-    elif kinds == "t":
-        key = (out._shape, out._stride, operands[0]._stride)
+    if kinds == "s":        # fill
+        key = (shape(out), strides(out))
     else:
-        key = (out._shape, out._stride) + tuple(
-            o._stride for o, k in zip(operands, kinds) if k == "t")
-    plan = _PLANS.get(key)
-    if plan is None:
-        if len(_PLANS) > 4096:
-            _PLANS.clear()
-        plan = _PLANS[key] = _plan(key[0], key[1:])
+        key = (shape(out), strides(out)) + tuple(
+            strides(o) for o, k in zip(operands, kinds) if k == "t")
+    plan = _PLANS.get(key) or _new_plan(key)
     kind = plan[0]
     if kind == "c":
         n = plan[1]
-        args = [out._storage.data, out._offset]
+        args = [buffer(out), offset(out)]
         for o, k in zip(operands, kinds):
             if k == "t":
-                args += (o._storage.data, o._offset)
+                args += (buffer(o), offset(o))
             else:
                 args.append(o)
         args.append(n)
-        ks["k_c"](rt.queue, rt.gsize(n), rt.local, *args)
+        ks["k_c"](rt.queue, plan[2], rt.local, *args)
     elif kind == "s":
-        _, n, sts, dims, nd = plan
-        args = [out._storage.data, _Q(out._offset) + sts[0]]
+        _, n, g, sts, dims, nd = plan
+        args = [buffer(out), _Q(offset(out)) + sts[0]]
         j = 1
         for o, k in zip(operands, kinds):
             if k == "t":
-                args += (o._storage.data, _Q(o._offset) + sts[j])
+                args += (buffer(o), _Q(offset(o)) + sts[j])
                 j += 1
             else:
                 args.append(o)
         args += (dims, nd, n)
-        ks["k_s"](rt.queue, rt.gsize(n), rt.local, *args)
+        ks["k_s"](rt.queue, g, rt.local, *args)
     elif kind == "x":
         _split(rt, ks, out, operands, plan[1], plan[2])
 
@@ -156,15 +193,16 @@ def _split(rt, ks, out, operands, shp, sts):
     n = 1
     for s in tail:
         n *= s
-    tens = [o for o in operands if hasattr(o, "_storage")]
+    tens = [o for o in operands if is_tensor(o)]
+    bases = [offset(t) for t in [out] + tens]
     for idx in itertools.product(*(range(s) for s in shp[:lead])):
-        offs = [t._offset + sum(i * st[d] for d, i in enumerate(idx))
-                for t, st in zip([out] + tens, sts)]
-        args = [out._storage.data, geo_struct(offs[0], sts[0][lead:])]
+        offs = [base + sum(i * st[d] for d, i in enumerate(idx))
+                for base, st in zip(bases, sts)]
+        args = [buffer(out), geo_struct(offs[0], sts[0][lead:])]
         k = 1
         for o in operands:
-            if hasattr(o, "_storage"):
-                args += [o._storage.data, geo_struct(offs[k], sts[k][lead:])]
+            if is_tensor(o):
+                args += [buffer(o), geo_struct(offs[k], sts[k][lead:])]
                 k += 1
             else:
                 args.append(o)
@@ -175,10 +213,11 @@ def _split(rt, ks, out, operands, shp, sts):
 
 def make_unary(backend, name):
     runtimes = backend.runtimes
+    one = len(backend.devices) == 1      # every tensor is on device 0: skip reading it
 
     def kernel(out, x):
-        rt = runtimes[out._storage.device.index]
-        dt, odt = x._dtype, out._dtype
+        rt = runtimes[0] if one else runtimes[device_index(out)]
+        dt, odt = dtype(x), dtype(out)
         key = ("unary", name, dt, odt)
         ks = rt.programs.get(key)
         if ks is None:
@@ -186,19 +225,20 @@ def make_unary(backend, name):
                 expr, edt = ops_table.unary_expr(name, dt)
                 return source(expr, edt, odt, (dt,), "t", dt)
             ks = rt.kernels(key, make, f"{name} ({dt.name})")
-        run(rt, ks, out, (x,), "t")
+        run1(rt, ks, out, x)
     kernel.__name__ = name
     return kernel
 
 
 def make_binary(backend, name):
     runtimes = backend.runtimes
+    one = len(backend.devices) == 1
 
     def kernel(out, a, b):
-        rt = runtimes[out._storage.device.index]
+        rt = runtimes[0] if one else runtimes[device_index(out)]
         ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
-        dt = a._dtype if ta else b._dtype
-        odt = out._dtype
+        dt = dtype(a if ta else b)
+        odt = dtype(out)
         kinds = _KINDS[ta, tb]
         key = ("binary", name, dt, odt, kinds)
         ks = rt.programs.get(key)
@@ -207,6 +247,9 @@ def make_binary(backend, name):
                 expr, edt, helpers = ops_table.binary_expr(name, dt, CTYPE[dt])
                 return source(expr, edt, odt, (dt, dt), kinds, dt, helpers)
             ks = rt.kernels(key, make, f"{name} ({dt.name})")
+        if ta and tb:
+            run2(rt, ks, out, a, b)
+            return
         if not ta:
             a = scalar_arg(a, dt)
         if not tb:
@@ -222,7 +265,7 @@ _KINDS = {(True, True): "tt", (True, False): "ts", (False, True): "st", (False, 
 def make_where(backend):
     def where(out, cond, a, b):
         rt = backend.rt(out)
-        dt = out._dtype
+        dt = dtype(out)
         ops, kinds = [cond], "t"
         for v in (a, b):
             if isinstance(v, Tensor):
@@ -232,28 +275,37 @@ def make_where(backend):
                 ops.append(scalar_arg(v, dt))
                 kinds += "s"
         key = ("where", dt, kinds)
-        ks = rt.kernels(key, lambda: source("(x0 ? x1 : x2)", dt, dt, (D.bool, dt, dt), kinds,
-                                            dt), f"where ({dt.name})")
+        ks = rt.kernels(key, lambda: source("(x0 ? x1 : x2)", dt, dt, (plugtorch.bool, dt, dt),
+                                            kinds, dt), f"where ({dt.name})")
         run(rt, ks, out, ops, kinds)
     return where
 
 
 def make_copy(backend):
+    runtimes = backend.runtimes
+    one = len(backend.devices) == 1
+
     def copy(out, src):
-        rt = backend.rt(out)
-        sdt, odt = src._dtype, out._dtype
-        ks = rt.kernels(("copy", sdt, odt), lambda: source("x0", sdt, odt, (sdt,), "t", sdt),
-                        f"copy ({sdt.name} to {odt.name})")
-        run(rt, ks, out, (src,), "t")
+        rt = runtimes[0] if one else runtimes[device_index(out)]
+        sdt, odt = dtype(src), dtype(out)
+        key = ("copy", sdt, odt)
+        ks = rt.programs.get(key) or rt.kernels(
+            key, lambda: source("x0", sdt, odt, (sdt,), "t", sdt),
+            f"copy ({sdt.name} to {odt.name})")
+        run1(rt, ks, out, src)
     return copy
 
 
 def make_fill(backend):
+    runtimes = backend.runtimes
+    one = len(backend.devices) == 1
+
     def fill(out, value):
-        rt = backend.rt(out)
-        odt = out._dtype
-        ks = rt.kernels(("fill", odt), lambda: source("x0", odt, odt, (odt,), "s", odt),
-                        f"fill ({odt.name})")
+        rt = runtimes[0] if one else runtimes[device_index(out)]
+        odt = dtype(out)
+        key = ("fill", odt)
+        ks = rt.programs.get(key) or rt.kernels(
+            key, lambda: source("x0", odt, odt, (odt,), "s", odt), f"fill ({odt.name})")
         run(rt, ks, out, (scalar_arg(value, odt),), "s")
     return fill
 
@@ -277,12 +329,13 @@ def arange_source(odt, acc):
 def make_arange(backend):
     def arange(out, start, step):
         rt = backend.rt(out)
-        odt = out._dtype
-        acc = D.int64 if odt.kind != 2 else (D.float64 if rt.fp64 else D.float32)
+        odt = dtype(out)
+        acc = (plugtorch.int64 if odt.kind != 2 else
+               plugtorch.float64 if rt.fp64 else plugtorch.float32)
         key = ("arange", odt, acc)
         ks = rt.kernels(key, lambda: arange_source(odt, acc), f"arange ({odt.name})")
-        n = out._shape[0]
-        rt.launch(ks["arange"], n, out._storage.data, out._offset, out._stride[0],
+        n = shape(out)[0]
+        rt.launch(ks["arange"], n, buffer(out), offset(out), strides(out)[0],
                   scalar_arg(start, acc), scalar_arg(step, acc), n)
     return arange
 

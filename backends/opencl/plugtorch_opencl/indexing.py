@@ -5,19 +5,24 @@ every output element a line can touch lies in that same line of `out`, so lines 
 race, no atomics are needed, and duplicate indices resolve as on the CPU (the last write
 wins; sums and products accumulate in order).
 """
-from plugtorch import _dtype as D
+import plugtorch
+from plugtorch.backends import (buffer, cast as cast_to, dtype, is_tensor, numel, offset,
+                                shape, strides)
 
 from .cl_source import CTYPE, preamble, cast, scalar_arg
 from .geometry import dims_struct, geo_struct
+
+_offset_of = offset      # `uniform` has a parameter named offset
 
 # kernel scalars go as Python ints (see NOTE [launch cost] in runtime.py)
 _i64 = _i32 = _u32 = int
 
 
-def _full_geo(t, drop=None):
-    """(shape, strides) of t without dim `drop` (kept un-merged: few dims, exact order)."""
-    dims = [i for i in range(len(t._shape)) if i != drop]
-    return [t._shape[i] for i in dims], [t._stride[i] for i in dims]
+def _full_geo(tshape, tstrides, drop=None):
+    """(shape, strides) of a tensor without dim `drop` (kept un-merged: few dims, exact
+    order)."""
+    dims = [i for i in range(len(tshape)) if i != drop]
+    return [tshape[i] for i in dims], [tstrides[i] for i in dims]
 
 
 _GATHER = r"""
@@ -49,18 +54,17 @@ def gather_source(dt):
 def make_gather(backend):
     def gather(out, src, dim, index):
         rt = backend.rt(out)
-        dt = src._dtype
-        n = out.numel()
+        dt = dtype(src)
+        n = numel(shape(out))
         if n == 0:
             return
-        if index._dtype is not D.int64:
-            from plugtorch.ops._core import cast_meta
-            index = cast_meta(index, D.int64)
+        index = cast_to(index, plugtorch.int64)
+        ishape = shape(index)
         ks = rt.kernels(("gather", dt), lambda: gather_source(dt), f"gather ({dt.name})")
-        rt.launch(ks["gather"], n, out._storage.data, geo_struct(out._offset, out._stride),
-                  src._storage.data, geo_struct(src._offset, src._stride), index._storage.data,
-                  geo_struct(index._offset, index._stride), dims_struct(index._shape),
-                  _i32(len(index._shape)), _i32(dim), _i64(src._shape[dim]), _i64(n))
+        rt.launch(ks["gather"], n, buffer(out), geo_struct(offset(out), strides(out)),
+                  buffer(src), geo_struct(offset(src), strides(src)), buffer(index),
+                  geo_struct(offset(index), strides(index)), dims_struct(ishape),
+                  _i32(len(ishape)), _i32(dim), _i64(shape(src)[dim]), _i64(n))
     return gather
 
 
@@ -91,7 +95,7 @@ KERNEL void scatter(GLOBAL %(T)s* out, geo_t og, GLOBAL const long* idx, geo_t i
 
 def _scatter_update(dt, reduce):
     upd = {None: "v", "sum": "out[q] + v", "prod": "out[q] * v"}[reduce]
-    if dt is D.bool and reduce is not None:
+    if dt is plugtorch.bool and reduce is not None:
         upd = "out[q] | v" if reduce == "sum" else "out[q] & v"
     return upd
 
@@ -106,36 +110,36 @@ def scatter_source(dt, reduce, is_t):
 def make_scatter(backend):
     def scatter(out, dim, index, src, reduce):
         rt = backend.rt(out)
-        dt = out._dtype
-        is_t = hasattr(src, "_storage")
-        L = index._shape[dim] if index._shape else 1
-        n = index.numel() // L if L else 0
+        dt = dtype(out)
+        is_t = is_tensor(src)
+        xshape, xstrides = shape(index), strides(index)
+        oshape, ostrides = shape(out), strides(out)
+        L = xshape[dim] if xshape else 1
+        n = numel(xshape) // L if L else 0
         if n == 0:
             return
-        if index._dtype is not D.int64:
-            from plugtorch.ops._core import cast_meta
-            index = cast_meta(index, D.int64)
-        if is_t and src._dtype is not dt:
-            from plugtorch.ops._core import cast_meta
-            src = cast_meta(src, dt)
+        index = cast_to(index, plugtorch.int64)     # a contiguous copy if it was not int64
+        xstrides = strides(index)
+        if is_t:
+            src = cast_to(src, dt)
         upd = _scatter_update(dt, reduce)
         key = ("scatter", dt, upd, is_t)
         ks = rt.kernels(key, lambda: scatter_source(dt, reduce, is_t), f"scatter ({dt.name})")
-        ishape, ist = _full_geo(index, dim) if index._shape else ([], [])
-        _, ost = _full_geo(out, dim) if out._shape else ([], [])
+        ishape, ist = _full_geo(xshape, xstrides, dim) if xshape else ([], [])
+        _, ost = _full_geo(oshape, ostrides, dim) if oshape else ([], [])
         if is_t:
-            _, sst = _full_geo(src, dim) if src._shape else ([], [])
-            sbuf, soff, sd = src._storage.data, src._offset, (src._stride[dim] if src._shape
-                                                              else 0)
+            sshape, sstrides = shape(src), strides(src)
+            _, sst = _full_geo(sshape, sstrides, dim) if sshape else ([], [])
+            sbuf, soff, sd = buffer(src), offset(src), (sstrides[dim] if sshape else 0)
         else:
-            sbuf, soff, sst, sd = out._storage.data, 0, [], 0
-        rt.launch(ks["scatter"], n, out._storage.data, geo_struct(out._offset, ost),
-                  index._storage.data, geo_struct(index._offset, ist), sbuf,
+            sbuf, soff, sst, sd = buffer(out), 0, [], 0
+        rt.launch(ks["scatter"], n, buffer(out), geo_struct(offset(out), ost),
+                  buffer(index), geo_struct(offset(index), ist), sbuf,
                   geo_struct(soff, sst), scalar_arg(0 if is_t else src, dt),
                   dims_struct(ishape), _i32(len(ishape)),
-                  _i64(out._stride[dim] if out._shape else 0),
-                  _i64(index._stride[dim] if index._shape else 0), _i64(sd), _i64(L),
-                  _i64(out._shape[dim] if out._shape else 1), _i64(n))
+                  _i64(ostrides[dim] if oshape else 0),
+                  _i64(xstrides[dim] if xshape else 0), _i64(sd), _i64(L),
+                  _i64(oshape[dim] if oshape else 1), _i64(n))
     return scatter
 
 
@@ -157,9 +161,10 @@ KERNEL void uniform(GLOBAL %(T)s* out, geo_t og, dims_t shape, int nd, uint s0, 
 """
 
 _UNIFORM_VALUE = {
-    D.float32: "(float)(x0 >> 8) * (float)(1.0f / 16777216.0f)",
-    D.float64: "((double)(x0 >> 5) * 67108864.0 + (double)(x1 >> 6)) * (1.0 / 9007199254740992.0)",
-    D.float16: "(half)((float)(x0 >> 21) * (1.0f / 2048.0f))",
+    plugtorch.float32: "(float)(x0 >> 8) * (float)(1.0f / 16777216.0f)",
+    plugtorch.float64: "((double)(x0 >> 5) * 67108864.0 + (double)(x1 >> 6))"
+                       " * (1.0 / 9007199254740992.0)",
+    plugtorch.float16: "(half)((float)(x0 >> 21) * (1.0f / 2048.0f))",
 }
 
 
@@ -171,14 +176,15 @@ def uniform_source(dt):
 def make_uniform(backend):
     def uniform(out, seed, offset):
         rt = backend.rt(out)
-        dt = out._dtype
-        n = out.numel()
+        dt = dtype(out)
+        oshape = shape(out)
+        n = numel(oshape)
         if n == 0:
             return
         ks = rt.kernels(("uniform", dt), lambda: uniform_source(dt), f"uniform ({dt.name})")
         seed = int(seed) & (2 ** 64 - 1)
-        rt.launch(ks["uniform"], n, out._storage.data, geo_struct(out._offset, out._stride),
-                  dims_struct(out._shape), _i32(len(out._shape)), _u32(seed & 0xFFFFFFFF),
+        rt.launch(ks["uniform"], n, buffer(out), geo_struct(_offset_of(out), strides(out)),
+                  dims_struct(oshape), _i32(len(oshape)), _u32(seed & 0xFFFFFFFF),
                   _u32(seed >> 32), int(offset) % 2 ** 64, _i64(n))
     return uniform
 

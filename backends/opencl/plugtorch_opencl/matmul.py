@@ -28,8 +28,8 @@ share one column strip of b (TN x K values, kept in the core's cache) and stream
 """
 import pyopencl as cl
 
-from plugtorch import _dtype as D
-from plugtorch._tensor import empty_like_meta
+import plugtorch
+from plugtorch.backends import buffer, dtype, new_tensor, offset, shape, strides
 
 from .cl_source import CTYPE, preamble, cast
 
@@ -110,7 +110,7 @@ def _vec_body(nv):
 
 
 def _source(dt, odt, vec):
-    acc = D.int64 if dt is D.bool else dt
+    acc = plugtorch.int64 if dt is plugtorch.bool else dt
     head = preamble(dt, odt, acc) + f"typedef {CTYPE[dt]} T;\ntypedef {CTYPE[acc]} ACC;\n"
     store = cast("acc[i][j]", acc, odt)
     if vec:
@@ -148,49 +148,50 @@ def tcopy_source(dt):
     return preamble(dt) + f"typedef {CTYPE[dt]} T;\n" + _TCOPY % {}
 
 
-def _rowmajor(t):
+def _rowmajor(backend, rt, t):
     """t, or a contiguous copy when its last dim is not unit-stride (or it broadcasts rows).
 
     A transposed t (unit stride in its middle dim, the layout a backward pass's `w.mT`
     has) is copied in 16 x 16 blocks, so reads and writes both stay within a few cache
-    lines; an elementwise copy would read a new line for every element.
+    lines; an elementwise copy would read a new line for every element. `rt` is the
+    Runtime of t's device.
     """
-    B, R, C = t._shape
-    if t._stride[2] == 1 or C == 1:
+    B, R, C = shape(t)
+    sb, sr, sc = strides(t)
+    if sc == 1 or C == 1:
         return t
-    out = empty_like_meta(t)
-    if t._stride[1] != 1:
-        t._storage.backend.kernels["copy"](out, t)
+    out = new_tensor(t)
+    if sr != 1:
+        backend.kernels["copy"](out, t)
         return out
-    rt = t._storage.backend.rt(t)
-    dt = t._dtype
+    dt = dtype(t)
     ks = rt.programs.get(("tcopy", dt)) or rt.kernels(
         ("tcopy", dt), lambda: tcopy_source(dt), f"copy ({dt.name})")
     nbr, nbc = -(-R // 16), -(-C // 16)
     total = B * nbr * nbc
-    rt.launch(ks["tcopy"], total, out._storage.data, t._storage.data, t._offset, t._stride[0],
-              t._stride[1], t._stride[2], R, C, nbr, nbc, total)
+    rt.launch(ks["tcopy"], total, buffer(out), buffer(t), offset(t), sb, sr, sc, R, C, nbr,
+              nbc, total)
     return out
 
 
 def use_vec(rt, dt, odt):
     """Whether the vector variant serves dtype dt on rt's device (CPU devices, float32)."""
-    return (dt is odt and dt is D.float32 and
+    return (dt is odt and dt is plugtorch.float32 and
             bool(rt.device.type & cl.device_type.CPU))
 
 
 def make_bmm(backend):
     def bmm(out, a, b):
         rt = backend.rt(out)
-        dt, odt = a._dtype, out._dtype
-        B, M, K = a._shape
-        N = b._shape[2]
+        dt, odt = dtype(a), dtype(out)
+        B, M, K = shape(a)
+        N = shape(b)[2]
         if B * M * N == 0:
             return
         if K == 0:
             backend.kernels["fill"](out, 0)
             return
-        b = _rowmajor(b)
+        b = _rowmajor(backend, rt, b)
         vec = use_vec(rt, dt, odt)
         key = ("bmm", dt, odt, vec)
         ks = rt.programs.get(key) or rt.kernels(key, lambda: _source(dt, odt, vec),
@@ -198,10 +199,12 @@ def make_bmm(backend):
         tm, tn = (VTM, 16) if vec else (TM, TN)
         nbm, nbn = -(-M // tm), -(-N // tn)
         total = B * nbm * nbn
-        sbk = b._stride[1] if K > 1 else N
-        rt.launch(ks["bmm"], total, out._storage.data, out._offset, a._storage.data,
-                  a._offset, a._stride[0], a._stride[1], a._stride[2], b._storage.data,
-                  b._offset, b._stride[0], sbk, M, N, K, nbm, nbn, total)
+        sab, sam, sak = strides(a)
+        sbb, sbk = strides(b)[:2]
+        if K <= 1:
+            sbk = N
+        rt.launch(ks["bmm"], total, buffer(out), offset(out), buffer(a), offset(a), sab, sam,
+                  sak, buffer(b), offset(b), sbb, sbk, M, N, K, nbm, nbn, total)
     return bmm
 
 

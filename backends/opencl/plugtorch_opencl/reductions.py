@@ -11,10 +11,12 @@ the first pass writes the output directly.
 """
 import struct
 
-from plugtorch import _dtype as D
+import plugtorch
+from plugtorch.backends import buffer, device_index, dtype, numel, offset, shape, strides
 
 from .cl_source import CTYPE, preamble, cast
 from .geometry import merge, dims_struct, geo_struct
+from .runtime import LOCAL_SIZE
 
 # kernel scalars go as Python ints (see NOTE [launch cost] in runtime.py)
 _i64 = _i32 = int
@@ -47,10 +49,12 @@ KERNEL void red(GLOBAL %(OT)s* out, long oo, GLOBAL const %(XT)s* x, geo_t kg, d
 }
 """
 
-_INT_MIN = {D.uint8: "0", D.int8: "(-128)", D.int16: "(-32768)", D.int32: "(-2147483647 - 1)",
-            D.int64: "(-9223372036854775807L - 1)", D.bool: "0"}
-_INT_MAX = {D.uint8: "255", D.int8: "127", D.int16: "32767", D.int32: "2147483647",
-            D.int64: "9223372036854775807L", D.bool: "1"}
+_INT_MIN = {plugtorch.uint8: "0", plugtorch.int8: "(-128)", plugtorch.int16: "(-32768)",
+            plugtorch.int32: "(-2147483647 - 1)", plugtorch.int64: "(-9223372036854775807L - 1)",
+            plugtorch.bool: "0"}
+_INT_MAX = {plugtorch.uint8: "255", plugtorch.int8: "127", plugtorch.int16: "32767",
+            plugtorch.int32: "2147483647", plugtorch.int64: "9223372036854775807L",
+            plugtorch.bool: "1"}
 
 
 def _spec(op, xdt, odt):
@@ -59,7 +63,7 @@ def _spec(op, xdt, odt):
         return (odt, "0" if op == "sum" else "1", f"({CTYPE[odt]})xv",
                 "acc + v" if op == "sum" else "acc * v")
     if op in ("any", "all"):
-        return (D.bool, "0" if op == "any" else "1", "(xv != 0)",
+        return (plugtorch.bool, "0" if op == "any" else "1", "(xv != 0)",
                 "acc | v" if op == "any" else "acc & v")
     f = xdt.kind == 2
     if op == "amax":
@@ -95,31 +99,32 @@ def _launch_red(rt, op, out_buf, oo, xbuf, xdt, odt, kshape, kstrides, xoff, rsh
               dims_struct(rshape), len(rshape), M, K, P, chunk)
 
 
-def _split_dims(x, dims):
-    """Merged (kept shape, kept x strides), (reduced shape, reduced strides) of x."""
-    shape, stride = x._shape, x._stride
-    kept = [i for i in range(len(shape)) if i not in dims]
-    kshape = tuple(shape[i] for i in kept)
+def _split_dims(xshape, xstrides, dims):
+    """Merged (kept shape, kept strides), (reduced shape, reduced strides) of a tensor of
+    shape `xshape` and strides `xstrides` reduced over `dims`."""
+    kept = [i for i in range(len(xshape)) if i not in dims]
+    kshape = tuple(xshape[i] for i in kept)
     out_st = []
     acc = 1
     for n in reversed(kshape):
         out_st.append(acc)
         acc *= n
-    kshp, (kst, _) = merge(kshape, [[stride[i] for i in kept], out_st[::-1]])
-    rshp, (rst,) = merge(tuple(shape[i] for i in dims), [[stride[i] for i in dims]])
+    kshp, (kst, _) = merge(kshape, [[xstrides[i] for i in kept], out_st[::-1]])
+    rshp, (rst,) = merge(tuple(xshape[i] for i in dims), [[xstrides[i] for i in dims]])
     return kshp, kst, rshp, rst
 
 
 # NOTE [reduction plans]
 # Everything of a one-pass launch but the buffers and offsets depends only on (input shape,
 # input strides, dims), so it is computed once and kept: the packed kept strides (the
-# input's geo_t minus its offset), the packed kept dims, the reduced geo_t and dims, M, K.
+# input's geo_t minus its offset), the packed kept dims, the reduced geo_t and dims, M, K,
+# and the global size of a one-pass launch (M rounded up to LOCAL_SIZE).
 _PLANS = {}
 _Q = struct.Struct("q").pack
 
 
-def _plan(x, dims):
-    kshp, kst, rshp, rst = _split_dims(x, dims)
+def _plan(xshape, xstrides, dims):
+    kshp, kst, rshp, rst = _split_dims(xshape, xstrides, dims)
     M = 1
     for n in kshp:
         M *= n
@@ -131,39 +136,41 @@ def _plan(x, dims):
     if M < 256 and K >= 4096:
         P = min(max(1, 512 // M), K // 1024)
     return (M, K, P, geo_struct(0, kst)[8:], dims_struct(kshp), len(kshp),
-            geo_struct(0, rst or [0]), dims_struct(rshp), len(rshp), kshp, kst, rshp, rst)
+            geo_struct(0, rst or [0]), dims_struct(rshp), len(rshp), kshp, kst, rshp, rst,
+            ((M + LOCAL_SIZE - 1) // LOCAL_SIZE * LOCAL_SIZE,))
 
 
 def make_reduction(backend, op):
     runtimes = backend.runtimes
+    one = len(backend.devices) == 1      # every tensor is on device 0: skip reading it
 
     def kernel(out, x, dims):
-        rt = runtimes[out._storage.device.index]
-        if 0 in out._shape:
-            return
-        xdt, odt = x._dtype, out._dtype
-        gkey = (x._shape, x._stride, tuple(dims))
+        rt = runtimes[0] if one else runtimes[device_index(out)]
+        gkey = (shape(x), strides(x), tuple(dims))
         plan = _PLANS.get(gkey)
         if plan is None:
             if len(_PLANS) > 4096:
                 _PLANS.clear()
-            plan = _PLANS[gkey] = _plan(x, dims)
+            plan = _PLANS[gkey] = _plan(*gkey)
         M, K, P = plan[0], plan[1], plan[2]
+        if M == 0:              # out is empty (M is the product of x's kept dims)
+            return
+        xdt, odt = dtype(x), dtype(out)
         if P == 1:
             key = ("reduce", op, xdt, odt)
             ks = rt.programs.get(key) or rt.kernels(key, lambda: red_source(op, xdt, odt),
                                                     f"{op} ({xdt.name})")
-            ks["red"](rt.queue, rt.gsize(M), rt.local, out._storage.data, out._offset,
-                      x._storage.data, _Q(x._offset) + plan[3], plan[4], plan[5], plan[6],
+            ks["red"](rt.queue, plan[13], rt.local, buffer(out), offset(out),
+                      buffer(x), _Q(offset(x)) + plan[3], plan[4], plan[5], plan[6],
                       plan[7], plan[8], M, K, 1, K)
             return
-        kshp, kst, rshp, rst = plan[9:]
+        kshp, kst, rshp, rst = plan[9:13]
         acc = _spec(op, xdt, odt)[0]
         chunk = -(-K // P)
         part = rt.alloc(M * P * acc.itemsize)
-        _launch_red(rt, op, part, 0, x._storage.data, xdt, acc, kshp, kst, x._offset, rshp,
+        _launch_red(rt, op, part, 0, buffer(x), xdt, acc, kshp, kst, offset(x), rshp,
                     rst, P, chunk)
-        _launch_red(rt, op, out._storage.data, out._offset, part, acc, odt, [M], [P], 0,
+        _launch_red(rt, op, buffer(out), offset(out), part, acc, odt, [M], [P], 0,
                     [P], [1], 1, P)
     kernel.__name__ = op
     return kernel
@@ -198,15 +205,16 @@ def arg_source(op, xdt):
 def make_arg(backend, op):
     def kernel(out, x, dim):
         rt = backend.rt(out)
-        xdt = x._dtype
+        xdt = dtype(x)
+        xshape, xstrides = shape(x), strides(x)
         ks = rt.kernels(("arg", op, xdt), lambda: arg_source(op, xdt), f"{op} ({xdt.name})")
-        kshp, kst, _, _ = _split_dims(x, (dim,))
+        kshp, kst, _, _ = _split_dims(xshape, xstrides, (dim,))
         M = 1
         for n in kshp:
             M *= n
-        rt.launch(ks["arg"], M, out._storage.data, _i64(out._offset), x._storage.data,
-                  geo_struct(x._offset, kst), dims_struct(kshp), _i32(len(kshp)),
-                  _i64(x._stride[dim]), _i64(M), _i64(x._shape[dim]))
+        rt.launch(ks["arg"], M, buffer(out), _i64(offset(out)), buffer(x),
+                  geo_struct(offset(x), kst), dims_struct(kshp), _i32(len(kshp)),
+                  _i64(xstrides[dim]), _i64(M), _i64(xshape[dim]))
     kernel.__name__ = op
     return kernel
 
@@ -234,21 +242,22 @@ def cumsum_source(xdt, odt):
 def make_cumsum(backend):
     def cumsum(out, x, dim):
         rt = backend.rt(out)
-        xdt, odt = x._dtype, out._dtype
-        if out.numel() == 0:
+        xdt, odt = dtype(x), dtype(out)
+        xshape, xstrides, ostrides = shape(x), strides(x), strides(out)
+        if numel(shape(out)) == 0:
             return
         ks = rt.kernels(("cumsum", xdt, odt), lambda: cumsum_source(xdt, odt),
                         f"cumsum ({xdt.name})")
-        kept = [i for i in range(len(x._shape)) if i != dim]
-        kshp, (xst, ost) = merge(tuple(x._shape[i] for i in kept),
-                                 [[x._stride[i] for i in kept], [out._stride[i] for i in kept]])
+        kept = [i for i in range(len(xshape)) if i != dim]
+        kshp, (xst, ost) = merge(tuple(xshape[i] for i in kept),
+                                 [[xstrides[i] for i in kept], [ostrides[i] for i in kept]])
         M = 1
         for n in kshp:
             M *= n
-        rt.launch(ks["cumsum"], M, out._storage.data, geo_struct(out._offset, ost),
-                  x._storage.data, geo_struct(x._offset, xst), dims_struct(kshp),
-                  _i32(len(kshp)), _i64(out._stride[dim]), _i64(x._stride[dim]), _i64(M),
-                  _i64(x._shape[dim]))
+        rt.launch(ks["cumsum"], M, buffer(out), geo_struct(offset(out), ost),
+                  buffer(x), geo_struct(offset(x), xst), dims_struct(kshp),
+                  _i32(len(kshp)), _i64(ostrides[dim]), _i64(xstrides[dim]), _i64(M),
+                  _i64(xshape[dim]))
     return cumsum
 
 

@@ -8,7 +8,8 @@ result.
 """
 import numpy as np
 
-from plugtorch import _dtype as D
+import plugtorch
+from plugtorch.backends import buffer, dtype, new_tensor, numel, offset, shape, strides
 
 from .cl_source import CTYPE, preamble
 from .geometry import dims_struct, geo_struct, merge
@@ -62,26 +63,28 @@ def sort_source(dt, descending):
 def make_sort(backend):
     def sort(values, indices, x, dim, descending, stable):
         rt = backend.rt(values)
-        dt = x._dtype
-        if not x._shape:
+        dt = dtype(x)
+        xshape = shape(x)
+        if not xshape:
             backend.kernels["copy"](values, x)
             backend.kernels["fill"](indices, 0)
             return
-        K = x._shape[dim]
-        M = x.numel() // K if K else 0
+        K = xshape[dim]
+        M = numel(xshape) // K if K else 0
         if M == 0:
             return
         key = ("sort", dt, bool(descending))
         ks = rt.kernels(key, lambda: sort_source(dt, descending), f"sort ({dt.name})")
-        kept = [i for i in range(len(x._shape)) if i != dim]
-        kshp, (xs, vs, is_) = merge(tuple(x._shape[i] for i in kept),
-                                    [[t._stride[i] for i in kept] for t in (x, values, indices)])
+        xst, vst, ist = strides(x), strides(values), strides(indices)
+        kept = [i for i in range(len(xshape)) if i != dim]
+        kshp, (xs, vs, is_) = merge(tuple(xshape[i] for i in kept),
+                                    [[st[i] for i in kept] for st in (xst, vst, ist)])
         ta, tb = rt.alloc(M * K * dt.itemsize), rt.alloc(M * K * dt.itemsize)
         ia, ib = rt.alloc(M * K * 8), rt.alloc(M * K * 8)
-        rt.launch(ks["sort"], M, values._storage.data, geo_struct(values._offset, vs),
-                  indices._storage.data, geo_struct(indices._offset, is_), x._storage.data,
-                  geo_struct(x._offset, xs), dims_struct(kshp), _i32(len(kshp)),
-                  _i64(values._stride[dim]), _i64(indices._stride[dim]), _i64(x._stride[dim]),
+        rt.launch(ks["sort"], M, buffer(values), geo_struct(offset(values), vs),
+                  buffer(indices), geo_struct(offset(indices), is_), buffer(x),
+                  geo_struct(offset(x), xs), dims_struct(kshp), _i32(len(kshp)),
+                  _i64(vst[dim]), _i64(ist[dim]), _i64(xst[dim]),
                   ta, ia, tb, ib, _i64(M), _i64(K))
     return sort
 
@@ -123,27 +126,27 @@ def nonzero_source(dt):
 
 def make_nonzero(backend):
     def nonzero(x):
-        from plugtorch._tensor import empty_on
         rt = backend.rt(x)
-        dt = x._dtype
-        nd = len(x._shape)
-        n = x.numel()
-        shape = x._shape or (1,)
-        stride = x._stride or (1,)
+        dt = dtype(x)
+        xshape = shape(x)
+        nd = len(xshape)
+        n = numel(xshape)
+        geo_shape = xshape or (1,)
+        stride = strides(x) or (1,)
         ks = rt.kernels(("nonzero", dt), lambda: nonzero_source(dt), f"nonzero ({dt.name})")
         P = max(1, min(1024, n // 4096))
         chunk = -(-n // P) if n else 1
         counts = rt.alloc((P + 1) * 8)
-        geo = (x._storage.data, geo_struct(x._offset, stride), dims_struct(shape),
-               _i32(len(shape)))
+        geo = (buffer(x), geo_struct(offset(x), stride), dims_struct(geo_shape),
+               _i32(len(geo_shape)))
         total = np.zeros(1, np.int64)
         if n:
             rt.launch(ks["count"], P, counts, *geo, _i64(chunk), _i64(n), _i64(P))
             rt.launch(ks["scan"], 1, counts, _i64(P))
             rt.download(counts, P * 8, total)
-        out = empty_on((int(total[0]), nd), D.int64, x._storage.device, backend)
+        out = new_tensor(x, shape=(int(total[0]), nd), dtype=plugtorch.int64)
         if total[0] and nd:
-            rt.launch(ks["write"], P, out._storage.data, counts, *geo, _i64(chunk), _i64(n),
+            rt.launch(ks["write"], P, buffer(out), counts, *geo, _i64(chunk), _i64(n),
                       _i64(P))
         return out
     return nonzero
