@@ -8,6 +8,7 @@ from ..autograd.grad_mode import STATE
 from . import _core as C
 from ._decl import declare
 from . import samples as S
+from .._dispatch import kernel as _kernel
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
            "floor_divide", "remainder", "fmod", "pow", "maximum", "minimum", "atan2", "eq", "ne",
@@ -83,7 +84,7 @@ def binary(spec, a, b):
             cdt, odt = spec.cache[a._dtype] = spec.rule(a._dtype)
         if cdt is a._dtype:
             out = empty_like_meta(a, dtype=odt)
-            a._storage.backend._table[spec.kernel](out, a, b)
+            _kernel(spec.kernel, a)(out, a, b)
             if spec.backward is not None and STATE.enabled and (a._rg or b._rg):
                 _record(spec, a, b, out)
             return out
@@ -117,7 +118,7 @@ def binary(spec, a, b):
     xa = _prep(a, cdt, shape) if ta else C.scalar_for(a, cdt)
     xb = _prep(b, cdt, shape) if tb else C.scalar_for(b, cdt)
     out = empty_like_meta(like, shape=shape, dtype=odt)
-    like._storage.backend._table[spec.kernel](out, xa, xb)
+    _kernel(spec.kernel, like)(out, xa, xb)
     if spec.backward is not None and STATE.enabled and (
             (ta and a._rg) or (tb and b._rg)):
         _record(spec, a, b, out)
@@ -173,9 +174,9 @@ def binary_(spec, self, other):
     if odt is self._dtype and cdt is self._dtype and not alias:
         xo = _prep(other, cdt, self._shape) if isinstance(other, Tensor) else \
             C.scalar_for(other, cdt)
-        self._storage.backend._table[spec.kernel](self, self, xo)
+        _kernel(spec.kernel, self)(self, self, xo)
     else:
-        self._storage.backend._table["copy"](self, binary(spec, self, other))
+        _kernel("copy", self)(self, binary(spec, self, other))
     self._storage.version += 1
     return self
 
@@ -311,15 +312,25 @@ def _make(name):
 
     fn.__name__, fn_.__name__ = name, name + "_"
     fn.__doc__ = f"Elementwise {name} with broadcasting and type promotion."
+    if name not in _PUBLIC_FORMS:
+        _declare(name, fn)
+    C.bind((name, fn), (name + "_", fn_))
+    return fn, fn_
+
+
+# declared with their public forms (alpha=, rounding_mode=, a scalar base), defined below
+_PUBLIC_FORMS = {"add", "sub", "div", "pow"}
+
+
+def _declare(name, fn, ref=None, extra=None):
     dtypes = D.ALL
     if name in ("sub", "floor_divide", "remainder", "pow"):
         dtypes = D.NUMERIC
     elif name.startswith("bitwise"):
         dtypes = (D.bool,) + D.INTEGRAL
-    declare(name, fn, ref=_BINARY[name][2], samples=S.binary(_DOMAIN.get(name)), dtypes=dtypes,
-            grad=name in _GRAD, primitive=name)
-    C.bind((name, fn), (name + "_", fn_))
-    return fn, fn_
+    samples = S.binary(_DOMAIN.get(name))
+    declare(name, fn, ref=ref or _BINARY[name][2], dtypes=dtypes, grad=name in _GRAD,
+            samples=samples if extra is None else S.extended(samples, extra), primitive=name)
 
 
 for _name in _BINARY:
@@ -449,6 +460,10 @@ C.bind(("add", add), ("sub", sub), ("add_", _add_), ("sub_", _sub_), ("div", div
 
 declare("clamp", clamp, ref=lambda x, lo, hi: np.clip(x, lo, hi), samples=S.clamp(),
         dtypes=D.NUMERIC)
+_declare("add", add, S.ref_alpha(np.add), S.alpha_samples)
+declare("where", where, ref=S.ref_where, samples=S.where(), dtypes=D.ALL, primitive="where")
+_declare("sub", sub, S.ref_alpha(np.subtract), S.alpha_samples)
+_declare("div", div, S.ref_div, S.rounding_samples)
 
 # operators
 _ops = {
@@ -518,3 +533,4 @@ def pow(input, exponent):
 for _k, _v in _ops.items():
     setattr(Tensor, _k, _v)
 Tensor.pow = pow
+_declare("pow", pow, extra=S.pow_samples)

@@ -12,6 +12,7 @@ from .._tensor import (_unsupported_dtype, Tensor, Storage, _wrap, resolve_devic
 from ..autograd.grad_mode import STATE
 from ..autograd import graph
 from . import _core as C
+from .._dispatch import kernel as _kernel, backend_kernel as _backend_kernel
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "asarray", "zeros", "ones", "full", "empty",
            "zeros_like", "ones_like", "full_like", "empty_like", "arange", "linspace",
@@ -43,7 +44,7 @@ def _finish(t, requires_grad):
 
 def _fill(t, value):
     if numel_of(t._shape):
-        t._storage.backend._table["fill"](t, C.scalar_for(value, t._dtype))
+        _kernel("fill", t)(t, C.scalar_for(value, t._dtype))
     return t
 
 
@@ -245,6 +246,13 @@ def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
                 requires_grad=requires_grad)
 
 
+def _not_bool(op, dtype):
+    """dtype, unless it is bool: a range of values has no bool form."""
+    if dtype is D.bool:
+        raise TypeError(f"{op}: not implemented for {dtype}")
+    return dtype
+
+
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
     """Values start, start+step, … below end (like Python's range, for floats too)."""
     if end is None:
@@ -259,12 +267,12 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     if dtype is None:
         dtype = D.int64 if all(isinstance(v, int) and not isinstance(v, bool)
                                for v in vals) else D.get_default_dtype()
-    dtype = D.to_dtype(dtype)
+    dtype = _not_bool("arange", D.to_dtype(dtype))
     n = int(math.ceil((end - start) / step))
     dev, backend = resolve_device(device)
     t = empty_on((n,), dtype, dev, backend)
     if n:
-        backend._table["arange"](t, C.scalar_for(start, dtype) if dtype.kind != 2 else
+        _backend_kernel("arange", backend)(t, C.scalar_for(start, dtype) if dtype.kind != 2 else
                                  float(start), C.scalar_for(step, dtype) if dtype.kind != 2
                                  else float(step))
     return _finish(t, requires_grad)
@@ -274,7 +282,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
     """`steps` evenly spaced values from start to end inclusive."""
     if steps < 0:
         raise RuntimeError("linspace: number of steps must be non-negative")
-    dtype = D.to_dtype(dtype) if dtype else D.get_default_dtype()
+    dtype = _not_bool("linspace", D.to_dtype(dtype) if dtype else D.get_default_dtype())
     dev, backend = resolve_device(device)
     if steps == 1:
         return _finish(full((1,), start, dtype=dtype, device=dev), requires_grad)
@@ -289,6 +297,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    _not_bool("logspace", D.to_dtype(dtype) if dtype else None)
     return _finish((base ** linspace(start, end, steps, dtype=D.float64, device=device)).to(
         D.to_dtype(dtype) if dtype else D.get_default_dtype()), requires_grad)
 
@@ -336,7 +345,7 @@ def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False,
         return self
     if dev == src.device:
         out = empty_like_meta(self, dtype=dtype)
-        backend._table["copy"](out, self)
+        _backend_kernel("copy", backend)(out, self)
     else:
         x = self if dtype is self._dtype else self.to(dtype)
         out = from_numpy_on(host_array(x), dev, backend)
@@ -364,7 +373,7 @@ def copy_(self, src, non_blocking=False):
         src = src.to(self.device)
     elif C.overlaps(self, src):
         src = src.clone()
-    self._storage.backend._table["copy"](self, C.expand_meta(src, self._shape))
+    _kernel("copy", self)(self, C.expand_meta(src, self._shape))
     self._storage.version += 1
     return self
 
@@ -421,7 +430,7 @@ def resize_(self, *size):
         keep = st.numel   # every old element fits: the new storage is larger
         if keep:
             old = _wrap(st, (keep,), (1,), 0)
-            st.backend._table["copy"](_wrap(new._storage, (keep,), (1,), 0), old)
+            _backend_kernel("copy", st.backend)(_wrap(new._storage, (keep,), (1,), 0), old)
         st.data, st.numel = new._storage.data, new._storage.numel
     self._set_geometry(st, shape, contiguous_strides(shape), self._offset)
     st.version += 1

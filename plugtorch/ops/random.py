@@ -19,7 +19,8 @@ from .._tensor import Tensor, resolve_device, empty_on
 from ..autograd.grad_mode import no_grad
 from .._generator import (Generator, default_generator, manual_seed, seed, initial_seed,  # noqa
                           get_rng_state, set_rng_state, fill_uniform, philox_uniform_numpy)
-from ._decl import declare, Sample
+from .._dispatch import backend_kernel as _backend_kernel
+from ._decl import declare, Sample, seeded
 from .creation import _shape_arg, _finish
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
@@ -223,37 +224,33 @@ def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=Non
         raise RuntimeError(f"randperm: Trying to create tensor with negative dimension {n}: "
                            f"[{n}]")
     dt = D.to_dtype(dtype) if dtype is not None else D.int64
+    if dt is D.bool:
+        raise TypeError(f"randperm: not implemented for {dt}")
     dev, backend = resolve_device(device)
     kdt = D.float64 if D.float64 in backend.dtypes else D.float32
     keys = fill_uniform(empty_on((n,), kdt, dev, backend), generator)
     vals, idx = empty_on((n,), kdt, dev, backend), empty_on((n,), D.int64, dev, backend)
     if n:
-        backend._table["sort"](vals, idx, keys, 0, False, True)
+        _backend_kernel("sort", backend)(vals, idx, keys, 0, False, True)
     return _out(idx if dt is D.int64 else idx.to(dt), out, requires_grad)
 
 
 # ----------------------------------------------------------------------------- declarations
 
-def _seeded(fn):
-    # The conformance suite runs one sample on several backends: a fresh generator per call
-    # (from the sample's `seed`) makes every run draw the same counters.
-    def run(*args, seed, **kw):
-        dev = next((a.device for a in args if isinstance(a, Tensor)), "cpu")
-        return fn(*args, generator=Generator(dev).manual_seed(seed), **kw)
-    run.__name__ = fn.__name__
-    return run
+# The conformance suite runs one sample on several backends: a fresh generator per run
+# (`seeded`, filled in on the device under test) makes every run draw the same counters;
+# the reference gets the seed.
 
-
-def _ref_uniform(x, seed):
-    return philox_uniform_numpy(x.size, seed, 0, np.float64).reshape(x.shape)
+def _ref_uniform(x, generator):
+    return philox_uniform_numpy(x.size, generator, 0, np.float64).reshape(x.shape)
 
 
 def _samples(dtype, rng):
-    return [Sample(rng.uniform(0, 1, size=s).astype(dtype.np), seed=int(rng.integers(2 ** 40)))
-            for s in [(), (7,), (3, 5)]]
+    return [Sample(rng.uniform(0, 1, size=s).astype(dtype.np),
+                   generator=seeded(rng.integers(2 ** 40))) for s in [(), (7,), (3, 5)]]
 
 
-declare("rand_like", _seeded(rand_like), ref=_ref_uniform, samples=_samples,
+declare("rand_like", rand_like, ref=_ref_uniform, samples=_samples,
         dtypes=D.FLOATING, grad=False, atol=1e-6)
 
 from .. import _interop  # noqa: E402,F401  (binds __dlpack__ & co. on Tensor)

@@ -81,5 +81,49 @@ def where():
         c = rng.random((3, 1)) < 0.5
         out.append(Sample(c, array((4,), dtype, rng), array((3, 4), dtype, rng), grad=(1, 2),
                           name="broadcast"))
+        if dtype is D.bool:     # where(condition): the indices of the true elements
+            out.append(Sample(rng.random((3, 4)) < 0.5, name="condition_only"))
         return out
     return gen
+
+
+def ref_where(c, a=None, b=None):
+    return np.nonzero(c) if a is None and b is None else np.where(c, a, b)
+
+
+def extended(gen, extra):
+    """The samples of `gen` followed by those of `extra`."""
+    return lambda dtype, rng: list(gen(dtype, rng)) + list(extra(dtype, rng))
+
+
+# ----------------------------------------------------------------------------- add/sub/div/pow
+
+def ref_alpha(fn):
+    """numpy reference of add/sub: fn(a, alpha * b)."""
+    return lambda a, b, alpha=1: fn(a, b) if alpha == 1 else fn(a, np.multiply(b, alpha))
+
+
+def alpha_samples(dtype, rng):
+    if dtype is D.bool:
+        return []
+    alpha = 2 if dtype.kind == 1 else -1.5
+    return [Sample(array((3, 4), dtype, rng), array((4,), dtype, rng), alpha=alpha, grad=(0, 1),
+                   name="alpha")]
+
+
+def ref_div(a, b, rounding_mode=None):
+    q = np.true_divide(a, b)
+    return {None: q, "trunc": np.trunc(q), "floor": np.floor(q)}[rounding_mode]
+
+
+def rounding_samples(dtype, rng):
+    if dtype is D.bool:
+        return []
+    return [Sample(array((3, 4), dtype, rng), array((3, 4), dtype, rng, "nonzero_b"),
+                   rounding_mode=mode, grad=(0, 1), name=mode) for mode in ("trunc", "floor")]
+
+
+def pow_samples(dtype, rng):
+    base = 2 if dtype.kind == 1 else 1.5
+    return [Sample(array((3, 4), dtype, rng, "pow"), 2, grad=(0,), name="square"),
+            Sample(base, array((4,), dtype, rng, "pow"), grad=(1,), name="scalar_base")]

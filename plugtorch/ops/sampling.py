@@ -12,10 +12,11 @@ from .._tensor import Tensor, resolve_device, empty_on, empty_like_meta
 from ..autograd.grad_mode import no_grad
 from .._generator import fill_uniform, philox_uniform_numpy
 from . import _core as C
-from ._decl import declare, Sample
+from ._decl import declare, Sample, seeded
 from .creation import _shape_arg
 from .random import (_float_dtype, _work_dtype, _std_normal, _randint_values, _out,
-                     _check_range, _int_arg, _seeded, _ref_uniform, _samples)
+                     _check_range, _int_arg, _ref_uniform, _samples)
+from .._dispatch import backend_kernel as _backend_kernel
 
 __all__ = ["normal", "bernoulli", "multinomial"]
 
@@ -136,7 +137,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     if input.dim() not in (1, 2):
         raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got {input.dim()}")
     if not input._dtype.is_floating_point:
-        raise TypeError(f"multinomial only supports floating-point dtypes for input, got: "
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
                         f"{input._dtype}")
     num_samples = _int_arg("multinomial", "num_samples", num_samples)
     k = input._shape[-1]
@@ -163,7 +164,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
         dev, backend = w._storage.device, w._storage.backend
         if replacement:
             cdf = empty_like_meta(w)
-            backend._table["cumsum"](cdf, w, 1)
+            _backend_kernel("cumsum", backend)(cdf, w, 1)
             cdf = cdf.div(cdf.narrow(1, k - 1, 1))        # last entry exactly 1
             u = fill_uniform(empty_on((rows, num_samples), wdt, dev, backend), generator)
             idx = cdf.unsqueeze(1).le(u.unsqueeze(2)).sum(2)
@@ -171,7 +172,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
             u = fill_uniform(empty_like_meta(w), generator)
             keys = u.neg().log1p().neg().div(w)       # weight 0 -> inf: drawn last
             vals, order = empty_like_meta(w), empty_like_meta(w, dtype=D.int64)
-            backend._table["sort"](vals, order, keys, 1, False, True)
+            _backend_kernel("sort", backend)(vals, order, keys, 1, False, True)
             idx = order.narrow(1, 0, num_samples).clone()
     if input.dim() == 1:
         idx = idx.reshape(num_samples)
@@ -277,27 +278,28 @@ _bind()
 
 # ----------------------------------------------------------------------------- declarations
 
-def _ref_bernoulli(p, seed):
-    return (_ref_uniform(p, seed) < p).astype(np.float64)
+def _ref_bernoulli(p, generator):
+    return (_ref_uniform(p, generator) < p).astype(np.float64)
 
 
-def _ref_normal(mean, std, seed):
+def _ref_normal(mean, std, generator):
     shape = np.broadcast_shapes(np.shape(mean), np.shape(std))
     n = math.prod(shape)
-    u = philox_uniform_numpy(2 * n, seed, 0, np.float64).reshape((2,) + shape)
+    u = philox_uniform_numpy(2 * n, generator, 0, np.float64).reshape((2,) + shape)
     return mean + std * np.sqrt(-2.0 * np.log1p(-u[0])) * np.cos(2 * np.pi * u[1])
 
 
 def _normal_samples(dtype, rng):
-    seed_ = lambda: int(rng.integers(2 ** 40))  # noqa: E731
+    gen = lambda: seeded(rng.integers(2 ** 40))  # noqa: E731
     arr = lambda *s: rng.uniform(0.5, 2, size=s).astype(dtype.np)  # noqa: E731
-    return [Sample(arr(3, 5), arr(3, 5), seed=seed_()), Sample(arr(3, 1), arr(5), seed=seed_()),
-            Sample(arr(4), 2.0, seed=seed_()), Sample(arr(), arr(), seed=seed_())]
+    return [Sample(arr(3, 5), arr(3, 5), generator=gen()),
+            Sample(arr(3, 1), arr(5), generator=gen()),
+            Sample(arr(4), 2.0, generator=gen()), Sample(arr(), arr(), generator=gen())]
 
 
-declare("bernoulli", _seeded(bernoulli), ref=_ref_bernoulli, samples=_samples,
+declare("bernoulli", bernoulli, ref=_ref_bernoulli, samples=_samples,
         dtypes=D.FLOATING, grad=False)
 # float32 uniforms carry 24 bits, the float64 reference 53: near u1 = 0 Box-Muller turns
 # that 2**-24 difference into up to sqrt(2 * 2**-24) ~ 3.5e-4
-declare("normal", _seeded(normal), ref=_ref_normal, samples=_normal_samples,
+declare("normal", normal, ref=_ref_normal, samples=_normal_samples,
         dtypes=D.FLOATING, grad=False, atol=5e-4, rtol=1e-4)

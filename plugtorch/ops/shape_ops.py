@@ -15,6 +15,7 @@ from ..autograd.grad_mode import STATE
 from . import _core as C
 from ._decl import declare, Sample
 from . import samples as S
+from .._dispatch import kernel as _kernel
 
 __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "sort", "argsort",
            "topk", "flip", "fliplr", "flipud", "roll", "tile", "tril", "triu"]
@@ -169,7 +170,7 @@ def sort(input, dim=-1, descending=False, stable=False):
     values = empty_like_meta(x)
     indices = empty_like_meta(x, dtype=D.int64)
     if numel_of(x._shape):
-        x._storage.backend._table["sort"](values, indices, x, d, bool(descending), True)
+        _kernel("sort", x)(values, indices, x, d, bool(descending), True)
     if STATE.enabled and x._rg:
         C.record(_sort_bw, "SortBackward0", (x,), values, params=(d, indices, x._shape))
     return SortResult(values, indices)
@@ -327,26 +328,29 @@ def _a(shape, dtype, rng):
     return np.asarray(S.array(shape, dtype, rng))
 
 
-declare("cat", lambda *ts, dim=0: cat(list(ts), dim),
-        ref=lambda *ts, dim=0: np.concatenate(ts, axis=dim), dtypes=D.ALL,
+declare("cat", cat, ref=lambda ts, dim=0: np.concatenate(ts, axis=dim), dtypes=D.ALL,
         samples=_shapes_samples(lambda dt, rng: [
-            ((_a((2, 3), dt, rng), _a((1, 3), dt, rng)), (0, 1), {}),
-            ((_a((2, 3), dt, rng), _a((2, 1), dt, rng), _a((2, 2), dt, rng)), (0, 1, 2),
+            (([_a((2, 3), dt, rng), _a((1, 3), dt, rng)],), (0,), {}),
+            (([_a((2, 3), dt, rng), _a((2, 1), dt, rng), _a((2, 2), dt, rng)],), (0,),
              {"dim": 1}),
-            ((_a((2, 0), dt, rng), _a((2, 2), dt, rng)), (0, 1), {"dim": -1})]))
-declare("stack", lambda *ts, dim=0: stack(list(ts), dim),
-        ref=lambda *ts, dim=0: np.stack(ts, axis=dim), dtypes=D.ALL,
+            (((_a((2, 0), dt, rng), _a((2, 2), dt, rng)),), (0,), {"dim": -1})]))
+declare("stack", stack, ref=lambda ts, dim=0: np.stack(ts, axis=dim), dtypes=D.ALL,
         samples=_shapes_samples(lambda dt, rng: [
-            ((_a((2, 3), dt, rng), _a((2, 3), dt, rng)), (0, 1), {"dim": 1}),
-            ((_a((), dt, rng), _a((), dt, rng)), (0, 1), {})]))
+            (([_a((2, 3), dt, rng), _a((2, 3), dt, rng)],), (0,), {"dim": 1}),
+            (([_a((), dt, rng), _a((), dt, rng)],), (0,), {})]))
 
 
-def _sort_ref(x, dim=-1, descending=False):
+def _sort_ref(x, dim=-1, descending=False, stable=False):
+    """(values, indices) of a stable sort (the samples have no ties, except bools)."""
     if x.ndim == 0:
-        return x.copy()
+        return x.copy(), np.zeros((), np.int64)
     key = x if not descending else (~x if x.dtype == np.bool_ else -x.astype(np.float64))
     idx = np.argsort(key, axis=dim, kind="stable")
-    return np.take_along_axis(x, idx, axis=dim)
+    return np.take_along_axis(x, idx, axis=dim), idx
+
+
+def _topk_ref(x, k, dim=-1, largest=True, sorted=True):
+    return tuple(np.take(r, np.arange(k), axis=dim) for r in _sort_ref(x, dim, largest))
 
 
 def _perm_array(shape, dtype, rng):
@@ -360,15 +364,12 @@ def _perm_array(shape, dtype, rng):
     return (vals * (0.5 if dtype.kind == 2 else 1)).astype(dtype.np)
 
 
-declare("sort", lambda x, dim=-1, descending=False: sort(x, dim, descending).values,
-        ref=_sort_ref, dtypes=D.ALL,
+declare("sort", sort, ref=_sort_ref, dtypes=D.ALL,
         samples=_shapes_samples(lambda dt, rng: [
             ((_perm_array((5,), dt, rng),), (0,), {}),
             ((_perm_array((3, 4), dt, rng),), (0,), {"dim": 0, "descending": True}),
             ((_perm_array((2, 3, 4), dt, rng),), (0,), {"dim": 1})]))
-declare("topk", lambda x, k, dim=-1, largest=True: topk(x, k, dim, largest).values,
-        ref=lambda x, k, dim=-1, largest=True: np.take(
-            _sort_ref(x, dim, largest), np.arange(k), axis=dim), dtypes=D.NUMERIC,
+declare("topk", topk, ref=_topk_ref, dtypes=D.NUMERIC,
         samples=_shapes_samples(lambda dt, rng: [
             ((_perm_array((6,), dt, rng), 3), (0,), {}),
             ((_perm_array((3, 4), dt, rng), 2), (0,), {"dim": 0, "largest": False})]))

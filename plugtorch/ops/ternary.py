@@ -6,6 +6,7 @@ from .._tensor import Tensor, empty_like_meta
 from . import _core as C
 from ._decl import declare, Sample
 from . import samples as S
+from .._dispatch import kernel as _kernel
 
 __all__ = ["lerp", "isclose", "allclose", "equal"]
 
@@ -39,7 +40,7 @@ def where(condition, input, other):
         # the primitive takes tensors; a scalar becomes a 0-d tensor broadcast to shape
         ops = [o if isinstance(o, Tensor) else C.expand_meta(_scalar_tensor(o, dt, out), shape)
                for o in ops]
-    condition._storage.backend._table["where"](out, C.expand_meta(condition, shape), *ops)
+    _kernel("where", condition)(out, C.expand_meta(condition, shape), *ops)
     if C.needs_grad(input, other) and dt.kind == 2:
         C.record(_where_bw, "WhereBackward0", (None, input if isinstance(input, Tensor) else
                                                None, other if isinstance(other, Tensor) else None),
@@ -49,12 +50,10 @@ def where(condition, input, other):
 
 def _scalar_tensor(v, dt, like):
     t = empty_like_meta(like, shape=(), dtype=dt)
-    like._storage.backend._table["fill"](t, v)
+    _kernel("fill", like)(t, v)
     return t
 
 
-declare("where", where, ref=lambda c, a, b: np.where(c, a, b), samples=S.where(),
-        dtypes=D.ALL, primitive="where")
 
 
 # ----------------------------------------------------------------------------- composites

@@ -5,7 +5,9 @@ declaration; each sample is run on the backend under test as contiguous tensors,
 non-contiguous views and as broadcast (stride-0) views, and compared with the op's numpy
 reference computed in float64 on the same values, and with the CPU backend's result dtype
 and shape (the CPU backend is the dtype oracle). Gradients are checked separately, in
-float64, against central finite differences.
+float64, against central finite differences. Placeholders in a sample (`DEVICE`, `seeded`)
+are filled in per run: factories create on the device under test, random ops draw from a
+fresh generator there.
 """
 import zlib
 
@@ -14,6 +16,7 @@ import numpy as np
 import plugtorch
 from .. import _dtype as D
 from .._tensor import Tensor, contiguous_strides
+from ..ops._decl import OMIT, Placeholder
 from ._compare import mismatch, to_host, tolerances
 
 FD_EPS = 1e-6
@@ -139,10 +142,20 @@ def broadcast_sample(op, sample):
     return out
 
 
-def run(op, sample, make):
-    """Call op.fn on the sample with its arrays turned into tensors by `make`."""
-    args = map_arrays(sample.args, make)
-    kwargs = {k: map_arrays(v, make) for k, v in sample.kwargs.items()}
+def inputs(sample, make, device, args=None):
+    """The sample's (args, kwargs) for a call on `device`: arrays turned into tensors by
+    `make`, placeholders (DEVICE, seeded) filled in for `device`. `args` replaces the
+    sample's positional args (e.g. with a perturbed copy)."""
+    def fill(v):
+        v = map_arrays(v, make)
+        return v.on(device) if isinstance(v, Placeholder) else v
+    return ([fill(a) for a in (sample.args if args is None else args)],
+            {k: fill(v) for k, v in sample.kwargs.items()})
+
+
+def run(op, sample, make, device):
+    """Call op.fn on the sample on `device`, its arrays turned into tensors by `make`."""
+    args, kwargs = inputs(sample, make, device)
     return op.fn(*args, **kwargs)
 
 
@@ -158,9 +171,13 @@ def reference(op, sample):
     when the reference rejects int/bool arrays or returns a float result less precise than
     float64, it is evaluated again with every array in float64 (ints convert exactly).
     """
+    def fill(v):
+        return v.for_reference() if isinstance(v, Placeholder) else v
+
     def call(convert):
-        args = map_arrays(sample.args, convert)
-        kwargs = {k: map_arrays(v, convert) for k, v in sample.kwargs.items()}
+        args = [fill(a) for a in map_arrays(sample.args, convert)]
+        kwargs = {k: fill(map_arrays(v, convert)) for k, v in sample.kwargs.items()}
+        kwargs = {k: v for k, v in kwargs.items() if v is not OMIT}
         with np.errstate(all="ignore"):
             return op.ref(*args, **kwargs)
     try:
@@ -195,17 +212,18 @@ def check_forward(case, device, variant):
         ran = True
         where = f"{op.name} {case.dtype.name} on {device}, {variant} sample {i} {sample!r}"
         try:
-            got = leaves(run(op, sample, make))
+            got = leaves(run(op, sample, make, device))
         except Exception as e:
             failures.append(f"{where}: raised {type(e).__name__}: {e}")
             continue
         problem = _check_devices(got, device)
         if problem is None and device != "cpu":
-            problem = _check_oracle(got, leaves(run(op, sample, tensor_maker("cpu"))))
+            problem = _check_oracle(got, leaves(run(op, sample, tensor_maker("cpu"), "cpu")))
         if problem is None:
             try:
                 expected = (leaves(reference(op, sample)) if op.ref is not None else
-                            [to_host(t) for t in leaves(run(op, sample, tensor_maker("cpu")))])
+                            [to_host(t) for t in leaves(run(op, sample, tensor_maker("cpu"),
+                                                            "cpu"))])
             except Exception as e:
                 failures.append(f"{where}: the reference raised {type(e).__name__}: {e}")
                 continue
@@ -241,6 +259,8 @@ def _check_values(op, got, expected):
     for k, (g, e) in enumerate(zip(got, expected)):
         a = to_host(g)
         atol, rtol = tolerances(a.dtype, op.atol, op.rtol)
+        if not op.values:       # e.g. empty: only the shape is defined
+            a, e = np.zeros(a.shape), np.zeros(np.shape(e))
         problem = mismatch(a, np.asarray(e), atol, rtol)
         if problem is not None:
             return f"output {k} ({a.dtype}): {problem}"
@@ -279,13 +299,12 @@ def check_gradient(op, sample, device, rng):
     if not targets:
         return None
     make = tensor_maker(device)
-    args = map_arrays(sample.args, make)
-    kwargs = {k: map_arrays(v, make) for k, v in sample.kwargs.items()}
-    inputs = []
+    args, kwargs = inputs(sample, make, device)
+    leaves_ = []
     for p, j, _ in targets:
         t = args[p] if j is None else args[p][j]
         t.requires_grad_(True)
-        inputs.append(t)
+        leaves_.append(t)
     outs = leaves(op.fn(*args, **kwargs))
     picked = [k for k, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
     if not picked:
@@ -299,12 +318,12 @@ def check_gradient(op, sample, device, rng):
 
     def f(new_args):
         with plugtorch.no_grad(), np.errstate(all="ignore"):
-            o = leaves(op.fn(*map_arrays(tuple(new_args), make),
-                             **{k: map_arrays(v, make) for k, v in sample.kwargs.items()}))
+            a, kw = inputs(sample, make, device, new_args)
+            o = leaves(op.fn(*a, **kw))
         return sum(float(np.sum(to_host(o[k]).astype(np.float64) * w))
                    for k, w in zip(picked, weights))
 
-    for (p, j, arr), t in zip(targets, inputs):
+    for (p, j, arr), t in zip(targets, leaves_):
         if t.grad is not None and (t.grad.shape != t.shape or t.grad.device != t.device):
             return (f"grad of input {p} has shape {tuple(t.grad.shape)} on {t.grad.device}, "
                     f"expected {tuple(t.shape)} on {t.device}")

@@ -7,3 +7,7 @@ for _m in (_activation, _linear, _conv, _pooling, _normalization, _loss, _misc):
         globals()[_name] = getattr(_m, _name)
         __all__.append(_name)
 del _m
+
+# every function above is declared (plugtorch.ops.OPS) or an alias of a declared op
+from . import (_decl_activation, _decl_loss, _decl_layers, _decl_conv,  # noqa: F401,E402
+               _decl_pool)

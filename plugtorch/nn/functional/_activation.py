@@ -186,7 +186,10 @@ def softplus(input, beta=1.0, threshold=20.0):
         tensor([ 0.6931, 30.0000])
     """
     bx = input * beta
-    soft = bx.clamp(max=threshold).exp().log1p()
+    # max(z, 0) + log1p(exp(-|z|)): exp never overflows (float16 would at z > 11); each
+    # branch of `where` is smooth, so the derivative at z = 0 is right too
+    pos = bx >= 0
+    soft = where(pos, bx, 0.0) + where(pos, -bx, bx).exp().log1p()
     if beta != 1:
         soft = soft / beta
     return where(bx > threshold, input, soft)

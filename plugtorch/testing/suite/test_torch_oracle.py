@@ -49,7 +49,8 @@ _FORWARD_KINDS = {"outcome", "error-type", "count", "dtype", "shape", "values"}
 
 
 def _torch_fn(case):
-    fn = _oracle.torch_callable(case.op.name)
+    functional = case.op.fn is getattr(plugtorch.nn.functional, case.op.name, None)
+    fn = _oracle.torch_callable(case.op.name, functional)
     if fn is None:
         pytest.skip(f"torch has no {case.op.name} (torch.*, Tensor.*, torch.nn.functional.*)")
     return fn
