@@ -9,8 +9,8 @@ share memory. Other devices take part when their backend provides the optional m
     backend.from_dlpack(obj) -> Tensor on that backend
 
 (a CuPy-based CUDA backend can forward both to CuPy); without them export raises
-BufferError, as the DLPack protocol asks. The methods are bound on Tensor here, once, when
-`plugtorch.ops.random` imports this module.
+BufferError, as the DLPack protocol asks. `plugtorch/ops/_tensor_methods.py` binds the
+methods on Tensor.
 """
 import numpy as np
 
@@ -145,10 +145,3 @@ def __array__(self, dtype=None, copy=None):
     return a.copy() if copy and on_host else a
 
 
-def _bind():
-    Tensor.__dlpack__ = __dlpack__
-    Tensor.__dlpack_device__ = __dlpack_device__
-    Tensor.__array__ = __array__
-
-
-_bind()

@@ -107,3 +107,19 @@ def test_backend_guide_covers_every_primitive():
     assert not missing, f"docs/writing-a-backend.md does not mention: {missing}"
     assert f"Required** ({len(plugtorch.backends.REQUIRED)})" in guide
     assert f"Optional** ({len(plugtorch.backends.OPTIONAL)})" in guide
+
+
+def test_tensor_methods_are_attached_in_one_place():
+    """Tensor's methods live in its class body or in plugtorch/ops/_tensor_methods.py;
+    no other module adds attributes to Tensor."""
+    import plugtorch
+    from plugtorch.ops import _tensor_methods
+    pattern = re.compile(r"setattr\(\s*Tensor\b|^\s*Tensor\.\w+\s*=", re.M)
+    allowed = {PACKAGE / "_tensor.py", PACKAGE / "ops" / "_tensor_methods.py"}
+    bad = [str(p.relative_to(ROOT)) for p in PACKAGE.rglob("*.py")
+           if p not in allowed and pattern.search(p.read_text())]
+    assert not bad, f"modules that attach Tensor attributes: {bad}"
+    body = {n for n, v in vars(plugtorch.Tensor).items()} - set(_tensor_methods.METHODS)
+    for name, fn in _tensor_methods.METHODS.items():
+        assert vars(plugtorch.Tensor)[name] is fn, name
+    assert "add" in _tensor_methods.METHODS and "shape" in body

@@ -1,7 +1,6 @@
 """Autograd methods of Tensor: backward, requires_grad_, register_hook, retain_grad."""
 import weakref
 
-from .._tensor import Tensor
 from .engine import backward as _backward
 from .graph import _Handle
 
@@ -118,8 +117,3 @@ def retain_grad(self):
     self._retains_grad = True
 
 
-for _name, _fn in [("backward", backward), ("requires_grad_", requires_grad_),
-                   ("register_hook", register_hook), ("retain_grad", retain_grad),
-                   ("register_post_accumulate_grad_hook", register_post_accumulate_grad_hook)]:
-    setattr(Tensor, _name, _fn)
-Tensor.retains_grad = property(lambda self: self._retains_grad)

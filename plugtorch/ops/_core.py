@@ -203,12 +203,6 @@ def commit_inplace(op, self, result):
     return self
 
 
-def bind(*names_fns):
-    """Attach functions as Tensor methods."""
-    for name, fn in names_fns:
-        setattr(Tensor, name, fn)
-
-
 def write_out(op, out, result):
     """The `out=` argument: resize `out` to the result's shape (as PyTorch does when sizes
     differ), copy the result in, and return `out`."""

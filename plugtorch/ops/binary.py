@@ -314,7 +314,6 @@ def _make(name):
     fn.__doc__ = f"Elementwise {name} with broadcasting and type promotion."
     if name not in _PUBLIC_FORMS:
         _declare(name, fn)
-    C.bind((name, fn), (name + "_", fn_))
     return fn, fn_
 
 
@@ -333,8 +332,14 @@ def _declare(name, fn, ref=None, extra=None):
             samples=samples if extra is None else S.extended(samples, extra), primitive=name)
 
 
+#: ops whose in-place form `<name>_` comes from `_make` (Tensor methods; see
+#: ops/_tensor_methods.py); add_, sub_, div_ and clamp_ are written out below
+INPLACE = []
 for _name in _BINARY:
-    globals()[_name] = _make(_name)[0]
+    globals()[_name], _fn_ = _make(_name)
+    if _name not in ("add", "sub", "div"):
+        globals()[_name + "_"] = _fn_
+        INPLACE.append(_name)
 
 
 def add(input, other, *, alpha=1):
@@ -451,12 +456,6 @@ clip = clamp
 subtract, multiply, divide, true_divide = sub, mul, div, div
 greater, less, greater_equal, less_equal, not_equal = gt, lt, ge, le, ne
 
-C.bind(("add", add), ("sub", sub), ("add_", _add_), ("sub_", _sub_), ("div", div),
-       ("div_", _div_), ("fmod", fmod), ("clamp", clamp), ("clip", clamp), ("clamp_", _clamp_),
-       ("clip_", _clamp_), ("subtract", sub), ("multiply", mul), ("divide", div),
-       ("true_divide", div), ("greater", gt), ("less", lt), ("greater_equal", ge),
-       ("less_equal", le), ("not_equal", ne), ("where", lambda self, c, o: where(c, self, o)),
-       ("rsub", rsub))
 
 declare("clamp", clamp, ref=lambda x, lo, hi: np.clip(x, lo, hi), samples=S.clamp(),
         dtypes=D.NUMERIC)
@@ -465,55 +464,6 @@ declare("where", where, ref=S.ref_where, samples=S.where(), dtypes=D.ALL, primit
 _declare("sub", sub, S.ref_alpha(np.subtract), S.alpha_samples)
 _declare("div", div, S.ref_div, S.rounding_samples)
 
-# operators
-_ops = {
-    "__add__": lambda s, o: binary(SPECS["add"], s, o),
-    "__radd__": lambda s, o: binary(SPECS["add"], o, s),
-    "__iadd__": lambda s, o: binary_(SPECS["add"], s, o),
-    "__sub__": lambda s, o: binary(SPECS["sub"], s, o),
-    "__rsub__": lambda s, o: binary(SPECS["sub"], o, s),
-    "__isub__": lambda s, o: binary_(SPECS["sub"], s, o),
-    "__mul__": lambda s, o: binary(SPECS["mul"], s, o),
-    "__rmul__": lambda s, o: binary(SPECS["mul"], o, s),
-    "__imul__": lambda s, o: binary_(SPECS["mul"], s, o),
-    "__truediv__": lambda s, o: binary(SPECS["div"], s, o),
-    "__rtruediv__": lambda s, o: binary(SPECS["div"], o, s),
-    "__itruediv__": lambda s, o: binary_(SPECS["div"], s, o),
-    "__floordiv__": lambda s, o: binary(SPECS["floor_divide"], s, o),
-    "__rfloordiv__": lambda s, o: binary(SPECS["floor_divide"], o, s),
-    "__ifloordiv__": lambda s, o: binary_(SPECS["floor_divide"], s, o),
-    "__mod__": lambda s, o: binary(SPECS["remainder"], s, o),
-    "__rmod__": lambda s, o: binary(SPECS["remainder"], o, s),
-    "__imod__": lambda s, o: binary_(SPECS["remainder"], s, o),
-    "__pow__": lambda s, o: _pow(s, o),
-    "__rpow__": lambda s, o: _pow(o, s),
-    "__ipow__": lambda s, o: binary_(SPECS["pow"], s, o),
-    "__eq__": lambda s, o: binary(SPECS["eq"], s, o) if _num(o) else NotImplemented,
-    "__ne__": lambda s, o: binary(SPECS["ne"], s, o) if _num(o) else NotImplemented,
-    "__lt__": lambda s, o: binary(SPECS["lt"], s, o),
-    "__le__": lambda s, o: binary(SPECS["le"], s, o),
-    "__gt__": lambda s, o: binary(SPECS["gt"], s, o),
-    "__ge__": lambda s, o: binary(SPECS["ge"], s, o),
-    "__and__": lambda s, o: _bitwise("and", s, o),
-    "__rand__": lambda s, o: _bitwise("and", o, s),
-    "__iand__": lambda s, o: binary_(SPECS["bitwise_and"], s, o),
-    "__or__": lambda s, o: _bitwise("or", s, o),
-    "__ror__": lambda s, o: _bitwise("or", o, s),
-    "__ior__": lambda s, o: binary_(SPECS["bitwise_or"], s, o),
-    "__xor__": lambda s, o: _bitwise("xor", s, o),
-    "__rxor__": lambda s, o: _bitwise("xor", o, s),
-    "__ixor__": lambda s, o: binary_(SPECS["bitwise_xor"], s, o),
-    "__matmul__": lambda s, o: s.matmul(o),
-    "__rmatmul__": lambda s, o: o.matmul(s) if isinstance(o, Tensor) else NotImplemented,
-}
-
-
-def _num(o):
-    return isinstance(o, (Tensor, int, float, bool, np.generic))
-
-
-def _bitwise(kind, a, b):
-    return binary(SPECS["bitwise_" + kind], a, b)
 
 
 def _pow(a, b):
@@ -530,7 +480,4 @@ def pow(input, exponent):
     return _pow(input, exponent)
 
 
-for _k, _v in _ops.items():
-    setattr(Tensor, _k, _v)
-Tensor.pow = pow
 _declare("pow", pow, extra=S.pow_samples)

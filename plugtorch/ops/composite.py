@@ -286,8 +286,6 @@ def log_softmax(input, dim, dtype=None):
                            "LogSoftmaxBackward0")
 
 
-C.bind(("var", var), ("std", std), ("norm", norm), ("logsumexp", logsumexp),
-       ("softmax", softmax), ("log_softmax", log_softmax))
 
 
 # ----------------------------------------------------------------------------- declarations

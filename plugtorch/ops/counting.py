@@ -131,7 +131,6 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
                    return_counts)
 
 
-C.bind(("bincount", bincount), ("unique", unique), ("unique_consecutive", unique_consecutive))
 
 
 # ----------------------------------------------------------------------------- declarations

@@ -400,7 +400,7 @@ def zero_(self):
     return fill_(self, 0)
 
 
-def _new(fn):
+def new_method(fn):
     def method(self, *size, dtype=None, device=None, requires_grad=False, **kw):
         return fn(*size, dtype=dtype or self._dtype,
                   device=device if device is not None else self.device,
@@ -437,14 +437,10 @@ def resize_(self, *size):
     return self
 
 
-def _cast(dtype):
-    return lambda self, memory_format=None: to(self, dtype)
-
-
 _TENSOR_TYPES = {D.scalar_name(d) + "Tensor": d for d in D.ALL}
 
 
-def _type(self, dtype=None, non_blocking=False):
+def type_method(self, dtype=None, non_blocking=False):
     """With no dtype, the type name ("plugtorch.FloatTensor"; "plugtorch.opencl.FloatTensor"
     off the CPU); with a dtype or such a name (a "torch." prefix is accepted too), a cast.
 
@@ -466,19 +462,3 @@ def _type(self, dtype=None, non_blocking=False):
     return to(self, dtype, non_blocking=non_blocking)
 
 
-def _bind():
-    b = C.bind
-    b(("to", to), ("copy_", copy_), ("fill_", fill_), ("zero_", zero_),
-      ("new_zeros", _new(zeros)), ("new_ones", _new(ones)), ("new_empty", _new(empty)),
-      ("new_full", new_full), ("new_tensor", new_tensor), ("resize_", resize_),
-      ("float", _cast(D.float32)), ("double", _cast(D.float64)), ("half", _cast(D.float16)),
-      ("long", _cast(D.int64)), ("int", _cast(D.int32)), ("short", _cast(D.int16)),
-      ("char", _cast(D.int8)), ("byte", _cast(D.uint8)), ("bool", _cast(D.bool)),
-      ("cpu", lambda self, memory_format=None: to(self, "cpu")),
-      ("cuda", lambda self, device=None, non_blocking=False:
-       to(self, "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int)
-                                               else device))),
-      ("type_as", lambda self, other: to(self, other._dtype)), ("type", _type))
-
-
-_bind()

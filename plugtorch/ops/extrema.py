@@ -211,8 +211,6 @@ def argmin(input, dim=None, keepdim=False):
     return _arg("argmin", input, dim, keepdim)
 
 
-C.bind(("amax", amax), ("amin", amin), ("max", max), ("min", min), ("aminmax", aminmax),
-       ("argmax", argmax), ("argmin", argmin))
 
 
 # ----------------------------------------------------------------------------- declarations

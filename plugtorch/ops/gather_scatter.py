@@ -281,10 +281,6 @@ def take(input, index):
     return _take(input.reshape(-1), [(0, checked("take", index, n, 0, True, raise_out))])
 
 
-C.bind(("gather", gather), ("scatter", scatter), ("scatter_", scatter_),
-       ("scatter_add", scatter_add), ("scatter_add_", scatter_add_),
-       ("scatter_reduce", scatter_reduce), ("index_select", index_select),
-       ("index_add", index_add), ("index_add_", index_add_), ("take", take))
 
 
 # ----------------------------------------------------------------------------- declarations

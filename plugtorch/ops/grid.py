@@ -8,7 +8,6 @@ import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor
-from . import _core as C
 from ._decl import declare, Sample
 from . import samples as S
 
@@ -138,7 +137,6 @@ def moveaxis(input, source, destination):
     return movedim(input, source, destination)
 
 
-C.bind(("rot90", rot90), ("moveaxis", moveaxis))
 
 
 # ----------------------------------------------------------------------------- declarations

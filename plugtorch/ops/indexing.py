@@ -505,8 +505,6 @@ def _nonzero_raw(x):
     return _kernel("nonzero", x)(x)
 
 
-C.bind(("__getitem__", getitem), ("__setitem__", setitem), ("index_put", index_put),
-       ("index_put_", index_put_))
 
 
 # ----------------------------------------------------------------------------- declarations

@@ -342,9 +342,6 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
-C.bind(("addmm", addmm), ("baddbmm", baddbmm), ("diag", diag), ("trace", trace))
-C.bind(("matmul", matmul), ("mm", mm), ("bmm", bmm), ("mv", mv), ("dot", dot),
-       ("inner", inner), ("outer", outer), ("ger", outer), ("cross", cross))
 
 
 # ----------------------------------------------------------------------------- declarations

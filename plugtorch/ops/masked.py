@@ -62,8 +62,6 @@ def argwhere(input):
     return nonzero(input)
 
 
-C.bind(("masked_fill", masked_fill), ("masked_fill_", masked_fill_),
-       ("masked_select", masked_select), ("nonzero", nonzero), ("argwhere", argwhere))
 
 
 # ----------------------------------------------------------------------------- declarations

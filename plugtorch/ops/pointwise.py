@@ -163,20 +163,15 @@ def _make_unary(name, rule, ref, backward, saves, domain):
 
 
 __all__ = []
+#: ops with an in-place form `<name>_` (Tensor methods; see ops/_tensor_methods.py)
+INPLACE = []
 for _row in _UNARY:
     _spec, _fn, _fn_ = _make_unary(*_row)
     globals()[_row[0]] = _fn
     __all__.append(_row[0])
-    C.bind((_row[0], _fn))
     if _row[3] is not None or _row[0] in ("logical_not", "bitwise_not"):
-        C.bind((_row[0] + "_", _fn_))
-
-Tensor.__neg__ = neg
-Tensor.__abs__ = abs
-Tensor.__invert__ = lambda self: (logical_not(self) if self._dtype is D.bool
-                                  else bitwise_not(self))
-Tensor.negative = neg
-Tensor.absolute = abs
+        globals()[_row[0] + "_"] = _fn_
+        INPLACE.append(_row[0])
 absolute = abs
 negative = neg
 __all__ += ["absolute", "negative"]
@@ -308,9 +303,7 @@ _COMPOSITES = [("square", square, np.square, None), ("exp2", exp2, np.exp2, None
 for _name, _fn, _ref, _domain in _COMPOSITES:
     declare(_name, _fn, ref=_ref, samples=S.unary(_domain), atol=1e-4, rtol=1e-4,
             dtypes=tuple(d for d in D.ALL if d is not D.bool))
-    C.bind((_name, _fn))
     __all__.append(_name)
 declare("nan_to_num", nan_to_num, ref=_nan_to_num_ref, samples=_nan_samples, grad=False,
         dtypes=tuple(d for d in D.ALL if d is not D.bool))
-C.bind(("nan_to_num", nan_to_num), ("clamp_min", _clamp_min), ("clamp_max", _clamp_max))
 __all__.append("nan_to_num")

@@ -253,4 +253,3 @@ def _samples(dtype, rng):
 declare("rand_like", rand_like, ref=_ref_uniform, samples=_samples,
         dtypes=D.FLOATING, grad=False, atol=1e-6)
 
-from .. import _interop  # noqa: E402,F401  (binds __dlpack__ & co. on Tensor)

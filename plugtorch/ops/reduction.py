@@ -262,8 +262,6 @@ def cumsum(input, dim, *, dtype=None):
     return out
 
 
-C.bind(("sum", sum), ("mean", mean), ("prod", prod), ("all", all), ("any", any),
-       ("count_nonzero", count_nonzero), ("cumsum", cumsum))
 
 
 # ----------------------------------------------------------------------------- declarations

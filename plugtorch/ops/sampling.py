@@ -267,13 +267,6 @@ def exponential_(self, lambd=1.0, *, generator=None):
             -1.0 / lambd))
 
 
-def _bind():
-    C.bind(("uniform_", uniform_), ("normal_", normal_), ("random_", random_),
-           ("bernoulli_", bernoulli_), ("exponential_", exponential_),
-           ("bernoulli", bernoulli), ("multinomial", multinomial))
-
-
-_bind()
 
 
 # ----------------------------------------------------------------------------- declarations

@@ -306,8 +306,6 @@ def is_nonzero(input):
     return bool(input.item() != 0)
 
 
-C.bind(("cumprod", cumprod), ("cummax", cummax), ("cummin", cummin), ("diff", diff),
-       ("repeat_interleave", repeat_interleave), ("is_nonzero", is_nonzero))
 
 
 # ----------------------------------------------------------------------------- declarations

@@ -302,18 +302,6 @@ def triu(input, diagonal=0):
     return _tri("triu", input, diagonal, False)
 
 
-def _inplace(fn, name):
-    def method(self, *args, **kwargs):
-        C.check_inplace(name, self)
-        return self.copy_(fn(self, *args, **kwargs))
-    method.__name__ = name
-    return method
-
-
-C.bind(("sort", sort), ("argsort", argsort), ("topk", topk), ("flip", flip),
-       ("fliplr", fliplr), ("flipud", flipud), ("roll", roll), ("repeat", repeat),
-       ("tile", tile), ("tril", tril), ("triu", triu), ("tril_", _inplace(tril, "tril_")),
-       ("triu_", _inplace(triu, "triu_")))
 
 
 # ----------------------------------------------------------------------------- declarations

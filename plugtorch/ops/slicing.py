@@ -9,7 +9,6 @@ from .. import _dtype as D
 from .._tensor import Tensor, numel_of
 from ..autograd.grad_mode import STATE
 from ..autograd import graph
-from . import _core as C
 from .views import make_view, detach
 
 __all__ = ["narrow", "select", "unbind", "split", "chunk", "diagonal", "as_strided"]
@@ -193,5 +192,3 @@ def copy_slices(base, view, r):
     view._node, view._output_nr = node, 0
 
 
-C.bind(("narrow", narrow), ("select", select), ("unbind", unbind), ("split", split),
-       ("chunk", chunk), ("diagonal", diagonal), ("as_strided", as_strided))

@@ -139,7 +139,6 @@ def equal(input, other):
     return bool((input == other).all().item())
 
 
-C.bind(("lerp", lerp), ("isclose", isclose), ("allclose", allclose), ("equal", equal))
 
 
 def _lerp_samples(dtype, rng):

@@ -4,7 +4,7 @@ A view records how to send its gradient back to its input. Slicing views (narrow
 diagonal, as_strided, basic indexing) and their shared backward live in slicing.py.
 """
 from .. import _dtype as D
-from .._tensor import Tensor, _wrap, contiguous_strides, numel_of, empty_like_meta
+from .._tensor import _wrap, contiguous_strides, numel_of, empty_like_meta
 from ..autograd.grad_mode import STATE
 from ..autograd import graph
 from . import _core as C
@@ -332,26 +332,3 @@ def expand_copy(input, *sizes):
     return expand(input, *sizes).clone()
 
 
-def _bind():
-    b = C.bind
-    b(("view", view), ("reshape", reshape), ("flatten", flatten), ("unflatten", unflatten),
-      ("squeeze", squeeze), ("unsqueeze", unsqueeze), ("permute", permute),
-      ("transpose", transpose), ("swapaxes", transpose), ("swapdims", transpose), ("t", t),
-      ("movedim", movedim), ("expand", expand), ("clone", clone), ("contiguous", contiguous),
-      ("detach", detach), ("detach_", detach_), ("ravel", ravel))
-    Tensor.view_as = lambda self, other: view(self, other._shape)
-    Tensor.reshape_as = lambda self, other: reshape(self, other._shape)
-    Tensor.expand_as = lambda self, other: expand(self, other._shape)
-    Tensor.T = property(lambda self: permute(self, tuple(reversed(range(len(self._shape))))))
-    Tensor.mT = property(lambda self: transpose(self, -2, -1))
-    Tensor.H = Tensor.T
-    Tensor.data = property(detach, _set_data)
-
-
-def _set_data(self, value):
-    if not isinstance(value, Tensor):
-        raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
-    self._set_geometry(value._storage, value._shape, value._stride, value._offset)
-
-
-_bind()
