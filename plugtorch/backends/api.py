@@ -27,6 +27,7 @@ import operator
 
 import numpy as np
 
+from .. import _dispatch as _D  # the dispatcher imports this package: read at call time
 from .. import _tensor as _T   # the tensor layer: read at call time (it imports this package)
 
 __all__ = ["buffer", "shape", "strides", "offset", "dtype", "device_index", "backend_of", "is_tensor",
@@ -95,9 +96,8 @@ def cast(t, dtype):
     """`t` converted to `dtype` with the backend's `copy` kernel (`t` itself if it has it)."""
     if t._dtype is dtype:
         return t
-    out = new_tensor(t, dtype=dtype)
-    from .._dispatch import kernel
-    kernel("copy", out)(out, t)
+    out = _T.empty_like_meta(t, dtype=dtype)
+    _D.kernel("copy", out)(out, t)
     return out
 
 

@@ -8,6 +8,7 @@ from .._tensor import Tensor, _wrap, empty_like_meta
 from ..autograd import graph
 from ..autograd.grad_mode import STATE
 from .._dispatch import kernel as _kernel
+from ..backends.api import cast as cast_meta  # noqa: F401  (t converted to dtype, no autograd)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -59,15 +60,6 @@ def expand_meta(t, shape):
     for i, (n, s) in enumerate(zip(t._shape, t._stride)):
         strides.append(s if n == shape[pad + i] else 0)
     return _wrap(t._storage, shape, tuple(strides), t._offset)
-
-
-def cast_meta(t, dtype):
-    """t converted to dtype (no autograd; kernel inputs only)."""
-    if t._dtype is dtype:
-        return t
-    out = empty_like_meta(t, dtype=dtype)
-    _kernel("copy", t)(out, t)
-    return out
 
 
 def scalar_for(v, dtype):

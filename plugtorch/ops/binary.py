@@ -52,10 +52,11 @@ def _integral(name):
 
 
 class _Binary:
-    __slots__ = ("name", "kernel", "rule", "backward", "bname", "cache")
+    """What the driver needs of an op at run time (built by `elementwise`)."""
+    __slots__ = ("name", "kernel", "rule", "backward", "bname", "cache", "saves")
 
-    def __init__(self, name, rule, backward, kernel=None):
-        self.name, self.rule, self.backward = name, rule, backward
+    def __init__(self, name, rule, backward, saves, kernel=None):
+        self.name, self.rule, self.backward, self.saves = name, rule, backward, saves
         self.kernel = kernel or name
         self.bname = name.capitalize() + "Backward0"
         self.cache = {}
@@ -126,10 +127,10 @@ def binary(spec, a, b):
 
 
 def _record(spec, a, b, out):
-    """Record the node; save only the operands the derivative will read (see SAVES)."""
+    """Record the node; save only the operands the derivative will read (`saves`)."""
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
     ra, rb = ta and a._rg, tb and b._rg
-    save_a, save_b = SAVES.get(spec.name, _NONE)(ra, rb)
+    save_a, save_b = spec.saves(ra, rb)
     C.record(spec.backward, spec.bname, (a if ta else None, b if tb else None), out,
              params=(None if ta else a, None if tb else b,
                      (a._shape, a._dtype) if ta else None, (b._shape, b._dtype) if tb else None),
@@ -198,19 +199,6 @@ def _operands(n):
     return (a if a is not None else n.params[0]), (b if b is not None else n.params[1])
 
 
-# which operands a derivative reads, given which operands require grad
-_NONE = lambda ra, rb: (False, False)  # noqa: E731
-SAVES = {
-    "mul": lambda ra, rb: (rb, ra),
-    "div": lambda ra, rb: (rb, True),
-    "pow": lambda ra, rb: (True, True),
-    "maximum": lambda ra, rb: (True, True),
-    "minimum": lambda ra, rb: (True, True),
-    "atan2": lambda ra, rb: (True, True),
-    "remainder": lambda ra, rb: (rb, rb),
-}
-
-
 def _add_bw(n, g):
     return _g(g, n, 0), _g(g, n, 1)
 
@@ -270,76 +258,55 @@ def _floor_div_bw(n, g):
     return _g(g * 0, n, 0), _g(g * 0, n, 1)
 
 
-_BINARY = {
-    "add": (_same, _add_bw, np.add),
-    "sub": (_no_bool("sub"), _sub_bw, np.subtract),
-    "mul": (_same, _mul_bw, np.multiply),
-    "div": (_float, _div_bw, np.true_divide),
-    "floor_divide": (_no_bool("floor_divide"), _floor_div_bw, np.floor_divide),
-    "remainder": (_no_bool("remainder"), _remainder_bw, np.remainder),
-    "pow": (_no_bool("pow"), _pow_bw, np.power),
-    "maximum": (_same, _minmax_bw(lambda x, y: gt(x, y)), np.maximum),
-    "minimum": (_same, _minmax_bw(lambda x, y: lt(x, y)), np.minimum),
-    "atan2": (_float, _atan2_bw, np.arctan2),
-    "eq": (_compare, None, np.equal),
-    "ne": (_compare, None, np.not_equal),
-    "lt": (_compare, None, np.less),
-    "le": (_compare, None, np.less_equal),
-    "gt": (_compare, None, np.greater),
-    "ge": (_compare, None, np.greater_equal),
-    "logical_and": (_logical, None, np.logical_and),
-    "logical_or": (_logical, None, np.logical_or),
-    "logical_xor": (_logical, None, np.logical_xor),
-    "bitwise_and": (_integral("bitwise_and"), None, np.bitwise_and),
-    "bitwise_or": (_integral("bitwise_or"), None, np.bitwise_or),
-    "bitwise_xor": (_integral("bitwise_xor"), None, np.bitwise_xor),
-}
+# ----------------------------------------------------------------------------- declaration
 
-SPECS = {name: _Binary(name, rule, bw) for name, (rule, bw, _) in _BINARY.items()}
-_DOMAIN = {"div": "nonzero_b", "floor_divide": "nonzero_b", "remainder": "nonzero_b",
-           "pow": "pow", "atan2": "nonzero_b"}
-_GRAD = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "atan2"}
-
-
-def _make(name):
-    spec = SPECS[name]
-
-    def fn(input, other):
-        return binary(spec, input, other)
-
-    def fn_(self, other):
-        return binary_(spec, self, other)
-
-    fn.__name__, fn_.__name__ = name, name + "_"
-    fn.__doc__ = f"Elementwise {name} with broadcasting and type promotion."
-    if name not in _PUBLIC_FORMS:
-        _declare(name, fn)
-    return fn, fn_
-
-
-# declared with their public forms (alpha=, rounding_mode=, a scalar base), defined below
-_PUBLIC_FORMS = {"add", "sub", "div", "pow"}
-
-
-def _declare(name, fn, ref=None, extra=None):
-    dtypes = D.ALL
-    if name in ("sub", "floor_divide", "remainder", "pow"):
-        dtypes = D.NUMERIC
-    elif name.startswith("bitwise"):
-        dtypes = (D.bool,) + D.INTEGRAL
-    samples = S.binary(_DOMAIN.get(name))
-    declare(name, fn, ref=ref or _BINARY[name][2], dtypes=dtypes, grad=name in _GRAD,
-            samples=samples if extra is None else S.extended(samples, extra), primitive=name)
-
-
-#: ops whose in-place form `<name>_` comes from `_make` (Tensor methods; see
-#: ops/_tensor_methods.py); add_, sub_, div_ and clamp_ are written out below
+SPECS = {}
+#: ops whose in-place form `<name>_` is generated here (Tensor methods; ops/_tensor_methods.py)
 INPLACE = []
-for _name in _BINARY:
-    globals()[_name], _fn_ = _make(_name)
-    if _name not in ("add", "sub", "div"):
-        globals()[_name + "_"] = _fn_
-        INPLACE.append(_name)
+
+
+def _saves_none(ra, rb):
+    return False, False
+
+
+def _saves_both(ra, rb):
+    return True, True
+
+
+def elementwise(name, rule, *, ref, derivative=None, saves=_saves_none, grad=None,
+                dtypes=D.ALL, domain=None, samples=None, public=None, inplace=None):
+    """Define binary elementwise op `name`, all of it in one call.
+
+    Args:
+        rule: promoted dtype -> (compute dtype, output dtype); raises for a refused dtype.
+        ref: numpy reference (float64) for the conformance suite.
+        derivative: (node, grad) -> (grad a, grad b), written with frontend ops; None when
+            the op records no graph.
+        saves: (a requires grad, b requires grad) -> (save a, save b): the operands the
+            derivative reads.
+        grad: whether the suite checks the gradient (default: derivative is not None).
+        dtypes, domain, samples: the dtypes it accepts and its test inputs (samples
+            default to `samples.binary(domain)`).
+        public, inplace: the public function and in-place method when they take more than
+            (input, other) (add's alpha, div's rounding_mode); written above with
+            `SPECS[name]`.
+    The backend primitive is `name`; the public callable runs `binary(SPECS[name], ...)`.
+    """
+    spec = SPECS[name] = _Binary(name, rule, derivative, saves)
+    if public is None:
+        def public(input, other):
+            return binary(spec, input, other)
+        public.__name__ = name
+        public.__doc__ = f"Elementwise {name} with broadcasting and type promotion."
+    if inplace is None:
+        def inplace(self, other):
+            return binary_(spec, self, other)
+        inplace.__name__ = name + "_"
+        INPLACE.append(name)
+    globals()[name], globals()[name + "_"] = public, inplace
+    declare(name, public, ref=ref, dtypes=dtypes, primitive=name,
+            grad=derivative is not None if grad is None else grad,
+            samples=samples or S.binary(domain))
 
 
 def add(input, other, *, alpha=1):
@@ -452,17 +419,9 @@ def _clamp_(self, min=None, max=None):
         else C.commit_inplace("clamp_", self, clamp(self.clone(), min, max))
 
 
-clip = clamp
-subtract, multiply, divide, true_divide = sub, mul, div, div
-greater, less, greater_equal, less_equal, not_equal = gt, lt, ge, le, ne
-
-
 declare("clamp", clamp, ref=lambda x, lo, hi: np.clip(x, lo, hi), samples=S.clamp(),
         dtypes=D.NUMERIC)
-_declare("add", add, S.ref_alpha(np.add), S.alpha_samples)
 declare("where", where, ref=S.ref_where, samples=S.where(), dtypes=D.ALL, primitive="where")
-_declare("sub", sub, S.ref_alpha(np.subtract), S.alpha_samples)
-_declare("div", div, S.ref_div, S.rounding_samples)
 
 
 
@@ -480,4 +439,42 @@ def pow(input, exponent):
     return _pow(input, exponent)
 
 
-_declare("pow", pow, extra=S.pow_samples)
+# ----------------------------------------------------------------------------- the ops
+
+elementwise("add", _same, ref=S.ref_alpha(np.add), samples=S.alpha_samples,
+            derivative=_add_bw, public=add, inplace=_add_)
+elementwise("sub", _no_bool("sub"), ref=S.ref_alpha(np.subtract), samples=S.alpha_samples,
+            dtypes=D.NUMERIC, derivative=_sub_bw, public=sub, inplace=_sub_)
+elementwise("mul", _same, ref=np.multiply, derivative=_mul_bw,
+            saves=lambda ra, rb: (rb, ra))
+elementwise("div", _float, ref=S.ref_div, samples=S.rounding_samples, derivative=_div_bw,
+            saves=lambda ra, rb: (rb, True), public=div, inplace=_div_)
+elementwise("floor_divide", _no_bool("floor_divide"), ref=np.floor_divide,
+            domain="nonzero_b", dtypes=D.NUMERIC, derivative=_floor_div_bw, grad=False)
+elementwise("remainder", _no_bool("remainder"), ref=np.remainder, domain="nonzero_b",
+            dtypes=D.NUMERIC, derivative=_remainder_bw, saves=lambda ra, rb: (rb, rb),
+            grad=False)
+elementwise("pow", _no_bool("pow"), ref=np.power,
+            samples=S.extended(S.binary("pow"), S.pow_samples), dtypes=D.NUMERIC,
+            derivative=_pow_bw, saves=_saves_both, public=pow)
+elementwise("maximum", _same, ref=np.maximum, derivative=_minmax_bw(lambda x, y: gt(x, y)),
+            saves=_saves_both)
+elementwise("minimum", _same, ref=np.minimum, derivative=_minmax_bw(lambda x, y: lt(x, y)),
+            saves=_saves_both)
+elementwise("atan2", _float, ref=np.arctan2, domain="nonzero_b", derivative=_atan2_bw,
+            saves=_saves_both)
+for _name, _ref in (("eq", np.equal), ("ne", np.not_equal), ("lt", np.less),
+                    ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal)):
+    elementwise(_name, _compare, ref=_ref)
+for _name, _ref in (("logical_and", np.logical_and), ("logical_or", np.logical_or),
+                    ("logical_xor", np.logical_xor)):
+    elementwise(_name, _logical, ref=_ref)
+for _name, _ref in (("bitwise_and", np.bitwise_and), ("bitwise_or", np.bitwise_or),
+                    ("bitwise_xor", np.bitwise_xor)):
+    elementwise(_name, _integral(_name), ref=_ref, dtypes=(D.bool,) + D.INTEGRAL)
+
+clip = clamp
+subtract, multiply, divide, true_divide = sub, mul, div, div
+greater, less, greater_equal, less_equal, not_equal = gt, lt, ge, le, ne
+
+

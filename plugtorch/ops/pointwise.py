@@ -104,77 +104,98 @@ def _erf_ref(x):
     return v(x)
 
 
-_UNARY = [
-    # name, rule, numpy ref, backward (node, grad) -> grads, saves (in, out), sample domain
-    ("neg", _same("neg", False), np.negative, lambda n, g: (-g,), (0, 0), None),
-    ("abs", _same("abs", False), np.abs, lambda n, g: (g * n.inputs[0].sign(),), (1, 0), "nonzero"),
-    ("sign", _same("sign"), np.sign, _zeros_grad, (0, 0), "nonzero"),
-    ("exp", _to_float("exp"), np.exp, lambda n, g: (g * n.out(),), (0, 1), None),
-    ("log", _to_float("log"), np.log, lambda n, g: (g / n.inputs[0],), (1, 0), "positive"),
-    ("log1p", _to_float("log1p"), np.log1p, lambda n, g: (g / (n.inputs[0] + 1),), (1, 0),
-     "positive"),
-    ("expm1", _to_float("expm1"), np.expm1, lambda n, g: (g * (n.out() + 1),), (0, 1), None),
-    ("sqrt", _to_float("sqrt"), np.sqrt, lambda n, g: (g / (2 * n.out()),), (0, 1), "positive"),
-    ("rsqrt", _to_float("rsqrt"), lambda x: 1 / np.sqrt(x),
-     lambda n, g: (g * -0.5 * n.out() ** 3,), (0, 1), "positive"),
-    ("sin", _to_float("sin"), np.sin, lambda n, g: (g * n.inputs[0].cos(),), (1, 0), None),
-    ("cos", _to_float("cos"), np.cos, lambda n, g: (-g * n.inputs[0].sin(),), (1, 0), None),
-    ("tan", _to_float("tan"), np.tan, lambda n, g: (g * (1 + n.out() ** 2),), (0, 1), "small"),
-    ("tanh", _to_float("tanh"), np.tanh, lambda n, g: (g * (1 - n.out() ** 2),), (0, 1), None),
-    ("sigmoid", _to_float("sigmoid"), lambda x: 1 / (1 + np.exp(-x)),
-     lambda n, g: (g * n.out() * (1 - n.out()),), (0, 1), None),
-    ("relu", _same("relu", False), lambda x: np.maximum(x, 0),
-     lambda n, g: (g * (n.out() > 0).to(g._dtype),), (0, 1), "nonzero"),
-    ("erf", _to_float("erf"), _erf_ref,
-     lambda n, g: (g * (2 / math.sqrt(math.pi)) * (-n.inputs[0] ** 2).exp(),), (1, 0), None),
-    ("floor", _same("floor", False), np.floor, _zeros_grad, (0, 0), "nonint"),
-    ("ceil", _same("ceil", False), np.ceil, _zeros_grad, (0, 0), "nonint"),
-    ("round", _same("round", False), np.round, _zeros_grad, (0, 0), "nonint"),
-    ("trunc", _same("trunc", False), np.trunc, _zeros_grad, (0, 0), "nonint"),
-    ("reciprocal", _to_float("reciprocal"), lambda x: 1 / x,
-     lambda n, g: (-g * n.out() ** 2,), (0, 1), "nonzero"),
-    ("logical_not", _to_bool("logical_not"), np.logical_not, None, (0, 0), None),
-    ("isnan", _to_bool("isnan"), np.isnan, None, (0, 0), None),
-    ("isinf", _to_bool("isinf"), np.isinf, None, (0, 0), None),
-    ("isfinite", _to_bool("isfinite"), np.isfinite, None, (0, 0), None),
-    ("bitwise_not", _integral("bitwise_not"), np.invert, None, (0, 0), None),
-]
+# ----------------------------------------------------------------------------- declaration
+
+#: ops with an in-place form `<name>_` (Tensor methods; see ops/_tensor_methods.py)
+INPLACE = []
+_NO_BOOL = tuple(d for d in D.ALL if d is not D.bool)      # as PyTorch
 
 
-def _make_unary(name, rule, ref, backward, saves, domain):
-    spec = _Unary(name, rule, backward, *saves)
+def elementwise(name, rule, *, ref, derivative=None, saves=None, dtypes=D.ALL, domain=None,
+                inplace=True):
+    """Define unary elementwise op `name`, all of it in one call.
+
+    Args:
+        rule: input dtype -> (compute dtype, output dtype); raises for a refused dtype.
+        ref: numpy reference (float64) for the conformance suite.
+        derivative: (node, grad) -> (grad,), written with frontend ops (`n.inputs[0]`,
+            `n.out()`); None when the op records no graph. `_zeros_grad` marks a
+            derivative that is zero wherever it exists (not gradient-checked).
+        saves: what the derivative reads: "input", "output" or None.
+        dtypes, domain: the dtypes it accepts and the kind of test values
+            (`samples.unary(domain)`).
+        inplace: whether it has an in-place form `<name>_`.
+    The backend primitive is `name`.
+    """
+    spec = _Unary(name, rule, derivative, saves == "input", saves == "output")
 
     def fn(input):
         return unary(spec, input)
-
-    def fn_(self):
-        return unary_(spec, self)
-
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name}. Returns a new tensor."
-    fn_.__name__ = name + "_"
-    no_bool = ("neg", "relu", "abs", "floor", "ceil", "round", "trunc")   # as PyTorch
-    dtypes = D.ALL if name not in no_bool else tuple(d for d in D.ALL if d is not D.bool)
-    if name == "bitwise_not":
-        dtypes = (D.bool,) + D.INTEGRAL
-    declare(name, fn, ref=ref, samples=S.unary(domain), dtypes=dtypes,
-            grad=backward is not None and backward is not _zeros_grad, primitive=name)
-    return spec, fn, fn_
+    globals()[name] = fn
+    __all__.append(name)
+    if inplace:
+        def fn_(self):
+            return unary_(spec, self)
+        fn_.__name__ = name + "_"
+        globals()[name + "_"] = fn_
+        INPLACE.append(name)
+    declare(name, fn, ref=ref, samples=S.unary(domain), dtypes=dtypes, primitive=name,
+            grad=derivative is not None and derivative is not _zeros_grad)
 
 
 __all__ = []
-#: ops with an in-place form `<name>_` (Tensor methods; see ops/_tensor_methods.py)
-INPLACE = []
-for _row in _UNARY:
-    _spec, _fn, _fn_ = _make_unary(*_row)
-    globals()[_row[0]] = _fn
-    __all__.append(_row[0])
-    if _row[3] is not None or _row[0] in ("logical_not", "bitwise_not"):
-        globals()[_row[0] + "_"] = _fn_
-        INPLACE.append(_row[0])
+
+# ----------------------------------------------------------------------------- the ops
+
+elementwise("neg", _same("neg", False), ref=np.negative, derivative=lambda n, g: (-g,),
+            dtypes=_NO_BOOL)
+elementwise("abs", _same("abs", False), ref=np.abs, dtypes=_NO_BOOL, domain="nonzero",
+            derivative=lambda n, g: (g * n.inputs[0].sign(),), saves="input")
+elementwise("sign", _same("sign"), ref=np.sign, derivative=_zeros_grad, domain="nonzero")
+elementwise("exp", _to_float("exp"), ref=np.exp, derivative=lambda n, g: (g * n.out(),),
+            saves="output")
+elementwise("log", _to_float("log"), ref=np.log, derivative=lambda n, g: (g / n.inputs[0],),
+            saves="input", domain="positive")
+elementwise("log1p", _to_float("log1p"), ref=np.log1p, saves="input", domain="positive",
+            derivative=lambda n, g: (g / (n.inputs[0] + 1),))
+elementwise("expm1", _to_float("expm1"), ref=np.expm1, saves="output",
+            derivative=lambda n, g: (g * (n.out() + 1),))
+elementwise("sqrt", _to_float("sqrt"), ref=np.sqrt, saves="output", domain="positive",
+            derivative=lambda n, g: (g / (2 * n.out()),))
+elementwise("rsqrt", _to_float("rsqrt"), ref=lambda x: 1 / np.sqrt(x), saves="output",
+            derivative=lambda n, g: (g * -0.5 * n.out() ** 3,), domain="positive")
+elementwise("sin", _to_float("sin"), ref=np.sin, saves="input",
+            derivative=lambda n, g: (g * n.inputs[0].cos(),))
+elementwise("cos", _to_float("cos"), ref=np.cos, saves="input",
+            derivative=lambda n, g: (-g * n.inputs[0].sin(),))
+elementwise("tan", _to_float("tan"), ref=np.tan, saves="output", domain="small",
+            derivative=lambda n, g: (g * (1 + n.out() ** 2),))
+elementwise("tanh", _to_float("tanh"), ref=np.tanh, saves="output",
+            derivative=lambda n, g: (g * (1 - n.out() ** 2),))
+elementwise("sigmoid", _to_float("sigmoid"), ref=lambda x: 1 / (1 + np.exp(-x)),
+            saves="output", derivative=lambda n, g: (g * n.out() * (1 - n.out()),))
+elementwise("relu", _same("relu", False), ref=lambda x: np.maximum(x, 0), dtypes=_NO_BOOL,
+            saves="output", domain="nonzero",
+            derivative=lambda n, g: (g * (n.out() > 0).to(g._dtype),))
+elementwise("erf", _to_float("erf"), ref=_erf_ref, saves="input",
+            derivative=lambda n, g: (g * (2 / math.sqrt(math.pi)) * (-n.inputs[0] ** 2).exp(),))
+for _name in ("floor", "ceil", "round", "trunc"):
+    elementwise(_name, _same(_name, False), ref=getattr(np, _name), derivative=_zeros_grad,
+                dtypes=_NO_BOOL, domain="nonint")
+elementwise("reciprocal", _to_float("reciprocal"), ref=lambda x: 1 / x, saves="output",
+            derivative=lambda n, g: (-g * n.out() ** 2,), domain="nonzero")
+elementwise("logical_not", _to_bool("logical_not"), ref=np.logical_not)
+elementwise("isnan", _to_bool("isnan"), ref=np.isnan, inplace=False)
+elementwise("isinf", _to_bool("isinf"), ref=np.isinf, inplace=False)
+elementwise("isfinite", _to_bool("isfinite"), ref=np.isfinite, inplace=False)
+elementwise("bitwise_not", _integral("bitwise_not"), ref=np.invert,
+            dtypes=(D.bool,) + D.INTEGRAL)
 absolute = abs
 negative = neg
 __all__ += ["absolute", "negative"]
+
 
 
 # ----------------------------------------------------------------------------- composites

@@ -3,6 +3,7 @@ through the dispatcher (NOTE [decompositions])."""
 from ... import _dtype as D
 from ..._dispatch import DECOMPOSITIONS, kernel
 from ..._tensor import _wrap, empty_like_meta
+from .._core import scalar_for as _scalar
 
 
 def _decomposes(*names):
@@ -30,14 +31,6 @@ def _const(value, dtype, like, shape=None):
     one = empty_like_meta(like, shape=(), dtype=dtype)
     kernel("fill", one)(one, _scalar(value, dtype))
     return _wrap(one._storage, shape, (0,) * len(shape), 0)
-
-
-def _scalar(v, dtype):
-    if dtype.kind == 2:
-        return float(v)
-    if dtype.kind == 1:
-        return int(v)
-    return bool(v)
 
 
 def _tensor(x, dtype, like):
