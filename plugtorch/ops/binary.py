@@ -441,13 +441,16 @@ def pow(input, exponent):
 
 # ----------------------------------------------------------------------------- the ops
 
-elementwise("add", _same, ref=S.ref_alpha(np.add), samples=S.alpha_samples,
+elementwise("add", _same, ref=S.ref_alpha(np.add),
+            samples=S.extended(S.binary(), S.alpha_samples),
             derivative=_add_bw, public=add, inplace=_add_)
-elementwise("sub", _no_bool("sub"), ref=S.ref_alpha(np.subtract), samples=S.alpha_samples,
+elementwise("sub", _no_bool("sub"), ref=S.ref_alpha(np.subtract),
+            samples=S.extended(S.binary(), S.alpha_samples),
             dtypes=D.NUMERIC, derivative=_sub_bw, public=sub, inplace=_sub_)
 elementwise("mul", _same, ref=np.multiply, derivative=_mul_bw,
             saves=lambda ra, rb: (rb, ra))
-elementwise("div", _float, ref=S.ref_div, samples=S.rounding_samples, derivative=_div_bw,
+elementwise("div", _float, ref=S.ref_div, derivative=_div_bw,
+            samples=S.extended(S.binary("nonzero_b"), S.rounding_samples),
             saves=lambda ra, rb: (rb, True), public=div, inplace=_div_)
 elementwise("floor_divide", _no_bool("floor_divide"), ref=np.floor_divide,
             domain="nonzero_b", dtypes=D.NUMERIC, derivative=_floor_div_bw, grad=False)
