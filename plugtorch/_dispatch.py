@@ -17,6 +17,7 @@ For a composite op that a backend may override (declared with `overridable=` in 
 `override(name, tensor)` returns the backend's kernel or None; None means the frontend runs
 the op's own composite definition.
 """
+import contextlib
 import inspect
 import os
 import warnings
@@ -181,8 +182,12 @@ def _make_fallback(name, backend):
 # ----------------------------------------------------------------------------- registration
 
 def validate_kernels(backend, plugin):
-    """Check a backend's kernel table when it starts: every name is a primitive or an
-    overridable op, and every kernel accepts that name's arguments."""
+    """Check a backend's kernel table when it starts: `copy` is there (every transfer needs
+    it), every name is a primitive or an overridable op, and every kernel accepts that
+    name's arguments."""
+    if "copy" not in backend.kernels:
+        raise ValueError(f"backend {backend.name!r} from plugin {plugin} lacks the required "
+                         f"'copy' kernel")
     for name, fn in backend.kernels.items():
         if name in PRIMITIVES:
             params = PRIMITIVES[name].params
@@ -209,6 +214,25 @@ def validate_kernels(backend, plugin):
                             f"{name}{sig}: {e}") from None
 
 
+@contextlib.contextmanager
+def substitute(backend, name, fn):
+    """Within the block, `backend` has kernel `fn` under `name` (validated like any
+    kernel); its own table comes back afterwards. For tests of overridable ops."""
+    had_own = "kernels" in backend.__dict__
+    previous = backend.kernels
+    backend.kernels = dict(previous, **{name: fn})
+    try:
+        validate_kernels(backend, f"substitute({name!r})")
+        invalidate()
+        yield fn
+    finally:
+        if had_own:
+            backend.kernels = previous
+        else:
+            del backend.kernels
+        invalidate()
+
+
 def _is_op(name):
     from .ops import OPS
     return name in OPS
@@ -216,11 +240,13 @@ def _is_op(name):
 
 def coverage(backend):
     """Report of a backend's kernels: {'native': primitives it implements,
-    'decomposed': optional primitives it runs through their decomposition, 'fallback':
-    required primitives that run on the CPU, 'overrides': composite ops it replaces}."""
+    'required': the required ones among them, 'decomposed': optional primitives it runs
+    through their decomposition, 'fallback': required primitives that run on the CPU,
+    'overrides': composite ops it replaces}."""
     native = sorted(n for n in PRIMITIVES if n in backend.kernels)
     missing = [n for n in PRIMITIVES if n not in backend.kernels]
     return {"native": native,
+            "required": [n for n in native if PRIMITIVES[n].required],
             "decomposed": sorted(n for n in missing if n in DECOMPOSITIONS),
             "fallback": sorted(n for n in missing if n not in DECOMPOSITIONS),
             "overrides": sorted(n for n in backend.kernels if n not in PRIMITIVES)}

@@ -123,3 +123,17 @@ def test_tensor_methods_are_attached_in_one_place():
     for name, fn in _tensor_methods.METHODS.items():
         assert vars(plugtorch.Tensor)[name] is fn, name
     assert "add" in _tensor_methods.METHODS and "shape" in body
+
+
+def test_only_the_dispatcher_reads_kernel_tables():
+    """NOTE [dispatch]: plugtorch/_dispatch.py is the one reader of a backend's kernels."""
+    pattern = re.compile(r"\.kernels\b(?!\s*=)|_plugtorch_dispatch|\b_table\[")
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == PACKAGE / "_dispatch.py":
+            continue
+        for n, text in enumerate(path.read_text().splitlines(), 1):
+            code = text.split("#")[0]
+            if pattern.search(code) and "kernels:" not in code:
+                bad.append(f"{path.relative_to(ROOT)}:{n}: {text.strip()}")
+    assert not bad, "kernel tables read outside plugtorch/_dispatch.py:\n" + "\n".join(bad)

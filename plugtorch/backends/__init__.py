@@ -175,9 +175,6 @@ def _start(entry):
 def _check_kernels(backend, plugin):
     from .._dispatch import validate_kernels
     validate_kernels(backend, plugin)
-    if "copy" not in backend.kernels:
-        raise ValueError(f"backend {backend.name!r} from plugin {plugin} lacks the required "
-                         f"'copy' kernel")
 
 
 def get(name):

@@ -19,17 +19,5 @@ def kernel_override(device_type, name, kernel):
         ...     plugtorch.softmax(plugtorch.zeros(2), 0).tolist()
         [0.5, 0.5]
     """
-    backend = backends.get(device_type)
-    had_own = "kernels" in backend.__dict__
-    previous = backend.kernels
-    backend.kernels = dict(previous, **{name: kernel})
-    try:
-        _dispatch.validate_kernels(backend, f"kernel_override({name!r})")
-        _dispatch.invalidate()
+    with _dispatch.substitute(backends.get(device_type), name, kernel):
         yield kernel
-    finally:
-        if had_own:
-            backend.kernels = previous
-        else:
-            del backend.kernels
-        _dispatch.invalidate()
