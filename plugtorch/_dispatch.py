@@ -8,7 +8,7 @@ lookup. Resolution, first match wins:
 
 1. the backend's own kernel (`Backend.kernels[name]`, validated when the backend started);
 2. for an optional primitive, its decomposition into other primitives
-   (`plugtorch/ops/decompositions.py`), which runs on the backend's own device;
+   (`plugtorch/ops/decompositions/`), which runs on the backend's own device;
 3. for a required primitive, the CPU fallback: host copies, the CPU kernel, the results
    copied back. It is counted (`plugtorch.debug.fallbacks`), warns once per (backend,
    primitive), and raises `FallbackError` in strict mode (`plugtorch.debug.strict`).
@@ -35,7 +35,7 @@ OVERRIDABLE = {}
 
 _warned = set()
 _backends = []          # every backend that has a table (to rebuild them on invalidate)
-_strict = [os.environ.get("PLUGTORCH_STRICT", "0").lower() not in ("0", "", "false", "no")]
+_strict = [os.environ.get("PLUGTORCH_STRICT", "0").lower() not in ("0", "", "false", "no", "off")]
 
 
 class FallbackWarning(UserWarning):

@@ -7,15 +7,13 @@ Example:
     >>> plugtorch.debug.counters()
     {}
 """
-import contextlib
-
 from ._dispatch import COUNTERS, FallbackError, FallbackWarning, is_strict, set_strict
 
 __all__ = ["counters", "reset_counters", "transfers", "fallbacks", "strict", "is_strict",
            "FallbackError", "FallbackWarning"]
 
 
-class _Strict(contextlib.ContextDecorator):
+class _Strict:
     def __init__(self, enabled):
         self.previous = set_strict(enabled)
 
@@ -30,8 +28,8 @@ class _Strict(contextlib.ContextDecorator):
 def strict(enabled=True):
     """Strict mode: a primitive that would run on the CPU fallback raises `FallbackError`.
 
-    Takes effect at once; used as a context manager (or decorator) it restores the previous
-    setting on exit. `PLUGTORCH_STRICT=1` turns it on for a whole process.
+    Takes effect at once, for the whole process (every thread); used as a context manager it
+    restores the previous setting on exit. `PLUGTORCH_STRICT=1` turns it on at start-up.
 
     Example:
         >>> import plugtorch

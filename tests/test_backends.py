@@ -375,3 +375,70 @@ def test_autoload_off_skips_third_party_entry_points(third_party):
     listing = _probe(third_party, PLUGTORCH_AUTOLOAD="0")
     assert listing["cpu"]["available"]
     assert not set(listing) & {"missing", "hook", "factory", "badarg", "badname", "good"}
+
+
+# ----------------------------------------------------------------------------- review fixes
+
+def test_unregistered_plugin_can_be_registered_again():
+    class Again:
+        @plugtorch.hookimpl
+        def plugtorch_register_backends(self, register):
+            register("againdev", plugtorch_minimal.MinimalBackend)
+    plugin = Again()
+    assert plugtorch.backends.register(plugin) == ["againdev"]
+    plugtorch.backends.unregister("againdev")
+    assert plugtorch.backends.register(plugin) == ["againdev"]
+    assert plugtorch.ones(2, device="againdev").sum().item() == 2.0
+    plugtorch.backends.unregister("againdev")
+
+
+def test_a_failed_plugin_is_loaded_again_on_retry(monkeypatch):
+    monkeypatch.setattr(plugtorch.backends, "_broken", dict(plugtorch.backends._broken))
+    state = {"ready": False}
+
+    class Flaky:
+        @plugtorch.hookimpl
+        def plugtorch_register_backends(self, register):
+            if not state["ready"]:
+                raise OSError("driver not ready")
+            register("flakydev", plugtorch_minimal.MinimalBackend)
+    plugin = Flaky()
+    with pytest.raises(RuntimeError, match="driver not ready"):
+        plugtorch.backends.register(plugin, name="flaky")
+    state["ready"] = True
+    assert plugtorch.backends.register(plugin, name="flaky") == ["flakydev"]
+    plugtorch.backends.unregister("flakydev")
+
+
+def test_one_backend_object_when_threads_start_it_together(registered):
+    import threading
+    import time
+    made = []
+
+    class Slow(plugtorch_minimal.MinimalBackend):
+        name = "slowdev"
+
+        def __init__(self):
+            made.append(self)
+            time.sleep(0.2)
+
+    registered(type("P", (), {"plugtorch_register_backends":
+                              staticmethod(lambda register: register("slowdev", Slow))})())
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(plugtorch.zeros(2, device="slowdev")))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1 and len(out) == 2
+    assert plugtorch.backends.get("slowdev") is made[0]
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("off", False), ("0", False),
+                                             ("no", False), ("yes", True)])
+def test_strict_environment_variable(value, expected):
+    code = "import plugtorch; print(plugtorch.debug.is_strict())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PLUGTORCH_STRICT=value), timeout=60)
+    assert out.stdout.strip() == str(expected), out.stderr

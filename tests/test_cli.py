@@ -78,7 +78,7 @@ def test_coverage_lists_fallbacks():
     assert {"exp", "sort", "scatter", "uniform"} <= set(sections["native"])
     assert {"cos", "cumsum", "argmax", "nonzero"} <= set(sections["decomposed"])
     assert sections["CPU fallback"] == ["-"]
-    assert out.startswith("backend minimal: 24/24 required primitives, 0/43 optional")
+    assert out.startswith("backend minimal: 24/24 required primitives, 0/44 optional")
 
 
 def test_unknown_command_and_backend():

@@ -170,7 +170,7 @@ KERNELS = {
     "add": _binary(lambda x, y, dt: np.add(x, y)),
     "mul": _binary(lambda x, y, dt: np.multiply(x, y)),
     "div": _binary(_divide),
-    "remainder": _binary(lambda x, y, dt: np.remainder(x, y)),
+    "fmod": _binary(lambda x, y, dt: np.fmod(x, y)),
     "pow": _binary(_power),
     "eq": _binary(lambda x, y, dt: np.equal(x, y)),
     "lt": _binary(lambda x, y, dt: np.less(x, y)),

@@ -11,6 +11,7 @@ Example:
     ['cpu']
 """
 import os
+import threading
 import traceback
 import warnings
 from importlib import metadata
@@ -61,6 +62,7 @@ _pm.add_hookspecs(hookspecs)
 _entries = {}          # device type -> _Entry
 _broken = {}           # plugin name -> error text (plugins that failed to load)
 _collected = [False]
+_lock = threading.RLock()
 
 
 def _autoload_enabled():
@@ -98,7 +100,13 @@ def _collect_from(plugin, label):
 def _collect():
     if _collected[0]:
         return
-    _collected[0] = True
+    with _lock:
+        if not _collected[0]:
+            _collected[0] = True
+            _collect_entry_points()
+
+
+def _collect_entry_points():
     autoload = _autoload_enabled()
     eps = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP),
                  key=lambda ep: (ep.dist is None or ep.dist.name != _OWN_DISTRIBUTION, ep.name))
@@ -128,9 +136,12 @@ def register(plugin, name=None):
         label = name or f"runtime:{plugin.name}"
         _entries[plugin.name] = _Entry(plugin.name, lambda: plugin, label)
     else:
-        if _pm.is_registered(plugin):   # registering the same plugin twice is a no-op
+        if _pm.is_registered(plugin):   # registering a working plugin twice is a no-op
             known = _pm.get_name(plugin)
-            return [n for n, e in _entries.items() if e.plugin == known]
+            mine = [n for n, e in _entries.items() if e.plugin == known]
+            if mine and known not in _broken:
+                return mine
+            _pm.unregister(plugin)      # unregistered or failed before: load it again
         label = name or f"runtime:{getattr(plugin, '__name__', type(plugin).__name__)}"
         _broken.pop(label, None)
         _collect_from(plugin, label)
@@ -154,6 +165,9 @@ def unregister(name):
     entry = _entries.pop(name, None)
     if entry is None:
         raise KeyError(f"no backend named {name!r}")
+    if not any(e.plugin == entry.plugin for e in _entries.values()) and \
+            _pm.get_plugin(entry.plugin) is not None:
+        _pm.unregister(name=entry.plugin)   # so the plugin can be registered again
     _forget_devices()
 
 
@@ -181,13 +195,15 @@ def get(name):
     """The started backend for device type `name`; raises a clear error when it can't run."""
     entry = _entries.get(name)
     if entry is None or (entry.backend is None and entry.error is None):
-        _collect()
-        entry = _entries.get(name)
-        if entry is None:
-            known = ", ".join(sorted(_entries)) or "none"
-            raise RuntimeError(f"unknown device type {name!r}; registered backends: {known}")
-        if entry.backend is None and entry.error is None:
-            _start(entry)
+        with _lock:     # one backend object per device type, whichever thread asks first
+            _collect()
+            entry = _entries.get(name)
+            if entry is None:
+                known = ", ".join(sorted(_entries)) or "none"
+                raise RuntimeError(f"unknown device type {name!r}; registered backends: "
+                                   f"{known}")
+            if entry.backend is None and entry.error is None:
+                _start(entry)
     if entry.backend is None:
         raise BackendUnavailable(f"backend {name!r} is not available: {entry.error}")
     return entry.backend
@@ -200,7 +216,9 @@ def list():
     out = []
     for name, entry in sorted(_entries.items()):
         if entry.backend is None and entry.error is None:
-            _start(entry)
+            with _lock:
+                if entry.backend is None and entry.error is None:
+                    _start(entry)
         out.append({"name": name, "plugin": entry.plugin, "available": entry.backend is not None,
                     "reason": entry.error or "",
                     "devices": entry.backend.device_count() if entry.backend else 0})

@@ -7,7 +7,7 @@ Primitives come in two tiers:
 
 - REQUIRED (at most 24): a backend that implements these runs every op on its own device.
 - OPTIONAL: every other primitive. Each has a decomposition into other primitives
-  (`plugtorch/ops/decompositions.py`) that the dispatcher uses when the backend has no kernel
+  (`plugtorch/ops/decompositions/`) that the dispatcher uses when the backend has no kernel
   for it, on the backend's own device, so an optional kernel is only ever a speed-up.
 
 A required primitive a backend lacks runs on the CPU backend with host copies (counted,
@@ -21,10 +21,11 @@ so a kernel may assume valid input:
   `shape(t)`, `strides(t)` and `offset(t)` (both in elements) and `dtype(t)` (a
   `plugtorch.dtype`; `.np` is the numpy dtype, `.itemsize` its size in bytes).
 - Inputs may be arbitrary strided views, including stride 0 (broadcast). The first
-  `PRIMITIVES[name].n_out` arguments are outputs, allocated by the frontend with the result's
-  shape and dtype; they are contiguous unless the primitive says "out may be any view".
-  An elementwise output may be the same tensor as one of its inputs (in-place ops: `x.add_(y)`
-  calls `add(x, x, y)`); no other aliasing happens.
+  `PRIMITIVES[name].n_out` arguments are outputs with the result's shape and dtype; they are
+  contiguous unless the primitive says "out may be any view". The output of an elementwise
+  primitive (unary, binary, `where`) may be any view without internal overlap, and may be
+  the same tensor as one of its inputs (in-place ops: `x.add_(y)` on a slice calls
+  `add(x, x, y)`); no other aliasing happens.
 - Elementwise inputs already have the output's shape (the frontend broadcast them with
   stride-0 views) and one common dtype (the frontend cast them); a binary operand may also be
   a Python scalar (bool, int or float) of that dtype's kind whose value the dtype can hold.
@@ -83,10 +84,11 @@ _p("where", "out cond a b", "out[i] = a[i] if cond[i] else b[i]; cond is bool, a
 _p("add mul", "out a b", "elementwise a + b, a * b in out's dtype (for bool: or, and).",
    required=True)
 _p("div", "out a b", "elementwise a / b: true division for floats; floor division (rounding "
-   "toward -inf) for integers, where the frontend already refused a zero divisor.",
+   "toward -inf) for integers, where a zero divisor gives 0 and MIN / -1 wraps.",
    required=True)
-_p("remainder", "out a b", "elementwise a - floor(a / b) * b with the sign of b (Python's %), "
-   "exact for floats (as fmod, then adjusted); integers never see a zero b.", required=True)
+_p("fmod", "out a b", "elementwise C fmod: a - trunc(a / b) * b with the sign of a, exact for "
+   "floats; for integers the truncated remainder, 0 for a zero divisor and for MIN % -1.",
+   required=True)
 _p("pow", "out a b", "elementwise a ** b (C pow for floats; for integers exact repeated "
    "multiplication, b >= 0).", required=True)
 _p("eq lt", "out a b", "elementwise comparison a == b, a < b; out is bool; any NaN compares "
@@ -117,9 +119,9 @@ _p("neg abs sign sqrt rsqrt log1p expm1 cos tan tanh sigmoid relu floor ceil rou
    "round is half to even).")
 _p("logical_not isnan isinf isfinite", "out x", "elementwise; out is bool.")
 _p("bitwise_not", "out x", "elementwise ~x on integers and bool.")
-_p("sub floor_divide maximum minimum bitwise_or bitwise_xor", "out a b",
+_p("sub floor_divide remainder maximum minimum bitwise_or bitwise_xor", "out a b",
    "elementwise in out's dtype; maximum/minimum propagate NaN; floor_divide on floats is "
-   "Python's // (floor of the exact quotient).")
+   "Python's // (floor of the exact quotient); remainder is Python's % (the sign of b).")
 _p("ne le gt ge logical_and logical_or logical_xor", "out a b", "elementwise; out is bool.")
 _p("prod amin any all", "out x dims", "reductions as sum/amax; any/all write bool.")
 _p("argmax argmin", "out x dim", "out is int64 with size 1 at dim; the first index of the "

@@ -1,4 +1,4 @@
-"""Declarations of the ops whose modules do not declare them: fmod, rsub, the closeness
+"""Declarations of the ops whose modules do not declare them: rsub, the closeness
 tests allclose/equal, is_nonzero, aminmax, var_mean/std_mean, index_put, scatter_reduce."""
 import numpy as np
 
@@ -14,7 +14,6 @@ def _a(dtype, rng, domain=None):
 
 # ----------------------------------------------------------------------------- elementwise
 
-declare("fmod", binary.fmod, ref=np.fmod, samples=S.binary("nonzero_b"), dtypes=D.NUMERIC)
 declare("rsub", binary.rsub, ref=lambda a, b, alpha=1: np.subtract(b, np.multiply(a, alpha)),
         samples=S.extended(S.binary(), S.alpha_samples), dtypes=D.NUMERIC)
 

@@ -254,6 +254,14 @@ def _remainder_bw(n, g):
     return _g(g, n, 0), gb
 
 
+def _fmod_bw(n, g):
+    gb = None
+    if n.edges[1] is not None:
+        x, y = _operands(n)
+        gb = _g(-g * div(x, y, rounding_mode="trunc"), n, 1)
+    return _g(g, n, 0), gb
+
+
 def _floor_div_bw(n, g):
     return _g(g * 0, n, 0), _g(g * 0, n, 1)
 
@@ -355,11 +363,6 @@ def _div_(self, other, *, rounding_mode=None):
     return self.copy_(div(self, other, rounding_mode=rounding_mode))
 
 
-def fmod(input, other):
-    """C-style remainder: the result has the sign of input."""
-    return input - div(input, other, rounding_mode="trunc") * other
-
-
 def rsub(input, other, *, alpha=1):
     return sub(other, input, alpha=alpha)
 
@@ -457,6 +460,8 @@ elementwise("floor_divide", _no_bool("floor_divide"), ref=np.floor_divide,
 elementwise("remainder", _no_bool("remainder"), ref=np.remainder, domain="nonzero_b",
             dtypes=D.NUMERIC, derivative=_remainder_bw, saves=lambda ra, rb: (rb, rb),
             grad=False)
+elementwise("fmod", _no_bool("fmod"), ref=np.fmod, domain="nonzero_b", dtypes=D.NUMERIC,
+            derivative=_fmod_bw, saves=lambda ra, rb: (rb, rb))
 elementwise("pow", _no_bool("pow"), ref=np.power,
             samples=S.extended(S.binary("pow"), S.pow_samples), dtypes=D.NUMERIC,
             derivative=_pow_bw, saves=_saves_both, public=pow)

@@ -130,7 +130,8 @@ def _divide(a, b, out, casting="same_kind"):
 
 _BINARY = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": _divide,
-    "floor_divide": np.floor_divide, "remainder": np.remainder, "pow": np.power,
+    "floor_divide": np.floor_divide, "remainder": np.remainder, "fmod": np.fmod,
+    "pow": np.power,
     "maximum": np.maximum, "minimum": np.minimum, "atan2": np.arctan2, "eq": np.equal,
     "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
     "ge": np.greater_equal, "logical_and": np.logical_and, "logical_or": np.logical_or,

@@ -36,6 +36,7 @@ INLINE T pt_idiv_T(T a, T b) {
     if ((a %% b != 0) && ((a < 0) != (b < 0))) q -= 1;
     return q;
 }
+INLINE T pt_itmod_T(T a, T b) { return (b == 0 || b == -1) ? (T)0 : (T)(a %% b); }
 INLINE T pt_imod_T(T a, T b) {
     if (b == 0 || b == -1) return 0;
     T r = a %% b;
@@ -53,6 +54,7 @@ INLINE T pt_ipow_T(T a, T b) {
 _UINT_DIVMOD = r"""
 INLINE T pt_idiv_T(T a, T b) { return b == 0 ? (T)0 : (T)(a / b); }
 INLINE T pt_imod_T(T a, T b) { return b == 0 ? (T)0 : (T)(a % b); }
+INLINE T pt_itmod_T(T a, T b) { return b == 0 ? (T)0 : (T)(a % b); }
 INLINE T pt_ipow_T(T a, T b) {
     T r = 1;
     while (b) { if (b & 1) r *= a; b >>= 1; a *= a; }
@@ -152,6 +154,8 @@ def binary_expr(name, dt, ctype):
     helpers = _helpers(dt, ctype)
     if name in ("floor_divide", "div"):   # integer div floors, as the contract says
         return (f"pt_fdiv_{ctype}(x0, x1)" if f else f"pt_idiv_{ctype}(x0, x1)"), dt, helpers
+    if name == "fmod":
+        return ("fmod(x0, x1)" if f else f"pt_itmod_{ctype}(x0, x1)"), dt, helpers
     if name == "remainder":
         return (f"pt_fmod_{ctype}(x0, x1)" if f else f"pt_imod_{ctype}(x0, x1)"), dt, helpers
     if name == "pow":

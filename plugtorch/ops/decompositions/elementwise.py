@@ -2,7 +2,7 @@
 from ... import _dtype as D
 from ..._dispatch import DECOMPOSITIONS
 from ._helpers import (_decomposes, _new, _call, _const, _scalar, _operands, _b, _u, _cast,
-                       _not, _or, _and, _minus_one, _neg, _abs, _isnan)
+                       _not, _or, _and, _minus_one, _neg, _abs, _isnan, _copy_to)
 
 
 # ----------------------------------------------------------------------------- unary
@@ -15,7 +15,7 @@ def neg(out, x):
 @_decomposes("abs")
 def abs_(out, x):
     if x._dtype is D.bool or (x._dtype.kind == 1 and not x._dtype.is_signed):
-        return _call("copy", out, x)
+        return _copy_to(out, x)
     neg_x = _neg(x)
     if x._dtype.kind != 2:
         return _call("where", out, _b("lt", x, 0, D.bool), neg_x, x)
@@ -27,7 +27,7 @@ def abs_(out, x):
 def sign(out, x):
     dt = x._dtype
     if dt is D.bool:
-        return _call("copy", out, x)
+        return _copy_to(out, x)
     zero = _const(0, dt, x)
     pos = _cast(_b("lt", zero, x, D.bool), dt)
     if not dt.is_signed:
@@ -42,6 +42,7 @@ def sign(out, x):
 @_decomposes("sqrt")
 def sqrt(out, x):
     r = _b("pow", x, 0.5)
+    r = _call("where", _new(x), _b("eq", x, 0.0, D.bool), x, r)     # sqrt(-0.0) is -0.0
     _call("where", out, _b("lt", x, 0.0, D.bool), _const(float("nan"), x._dtype, x), r)
 
 
@@ -78,7 +79,8 @@ def expm1(out, x):
 
 @_decomposes("cos")
 def cos(out, x):
-    # 1 - 2 sin^2(x/2): exact halving, no loss near the zeros of cos
+    # 1 - 2 sin^2(x/2): exact halving; near the zeros of cos the result has an absolute
+    # error of about one ulp of 1 (a relative error that grows there)
     s = _u("sin", _b("mul", x, 0.5))
     _call("add", out, _b("mul", _b("mul", s, s), -2.0), 1.0)
 
@@ -93,19 +95,26 @@ def tanh(out, x):
     # tanh|x| = -t / (t + 2) with t = expm1(-2|x|): accurate near 0, no overflow
     t = _u("expm1", _b("mul", _abs(x), -2.0))
     r = _b("div", _neg(t), _b("add", t, 2.0))
-    _call("where", out, _b("lt", x, 0.0, D.bool), _neg(r), r)
+    r = _call("where", _new(x), _b("lt", x, 0.0, D.bool), _neg(r), r)
+    _call("where", out, _b("eq", x, 0.0, D.bool), x, r)          # keeps the sign of 0
 
 
 @_decomposes("sigmoid")
 def sigmoid(out, x):
-    e = _u("exp", _neg(x))
-    _call("div", out, _const(1.0, x._dtype, x), _b("add", e, 1.0))
+    # e = exp(-|x|) never overflows: 1 / (1 + e) for x >= 0, e / (1 + e) below
+    e = _u("exp", _neg(_abs(x)))
+    d = _b("add", e, 1.0)
+    _call("where", out, _b("lt", x, 0.0, D.bool), _b("div", e, d),
+          _call("div", _new(x), _const(1.0, x._dtype, x), d))
 
 
 @_decomposes("relu")
 def relu(out, x):
     zero = _scalar(0, x._dtype)
-    _call("where", out, _b("lt", x, zero, D.bool), _const(zero, x._dtype, x), x)
+    if x._dtype.kind != 2:
+        return _call("where", out, _b("lt", x, zero, D.bool), _const(zero, x._dtype, x), x)
+    r = _call("where", _new(x), _b("lt", x, zero, D.bool), _const(zero, x._dtype, x), x)
+    _call("add", out, r, 0.0)       # -0.0 becomes +0.0, as the cpu and opencl kernels
 
 
 # rounding: floats below 2**mantissa_bits in magnitude go through an exact int64 cast;
@@ -133,7 +142,7 @@ def _floor(x):
 def _rounding(name):
     def decomposition(out, x):
         if x._dtype.kind != 2:
-            return _call("copy", out, x)
+            return _copy_to(out, x)
         if name == "trunc":
             r = _trunc(x)
         elif name == "floor":
@@ -193,13 +202,38 @@ def sub(out, a, b):
     _call("add", out, a, _neg(b))
 
 
+def _signs_differ(mod, b):
+    """mod != 0 and (b < 0) != (mod < 0): where a C remainder needs Python's adjustment."""
+    zero = _scalar(0, b._dtype)
+    differ = _not(_b("eq", _b("lt", b, zero, D.bool), _b("lt", mod, zero, D.bool), D.bool))
+    return _and(_not(_b("eq", mod, zero, D.bool)), differ)
+
+
+@_decomposes("remainder")
+def remainder(out, a, b):
+    a, b, dt = _operands(out, a, b)
+    mod = _b("fmod", a, b)
+    if dt.kind == 1 and not dt.is_signed:
+        return _call("copy", out, mod)
+    mod = _call("where", _new(mod), _signs_differ(mod, b), _b("add", mod, b), mod)
+    if dt.kind != 2:
+        return _call("copy", out, mod)
+    # a zero result takes the divisor's sign, as Python's %
+    signed_zero = _call("where", _new(mod), _b("lt", b, 0.0, D.bool), _const(-0.0, dt, mod),
+                        _const(0.0, dt, mod))
+    _call("where", out, _b("eq", mod, 0.0, D.bool), signed_zero, mod)
+
+
 @_decomposes("floor_divide")
 def floor_divide(out, a, b):
     a, b, dt = _operands(out, a, b)
     if dt.kind != 2:
         return _call("div", out, a, b)      # integer div floors (the contract)
-    # as Python's float //: the exact remainder first, then the quotient rounded to an integer
-    q = _b("div", _b("add", a, _neg(_b("remainder", a, b))), b)
+    # as Python's float //: the exact C remainder first, then the quotient rounded to an
+    # integer; a zero quotient keeps the sign of a / b, a zero divisor gives a / b
+    mod = _b("fmod", a, b)
+    q = _b("div", _b("add", a, _neg(mod)), b)
+    q = _call("where", _new(q), _signs_differ(mod, b), _b("add", q, -1.0), q)
     f = _floor(q)
     f = _call("where", _new(q), _b("lt", _const(0.5, dt, q), _b("add", q, _neg(f)), D.bool),
               _b("add", f, 1.0), f)

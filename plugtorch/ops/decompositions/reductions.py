@@ -8,7 +8,8 @@ shifted copies (1, 2, 4, ... places back).
 """
 from ... import _dtype as D
 from ..._tensor import _wrap, contiguous_strides, host_array, numel_of
-from ._helpers import _decomposes, _new, _call, _const, _b, _cast, _not, _or, _and, _isnan
+from ._helpers import (_decomposes, _new, _call, _const, _b, _cast, _not, _or, _and, _isnan,
+                       _scalar)
 
 
 def _view(t, shape, strides, offset=0):
@@ -127,7 +128,7 @@ def nonzero(x):
         return _new(x, D.int64, (0, ndim))
     flat = _call("copy", _new(x), x)
     flat = _view(flat, (n,), (1,))
-    mask = _cast(_not(_b("eq", flat, 0.0 if x._dtype.kind == 2 else 0, D.bool)), D.int64)
+    mask = _cast(_not(_b("eq", flat, _scalar(0, x._dtype), D.bool)), D.int64)
     total = _call("sum", _new(mask, shape=(1,)), mask, (0,))
     count = int(host_array(total)[0])     # the output's size depends on the values
     slot = _call("cumsum", _new(mask), mask, 0)
