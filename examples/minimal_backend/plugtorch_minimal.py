@@ -147,15 +147,15 @@ def _scatter(out, dim, index, src, reduce):
 
 def _sort(values, indices, x, dim, descending, stable):
     xv = _view(x)
-    key = xv
-    if descending:   # stable descending: sort negated keys; NaN is the largest value
-        if xv.dtype == np.bool_:
-            key = ~xv
-        elif xv.dtype.kind == "f":
-            key = np.where(np.isnan(xv), -np.inf, -xv.astype(np.float64))
-        else:
-            key = -xv.astype(np.int64)
-    order = np.argsort(key, axis=dim, kind="stable")
+    if not descending:
+        order = np.argsort(xv, axis=dim, kind="stable")      # NaN sorts last
+    elif xv.dtype == np.bool_:
+        order = np.argsort(~xv, axis=dim, kind="stable")
+    elif xv.dtype.kind == "f":     # NaN is the largest value: NaNs first, then -x ascending
+        nan = np.isnan(xv)
+        order = np.lexsort((np.where(nan, 0.0, -xv.astype(np.float64)), ~nan), axis=dim)
+    else:
+        order = np.argsort(-xv.astype(np.int64), axis=dim, kind="stable")
     np.copyto(_view(indices), order)
     np.copyto(_view(values), np.take_along_axis(xv, order, axis=dim))
 

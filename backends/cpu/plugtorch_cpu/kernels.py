@@ -284,12 +284,12 @@ def _sort(values, indices, x, dim, descending, stable):
     if descending:
         # stable descending order: sort the negated keys; NaN counts as the largest value
         if xv.dtype == np.bool_:
-            key = ~xv
+            idx = np.argsort(~xv, axis=dim, kind="stable")
         elif xv.dtype.kind == "f":
-            key = np.where(np.isnan(xv), -np.inf, -xv.astype(np.float64))
+            nan = np.isnan(xv)     # NaNs first (in input order), then -x ascending
+            idx = np.lexsort((np.where(nan, 0.0, -xv.astype(np.float64)), ~nan), axis=dim)
         else:
-            key = -(xv.astype(np.int64))
-        idx = np.argsort(key, axis=dim, kind="stable")
+            idx = np.argsort(-(xv.astype(np.int64)), axis=dim, kind="stable")
     else:
         idx = np.argsort(xv, axis=dim, kind="stable")
     np.copyto(_v(indices), idx)

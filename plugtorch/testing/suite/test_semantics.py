@@ -159,3 +159,19 @@ def test_dtype_round_trip(device, dtype):
     t = plugtorch.tensor(a, device=device)
     assert t.dtype is dtype and t.device.type == device
     assert np.array_equal(to_host(t), a) and to_host(t).dtype == a.dtype
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sort_and_topk_rank_nan_largest(device, dtype):
+    """NaN is the largest value (as PyTorch): descending sort and topk put every NaN before
+    +inf, in input order; ascending sort puts them last."""
+    x = plugtorch.tensor([1.0, np.nan, np.inf, -1.0, np.inf, np.nan, -np.inf],
+                         dtype=getattr(plugtorch, dtype), device=device)
+    values, indices = x.sort(descending=True)
+    assert to_host(indices).tolist() == [1, 5, 2, 4, 0, 3, 6]
+    np.testing.assert_array_equal(to_host(values),
+                                  [np.nan, np.nan, np.inf, np.inf, 1.0, -1.0, -np.inf])
+    assert to_host(x.topk(3).indices).tolist() == [1, 5, 2]
+    assert to_host(x.sort().indices).tolist() == [6, 3, 0, 2, 4, 1, 5]
+    m = x.reshape(1, 7).expand(2, 7).t()          # along dim 0 of a strided view
+    assert to_host(m.sort(0, descending=True).indices[:, 1]).tolist() == [1, 5, 2, 4, 0, 3, 6]
