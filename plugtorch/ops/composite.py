@@ -85,7 +85,24 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
         >>> plugtorch.tensor([1., 2., 3., 4.]).std(correction=0)
         tensor(1.1180)
     """
-    return _var("std", input, dim, unbiased, keepdim, correction)[0].sqrt()
+    return _std_of(_var("std", input, dim, unbiased, keepdim, correction)[0])
+
+
+def _std_of(v):
+    """sqrt(v) whose derivative is 0 where the result is 0 (a constant input), as PyTorch's
+    std: the plain sqrt derivative there is inf, and inf * 0 from var's backward is NaN."""
+    with no_grad():
+        out = v.detach().sqrt()
+    if STATE.enabled and v._rg:
+        C.record(_std_bw, "StdBackward0", (v,), out, save_out=True)
+    return out
+
+
+def _std_bw(n, g):
+    from .ternary import where
+    y = n.out()
+    zero = y == 0
+    return (where(zero, 0.0, g / (2 * where(zero, 1.0, y))),)
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -109,7 +126,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
         (tensor(1.), tensor(2.))
     """
     v, mu = var_mean(input, dim, unbiased, keepdim, correction=correction)
-    return v.sqrt(), mu
+    return _std_of(v), mu
 
 
 # ----------------------------------------------------------------------------- norm

@@ -175,3 +175,19 @@ def test_sort_and_topk_rank_nan_largest(device, dtype):
     assert to_host(x.sort().indices).tolist() == [6, 3, 0, 2, 4, 1, 5]
     m = x.reshape(1, 7).expand(2, 7).t()          # along dim 0 of a strided view
     assert to_host(m.sort(0, descending=True).indices[:, 1]).tolist() == [1, 5, 2, 4, 0, 3, 6]
+
+
+def test_std_gradient_is_zero_for_a_constant_input(device):
+    """d std / dx is 0 where std is 0 (PyTorch's convention), not NaN; elsewhere it is
+    (x - mean) / ((n - 1) std)."""
+    x = plugtorch.tensor([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], dtype=plugtorch.float64,
+                         device=device, requires_grad=True)
+    x.std(1).sum().backward()
+    a = np.array([1.0, 2.0, 4.0])
+    expected = (a - a.mean()) / ((a.size - 1) * a.std(ddof=1))
+    np.testing.assert_allclose(to_host(x.grad), [[0.0, 0.0, 0.0], expected], rtol=1e-12)
+    y = plugtorch.full((2, 3), 5.0, dtype=plugtorch.float64, device=device,
+                       requires_grad=True)
+    s, m = plugtorch.std_mean(y, 1)
+    (s + m).sum().backward()
+    np.testing.assert_allclose(to_host(y.grad), np.full((2, 3), 1 / 3), rtol=1e-12)
