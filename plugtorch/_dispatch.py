@@ -96,11 +96,6 @@ def run(name, *args):
     raise AssertionError(f"{name}: no tensor argument")
 
 
-def prepare(backend):
-    """Give `backend` its (empty) dispatch table; called when a device is first resolved."""
-    _table(backend)
-
-
 def invalidate():
     """Forget every resolution (a backend's kernels may have changed). Tables are emptied,
     not replaced: existing tensors reach their kernels through them."""

@@ -67,7 +67,7 @@ def resolve_device(spec):
     if spec is None:
         from . import _default_device
         return resolve_device(_default_device[0])
-    from . import backends, _dispatch   # registry and dispatch sit above the tensor layer
+    from . import backends   # the registry sits above the tensor layer
     dev = spec if isinstance(spec, Device) else Device(spec)
     backend = backends.get(dev.type)
     if backend.multi_device:
@@ -81,7 +81,6 @@ def resolve_device(spec):
         if dev.index not in (None, 0):
             raise RuntimeError(f"device {dev}: backend {dev.type!r} has a single device")
         dev = Device(dev.type)
-    _dispatch.prepare(backend)
     # one device object per (type, index), so the hot path can compare devices with `is`
     dev = _CANONICAL.setdefault((dev.type, dev.index), dev)
     try:

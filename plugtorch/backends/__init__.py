@@ -180,15 +180,11 @@ def _start(entry):
         if not ok:
             entry.error = reason or "unavailable"
         else:
-            _check_kernels(backend, entry.plugin)
+            from .._dispatch import validate_kernels
+            validate_kernels(backend, entry.plugin)
             entry.backend = backend
     except Exception as e:
         entry.error = f"{type(e).__name__}: {e}"
-
-
-def _check_kernels(backend, plugin):
-    from .._dispatch import validate_kernels
-    validate_kernels(backend, plugin)
 
 
 def get(name):

@@ -64,20 +64,12 @@ def contiguous_strides(shape):
 
 def numel(shape):
     """The number of elements of a tensor of `shape`."""
-    n = 1
-    for s in shape:
-        n *= s
-    return n
+    return _T.numel_of(tuple(shape))
 
 
 def is_contiguous(t):
     """Whether `t` is row-major with no gaps (its elements are buffer[offset:offset+numel])."""
-    expected = 1
-    for n, s in zip(reversed(t._shape), reversed(t._stride)):
-        if n != 1 and s != expected:
-            return False
-        expected *= n
-    return True
+    return t.is_contiguous()
 
 
 def new_tensor(like, shape=None, dtype=None):

@@ -7,7 +7,7 @@ reports the same error for the same bad input.
 from .._tensor import Tensor, _wrap, empty_like_meta
 from ..autograd import graph
 from ..autograd.grad_mode import STATE
-from .._dispatch import kernel as _kernel
+from .._dispatch import kernel as _kernel, run  # noqa: F401  (run: ops call C.run)
 from ..backends.api import cast as cast_meta  # noqa: F401  (t converted to dtype, no autograd)
 
 
@@ -106,17 +106,6 @@ def new_empty(shape, dtype, like):
     return empty_like_meta(like, shape=shape, dtype=dtype)
 
 
-def run(name, *args):
-    """Call primitive `name` on the backend of the first tensor argument."""
-    for a in args:
-        if isinstance(a, Tensor):
-            return _kernel(name, a)(*args)
-    raise AssertionError(name)
-
-
-kernel = _kernel
-
-
 # ----------------------------------------------------------------------------- gradients
 
 def sum_to(g, shape):
@@ -198,8 +187,7 @@ def commit_inplace(op, self, result):
 def write_out(op, out, result):
     """The `out=` argument: resize `out` to the result's shape (as PyTorch does when sizes
     differ), copy the result in, and return `out`."""
-    from .._tensor import Tensor as _T
-    if not isinstance(out, _T):
+    if not isinstance(out, Tensor):
         raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
     if out._storage.device is not result._storage.device:
         raise RuntimeError(f"{op}: expected out on {result.device}, got out on {out.device}")

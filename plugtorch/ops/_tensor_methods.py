@@ -14,6 +14,7 @@ from . import (binary as B, composite as CO, counting as CN, creation as CR, ext
                gather_scatter as GS, grid as GR, indexing as IX, linalg as LA, masked as MK,
                pointwise as P, reduction as R, sampling as SM, sequence as SQ,
                shape_ops as SH, slicing as SL, ternary as T3, views as V)
+from ._core import check_inplace
 from ._matrix import diag, trace
 
 __all__ = ["METHODS", "bind"]
@@ -81,7 +82,6 @@ def type_as(self, other):
 
 def _inplace_of(fn, name):
     def method(self, *args, **kwargs):
-        from ._core import check_inplace
         check_inplace(name, self)
         return self.copy_(fn(self, *args, **kwargs))
     method.__name__ = name
