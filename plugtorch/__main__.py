@@ -60,7 +60,7 @@ def info(plugins):
             continue
         for dev in plugtorch.backends.get(b["name"]).describe():
             extra = ", ".join(f"{k}={v}" for k, v in dev.items() if k != "device")
-            print(f"    {dev.get('device')}" + (f": {extra}" if extra else ""))
+            print(f"    {dev.get('device') or '(left out)'}" + (f": {extra}" if extra else ""))
     return 0
 
 

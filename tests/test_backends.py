@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 import warnings
 
 import numpy as np
@@ -442,3 +443,57 @@ def test_strict_environment_variable(value, expected):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=dict(os.environ, PLUGTORCH_STRICT=value), timeout=60)
     assert out.stdout.strip() == str(expected), out.stderr
+
+
+# ----------------------------------------------------------------------------- opencl devices
+
+class _FakeDevice:
+    def __init__(self, name, broken):
+        self.name, self.broken, self.extensions = name, broken, "cl_khr_fp64"
+        self.version, self.global_mem_size, self.max_compute_units = "OpenCL 1.2", 2**30, 1
+
+
+class _FakePlatform:
+    name = "Fake CL"
+
+    def __init__(self, devices):
+        self._devices = devices
+
+    def get_devices(self):
+        return self._devices
+
+
+def _fake_cl(devices):
+    """A stand-in for pyopencl whose compiler fails on the devices marked broken."""
+    class Program:
+        def __init__(self, ctx, src):
+            self.ctx = ctx
+
+        def build(self):
+            if self.ctx.broken:
+                raise RuntimeError("clBuildProgram failed: BUILD_PROGRAM_FAILURE\n\n"
+                                   "error: unknown target CPU 'generic'\nDevice failed")
+            return self
+
+    return types.SimpleNamespace(get_platforms=lambda: [_FakePlatform(devices)],
+                                 Context=lambda devs: devs[0], Program=Program)
+
+
+def test_opencl_device_whose_compiler_fails_is_left_out(monkeypatch):
+    pytest.importorskip("pyopencl")
+    from plugtorch_opencl import backend as ocl
+    b = ocl.OpenCLBackend()    # the real one first: imports every kernel module
+    devices = [_FakeDevice("broken-cpu", True), _FakeDevice("good-cpu", False)]
+    monkeypatch.setitem(sys.modules, "pyopencl", _fake_cl(devices))
+    b = ocl.OpenCLBackend()
+    assert b.availability() == (True, "")
+    assert [d.name for d in b.devices] == ["good-cpu"]
+    assert b.unusable == [("broken-cpu", "Fake CL", "error: unknown target CPU 'generic'")]
+    left_out = b.describe()[-1]
+    assert left_out["device"] is None and left_out["name"] == "broken-cpu"
+    assert "unknown target CPU" in left_out["unusable"]
+
+    monkeypatch.setitem(sys.modules, "pyopencl", _fake_cl(devices[:1]))
+    b = ocl.OpenCLBackend()
+    ok, why = b.availability()
+    assert not ok and "broken-cpu" in why and "unknown target CPU 'generic'" in why

@@ -19,6 +19,24 @@ _BASE_DTYPES = (plugtorch.bool, plugtorch.uint8, plugtorch.int8, plugtorch.int16
                 plugtorch.int64, plugtorch.float32)
 
 
+_PROBE = "__kernel void plugtorch_probe(__global int *a) { a[get_global_id(0)] = 1; }"
+
+
+def _cannot_compile(cl, device):
+    """Why `device`'s OpenCL C compiler cannot build a trivial kernel, or "" when it can.
+
+    A device whose compiler is broken (e.g. a PoCL build whose LLVM does not know this CPU
+    and reports "unknown target CPU") would fail at the first operation; it is left out of
+    the device list instead, with the reason shown by `plugtorch info`."""
+    try:
+        ctx = cl.Context([device])
+        cl.Program(ctx, _PROBE).build()
+        return ""
+    except Exception as e:      # a build failure, or a device that cannot make a context
+        lines = [ln.strip() for ln in str(e).splitlines() if "error" in ln.lower()]
+        return (lines[-1] if lines else f"{type(e).__name__}: {e}")[:200]
+
+
 class _Runtimes(dict):
     """device index -> Runtime, created when first asked for."""
 
@@ -43,10 +61,15 @@ class OpenCLBackend(Backend):
         self._error = None
         self.devices = []
         self.platforms = []
+        self.unusable = []     # (device name, platform name, why) of devices left out
         try:
             import pyopencl as cl
             for p in cl.get_platforms():
                 for d in p.get_devices():
+                    why = _cannot_compile(cl, d)
+                    if why:
+                        self.unusable.append((d.name.strip(), p.name.strip(), why))
+                        continue
                     self.devices.append(d)
                     self.platforms.append(p)
         except ImportError as e:
@@ -54,8 +77,12 @@ class OpenCLBackend(Backend):
         except Exception as e:     # e.g. no ICD loader / platform
             self._error = f"no OpenCL platform: {type(e).__name__}: {e}"
         if not self._error and not self.devices:
-            self._error = "pyopencl found no OpenCL device (install PoCL: pip install " \
-                          "'pyopencl[pocl]')"
+            if self.unusable:
+                self._error = "no OpenCL device can compile kernels: " + "; ".join(
+                    f"{n} ({p}): {why}" for n, p, why in self.unusable)
+            else:
+                self._error = "pyopencl found no OpenCL device (install PoCL: pip install " \
+                              "'pyopencl[pocl]')"
         self.runtimes = _Runtimes(self.devices)
         exts = [set(d.extensions.split()) for d in self.devices]
         dts = set(_BASE_DTYPES)
@@ -136,4 +163,7 @@ class OpenCLBackend(Backend):
                         "platform": p.name.strip(), "version": d.version.strip(),
                         "memory": d.global_mem_size, "compute_units": d.max_compute_units,
                         "fp64": "cl_khr_fp64" in ext, "fp16": "cl_khr_fp16" in ext})
+        for name, plat, why in self.unusable:
+            out.append({"device": None, "name": name, "platform": plat,
+                        "unusable": f"cannot compile kernels: {why}"})
         return out
