@@ -178,7 +178,11 @@ def _convert(item, x):
 
 
 def _parse(x, key, op="__getitem__"):
-    """(view shape, stride, offset, [(view dim, int64 index tensor)]) for x[key]."""
+    """(view shape, stride, offset, [(view dim, int64 index tensor)], geometry) for x[key].
+
+    The first three describe the basic part of the key as a view of x; `geometry` is the same
+    view in terms of x's dims (see `_geometry`), so it can be made again of any tensor shaped
+    like x -- what backward does for an input that overlaps itself (an expanded one)."""
     items = [_convert(k, x) for k in (key if isinstance(key, tuple) else (key,))]
     used = 0
     for it in items:
@@ -191,34 +195,34 @@ def _parse(x, key, op="__getitem__"):
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
     if sum(it is Ellipsis for it in items) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
-    shape, stride, advs = [], [], []
-    off, d = x._offset, 0
+    shape, src, advs = [], [], []     # src: per view dim, (dim of x or None, step)
+    starts, d = {}, 0                  # dim of x -> first index taken
     for it in items:
         if it is Ellipsis:
             for _ in range(ndim - used):
                 shape.append(x._shape[d])
-                stride.append(x._stride[d])
+                src.append((d, 1))
                 d += 1
         elif it is None or isinstance(it, bool):
             shape.append(0 if it is False else 1)
-            stride.append(1)
+            src.append((None, 0))
         elif isinstance(it, int):
             n = x._shape[d]
             if not -n <= it < n:
                 raise IndexError(f"{op}: index {it} is out of bounds for dimension {d} with "
                                  f"size {n}")
-            off += (it + n if it < 0 else it) * x._stride[d]
+            starts[d] = it + n if it < 0 else it
             d += 1
         elif isinstance(it, slice):
-            n, st = x._shape[d], x._stride[d]
+            n = x._shape[d]
             if it.step is not None and it.step.__index__() <= 0:
                 raise ValueError("step must be greater than zero" if it.step.__index__() < 0
                                  else "slice step cannot be zero")
             start, stop, step = it.indices(n)
             length = len(range(start, stop, step))
             shape.append(length)
-            stride.append(st * step)
-            off += start * st if length else 0
+            src.append((d, step))
+            starts[d] = start if length else 0
             d += 1
         elif it[0] == "mask":
             m = it[1]
@@ -232,18 +236,18 @@ def _parse(x, key, op="__getitem__"):
             for j in range(k):
                 advs.append((len(shape), _wrap(nz._storage, (nz._shape[0],), (k,), j)))
                 shape.append(x._shape[d])
-                stride.append(x._stride[d])
+                src.append((d, 1))
                 d += 1
         else:
             n = x._shape[d]
             idx = _index_tensor("index", it[1], x)
             advs.append((len(shape), checked(op, idx, n, d, negative=True)))
             shape.append(n)
-            stride.append(x._stride[d])
+            src.append((d, 1))
             d += 1
     for i in range(d, ndim):
         shape.append(x._shape[i])
-        stride.append(x._stride[i])
+        src.append((i, 1))
     if advs:
         # beside index tensors a Python bool is one too (shape (1,) or (0,)), as in PyTorch
         from .creation import zeros
@@ -258,7 +262,16 @@ def _parse(x, key, op="__getitem__"):
             raise IndexError(f"{op}: shape mismatch: indexing tensors could not be broadcast "
                              f"together with shapes "
                              f"{', '.join(str(list(t._shape)) for _, t in advs)}") from None
-    return tuple(shape), tuple(stride), off, advs
+    geometry = (tuple(shape), tuple(src), tuple(starts.items()))
+    return geometry[0], *_geometry(x, geometry), advs, geometry
+
+
+def _geometry(z, geometry):
+    """(strides, offset) of the view `geometry` (from `_parse`) of a tensor z shaped like the
+    indexed one."""
+    _, src, starts = geometry
+    stride = tuple(1 if d is None else z._stride[d] * step for d, step in src)
+    return stride, z._offset + sum(i * z._stride[d] for d, i in starts)
 
 
 def _new_dim_position(items, j, x, used):
@@ -274,11 +287,13 @@ def _new_dim_position(items, j, x, used):
     return pos
 
 
-def _view(x, shape, stride, off):
+def _view(x, geometry):
     """The basic part of a key as a (recorded) view of x, or x itself when it is all of x."""
+    shape = geometry[0]
+    stride, off = _geometry(x, geometry)
     if (shape, stride, off) == (x._shape, x._stride, x._offset):
         return x
-    return slice_view(x, shape, stride, off)
+    return slice_view(x, shape, stride, off, lambda z: _view(z, geometry))
 
 
 # ----------------------------------------------------------------------------- positions
@@ -396,7 +411,7 @@ def index_put(input, indices, values, accumulate=False):
     """
     x = input
     if isinstance(indices, tuple):
-        shape, stride, off, advs = _parse(x, indices)
+        shape, stride, off, advs, _ = _parse(x, indices)
         assert (shape, stride, off) == (x._shape, x._stride, x._offset), "index tensors only"
     else:
         advs = indices
@@ -439,10 +454,10 @@ def index_put_(self, indices, values, accumulate=False):
 
 def getitem(self, key):
     """`x[key]`: basic keys give a view sharing memory with x, advanced keys a copy."""
-    shape, stride, off, advs = _parse(self, key)
+    shape, stride, off, advs, geometry = _parse(self, key)
     if not advs:
         return slice_view(self, shape, stride, off, lambda z: getitem(z, key))
-    return _take(_view(self, shape, stride, off), advs)
+    return _take(_view(self, geometry), advs)
 
 
 def setitem(self, key, value):
@@ -455,7 +470,7 @@ def setitem(self, key, value):
             value = tensor(value, dtype=self._dtype, device=self.device)
     if isinstance(value, Tensor):
         C.check_devices("index_put_", self, value)
-    shape, stride, off, advs = _parse(self, key, "__setitem__")
+    shape, stride, off, advs, geometry = _parse(self, key, "__setitem__")
     base = self._base
     grad = STATE.enabled and (self._rg or (base is not None and base._rg)
                               or getattr(value, "requires_grad", False))
@@ -466,7 +481,7 @@ def setitem(self, key, value):
             value = full((), value, dtype=self._dtype, device=self.device)
     if grad:
         # out of place, then committed: see NOTE [in-place autograd]
-        v = _view(self, shape, stride, off)
+        v = _view(self, geometry)
         r = index_put(v, advs, value) if advs else _value_for(value, shape)
         if v is self:
             C.commit_inplace("__setitem__", self, r)
