@@ -2,13 +2,18 @@
 
 NOTE [weights_only]
 `load(weights_only=True)` (the default) unpickles with a restricted unpickler: only the globals
-in `_SAFE_GLOBALS` (OrderedDict, a few builtins, dtype/device/Size and `_rebuild_tensor`)
-plus those added with `add_safe_globals` can be looked up, and BUILD (setting an object's
-state) is allowed only on instances of those classes. Everything a file can make the
+in `_SAFE_GLOBALS` (OrderedDict, a few builtins, dtype/device/Size and `_rebuild_tensor`; no
+more than PyTorch's weights_only allowlist) plus those added with `add_safe_globals` can be
+looked up, and BUILD (setting an object's state) is allowed only on instances of those
+classes. The builtins may be called only with the arguments pickle itself writes for them
+(`_BUILTIN_ARGS`: ``set(list)``, ``bytearray(str, "latin-1")``, ...), never with a size or
+a lazy iterable, so the memory an object takes is bounded by the bytes of its record: a
+short record cannot expand into ``set(range(10**12))``. Everything a file can make the
 unpickler call is therefore a constructor of plain data, and `_rebuild_tensor` checks that a
-tensor's geometry stays inside its storage, so a crafted file can neither run code nor make a
-kernel read out of bounds.
+tensor's geometry stays inside its storage, so a crafted file can neither run code, nor
+exhaust memory, nor make a kernel read out of bounds.
 """
+import _codecs
 import _compat_pickle
 import collections
 import contextlib
@@ -55,6 +60,44 @@ class WeightsUnpickler(pickle._Unpickler):
 
     dispatch[pickle.BUILD[0]] = _load_build
 
+    def _load_reduce(self):
+        func, args = self.stack[-2], self.stack[-1]
+        check = next((c for f, c in _BUILTIN_ARGS.items() if func is f), None)
+        if check is not None and not (isinstance(args, tuple) and check(args)):
+            raise pickle.UnpicklingError(
+                f"Weights only load failed: {func.__name__} called with arguments of types "
+                f"{_type_names(args)}, which pickle never writes for it")
+        pickle._Unpickler.load_reduce(self)
+
+    dispatch[pickle.REDUCE[0]] = _load_reduce
+
+    def _load_frozenset(self):
+        raise pickle.UnpicklingError("Weights only load failed: frozenset is not on the "
+                                     "weights_only allowlist")
+
+    dispatch[pickle.FROZENSET[0]] = _load_frozenset
+
+
+def _type_names(args):
+    if not isinstance(args, tuple):
+        return type(args).__name__
+    return "(" + ", ".join(type(a).__name__ for a in args) + ")"
+
+
+def _numbers(args):
+    return len(args) <= 2 and all(type(a) in (int, float) for a in args)
+
+
+# the arguments pickle writes for each allowed builtin: all already materialized data
+_BUILTIN_ARGS = {
+    set: lambda a: a == () or (len(a) == 1 and type(a[0]) is list),
+    bytearray: lambda a: a == () or (len(a) == 1 and type(a[0]) is bytes) or (
+        len(a) == 2 and type(a[0]) is str and a[1] == "latin-1"),
+    complex: _numbers,
+    _codecs.encode: lambda a: len(a) == 2 and type(a[0]) is str and a[1] == "latin1",
+    collections.OrderedDict: lambda a: a == () or (len(a) == 1 and type(a[0]) is list),
+}
+
 
 def _build_classes():
     return [collections.OrderedDict] + [o for o in _USER_GLOBALS.values()
@@ -65,8 +108,7 @@ def _build_classes():
 
 _SAFE_GLOBALS = frozenset([
     ("collections", "OrderedDict"),
-    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "complex"),
-    ("builtins", "slice"), ("builtins", "bytearray"), ("builtins", "range"),
+    ("builtins", "set"), ("builtins", "complex"), ("builtins", "bytearray"),
     ("_codecs", "encode"),                       # bytes under pickle protocol 2
     ("plugtorch.serialization", "_rebuild_tensor"),
     ("plugtorch._dtype", "_by_name"),

@@ -15,6 +15,10 @@ were views of one storage are views of one storage again after loading. `locatio
 device the storage lived on ("cpu", "opencl:0"); `load` restores it there unless
 `map_location` says otherwise. Every entry carries the zip CRC-32, which `load` checks, so a
 truncated or corrupted file raises an error instead of returning a half-loaded object.
+`load` accepts only what `save` writes (`_Archive` in _serialization_files.py): each entry once and stored, never
+compressed, its size checked against the file and, for a storage, against the storage's
+declared numel * itemsize before anything is read or allocated; storages are streamed into
+their arrays.
 
 NOTE [weights_only] (plugtorch/_weights_only.py) says what `load` refuses by default.
 
@@ -30,6 +34,9 @@ import zipfile
 
 import numpy as np
 
+from ._serialization_files import (_PREFIX, _Archive, _corrupt, _file_mode, _fsync_dir,
+                                   _open_archive, _remove_stale_temporaries,
+                                   _temporary_prefix)
 from ._weights_only import (WeightsUnpickler, add_safe_globals, get_safe_globals,  # noqa
                             clear_safe_globals, safe_globals)
 
@@ -37,7 +44,6 @@ __all__ = ["save", "load"]
 
 DEFAULT_PROTOCOL = 2
 _FORMAT = b"plugtorch-checkpoint 1\n"
-_PREFIX = "archive/"
 
 
 # ----------------------------------------------------------------------------- plain pickling
@@ -130,21 +136,13 @@ def _write(obj, fh, protocol):
         zf.writestr(_PREFIX + "data.pkl", buf.getvalue())
 
 
-def _file_mode(path):
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def save(obj, f, pickle_protocol=DEFAULT_PROTOCOL):
     """Save an object holding tensors to a file (NOTE [checkpoint format]).
 
     Saving to a path is atomic: the checkpoint is written to a temporary file in the same
     directory, flushed to disk and renamed over `f`, so a crash mid-save leaves any old file
-    intact (and no temporary file behind).
+    intact. A save that fails removes its temporary file; one that was killed leaves it, and
+    the next save of the same path removes it (NOTE [save temporary files]).
 
     Args:
         obj: what to save: tensors, containers, state dicts, or any picklable object
@@ -171,8 +169,9 @@ def save(obj, f, pickle_protocol=DEFAULT_PROTOCOL):
     if not os.path.isdir(directory):
         raise RuntimeError(f"save: parent directory {directory} does not exist")
     mode = _file_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
+    _remove_stale_temporaries(directory, os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(os.path.basename(path)),
+                               suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             _write(obj, fh, pickle_protocol)
@@ -187,25 +186,11 @@ def save(obj, f, pickle_protocol=DEFAULT_PROTOCOL):
     _fsync_dir(directory)
 
 
-def _fsync_dir(directory):
-    # makes the rename itself durable; not possible on every platform
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # ----------------------------------------------------------------------------- load
 
 def _rebuild_tensor(storage, offset, shape, stride, dtype_name, requires_grad, kind):
     """The tensor of a checkpoint: a view of `storage`, checked to stay inside it."""
-    from ._tensor import Storage, _wrap
+    from ._tensor import Storage, Tensor, _wrap
     from ._size import Size
     if not isinstance(storage, Storage):
         raise pickle.UnpicklingError("load: a tensor record does not refer to a storage")
@@ -225,7 +210,7 @@ def _rebuild_tensor(storage, offset, shape, stride, dtype_name, requires_grad, k
         cls = _parameter_class()
         if cls is not None:
             t.__class__ = cls
-    elif isinstance(kind, type):
+    elif isinstance(kind, type) and issubclass(kind, Tensor):
         t.__class__ = kind
     elif kind is not None:
         raise pickle.UnpicklingError(f"load: unknown tensor kind {kind!r}")
@@ -291,24 +276,6 @@ class _Unpickler(pickle.Unpickler):
         return self._loader(pid)
 
 
-def _open_archive(f):
-    if isinstance(f, (str, os.PathLike)):
-        fh = open(f, "rb")
-        return fh, fh
-    if not hasattr(f, "read"):
-        raise AttributeError(f"load: expected a path or a binary file object with read(), "
-                             f"got {type(f).__name__}")
-    seekable = getattr(f, "seekable", None)
-    if seekable is None or not seekable():
-        return io.BytesIO(f.read()), None
-    return f, None
-
-
-def _corrupt(name, why):
-    return RuntimeError(f"load: {name} is not a valid plugtorch checkpoint: {why} (the file "
-                        f"is truncated or corrupted, or was not written by plugtorch.save)")
-
-
 def load(f, map_location=None, *, weights_only=True):
     """Load an object saved with `save` (NOTE [checkpoint format]).
 
@@ -323,8 +290,12 @@ def load(f, map_location=None, *, weights_only=True):
             objects from files you trust: that runs whatever code the file asks for.
 
     Raises:
-        pickle.UnpicklingError: the file needs a global outside the weights_only allowlist.
-        RuntimeError: the file is truncated or corrupted, or a device is unavailable.
+        pickle.UnpicklingError: the object record is refused or malformed: it needs a global
+            outside the weights_only allowlist, calls one with arguments pickle never
+            writes, or holds an invalid tensor or storage record.
+        RuntimeError: the archive is truncated or corrupted (an entry missing, duplicated,
+            compressed or of the wrong size; an unknown format or byteorder record), or a
+            device is unavailable.
 
     Example:
         >>> import io, plugtorch as torch
@@ -334,54 +305,61 @@ def load(f, map_location=None, *, weights_only=True):
         >>> torch.load(buf, map_location="cpu")
         [tensor([0, 1, 2])]
     """
-    from . import _dtype as D
     name = repr(os.fspath(f)) if isinstance(f, (str, os.PathLike)) else "the file object"
     fh, owned = _open_archive(f)
     try:
-        try:
-            zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-            raise _corrupt(name, f"not a readable zip archive ({e})") from e
-        with zf:
-            def read(entry):
-                try:
-                    return zf.read(_PREFIX + entry)
-                except KeyError as e:
-                    raise _corrupt(name, f"entry '{_PREFIX + entry}' is missing") from e
-                except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-                    raise _corrupt(name, f"entry '{_PREFIX + entry}': {e}") from e
-
-            if read("format") != _FORMAT:
-                raise _corrupt(name, "unknown format record")
-            byteorder = read("byteorder").decode("ascii", "replace")
-            storages = {}
-
-            def load_storage(pid):
-                if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage" and
-                        isinstance(pid[1], str) and pid[1].isdigit() and
-                        isinstance(pid[4], int) and isinstance(pid[3], str) and
-                        pid[2] in D._NAMES):
-                    raise pickle.UnpicklingError(f"load: invalid storage reference {pid!r}")
-                _, key, dtype_name, location, numel = pid
-                if key not in storages:
-                    dt = D._NAMES[dtype_name].np.newbyteorder("<" if byteorder == "little"
-                                                              else ">")
-                    raw = read("data/" + key)
-                    if len(raw) != numel * dt.itemsize:
-                        raise _corrupt(name, f"storage {key} holds {len(raw)} bytes, expected "
-                                             f"{numel} x {dt.itemsize}")
-                    array = np.frombuffer(raw, dt).astype(dt.newbyteorder("="))
-                    storages[key] = _restore_storage(array, location, map_location)
-                return storages[key]
-
-            data = io.BytesIO(read("data.pkl"))
-            unpickler = (WeightsUnpickler if weights_only else _Unpickler)(data, load_storage)
-            try:
-                return unpickler.load()
-            except (EOFError, pickle.UnpicklingError) as e:
-                if "Weights only" in str(e) or "load:" in str(e):
-                    raise
-                raise _corrupt(name, f"the object record is damaged ({e})") from e
+        archive = _Archive(fh, name)
+        with archive.zf:
+            return _unpickle(archive, map_location, weights_only)
     finally:
         if owned is not None:
             owned.close()
+
+
+def _unpickle(archive, map_location, weights_only):
+    from . import _dtype as D
+    name = archive.name
+    if archive.read("format", limit=len(_FORMAT)) != _FORMAT:
+        raise _corrupt(name, "unknown format record")
+    byteorder = archive.read("byteorder", limit=8)
+    if byteorder not in (b"little", b"big"):
+        raise _corrupt(name, f"byteorder record {byteorder[:8]!r} is neither b'little' nor "
+                             f"b'big'")
+    order = "<" if byteorder == b"little" else ">"
+    storages = {}
+
+    def load_storage(pid):
+        if not (type(pid) is tuple and len(pid) == 5 and pid[0] == "storage" and
+                type(pid[1]) is str and pid[1].isdigit() and pid[1].isascii() and
+                type(pid[2]) is str and pid[2] in D._NAMES and type(pid[3]) is str and
+                type(pid[4]) is int and pid[4] >= 0):
+            raise pickle.UnpicklingError(f"load: invalid storage reference {pid!r}; expected "
+                                         f"('storage', key, dtype name, location, numel)")
+        _, key, dtype_name, location, numel = pid
+        if key in storages:
+            storage, declared = storages[key]
+            if declared != pid[1:]:
+                raise pickle.UnpicklingError(f"load: storage {key} is referred to both as "
+                                             f"{declared} and as {pid[1:]}")
+            return storage
+        dt = D._NAMES[dtype_name].np.newbyteorder(order)
+        archive.info("data/" + key, expected_size=numel * dt.itemsize)   # before allocating
+        array = np.empty(numel, dt)
+        archive.read_into("data/" + key, array)
+        array = array.astype(dt.newbyteorder("="), copy=False)
+        storages[key] = (_restore_storage(array, location, map_location), pid[1:])
+        return storages[key][0]
+
+    data = io.BytesIO(archive.read("data.pkl"))
+    unpickler = (WeightsUnpickler if weights_only else _Unpickler)(data, load_storage)
+    try:
+        return unpickler.load()
+    except (EOFError, pickle.UnpicklingError) as e:
+        if "Weights only" in str(e) or "load:" in str(e):
+            raise
+        raise _corrupt(name, f"the object record is damaged ({e})") from e
+    except Exception as e:
+        if not weights_only or (isinstance(e, RuntimeError) and str(e).startswith("load:")):
+            raise       # code the caller chose to run; a corrupt entry; a missing device
+        raise pickle.UnpicklingError(
+            f"load: the object record is malformed: {type(e).__name__}: {e}") from e

@@ -5,6 +5,7 @@ the loader's own `timeout`, so a regression fails instead of hanging the suite.
 """
 import os
 import pickle
+import re
 import time
 
 import pytest
@@ -229,3 +230,65 @@ def test_tensor_pickling_used_by_workers():
     assert back.tolist() == t.tolist() and back.requires_grad and back.is_leaf
     with pytest.raises(RuntimeError, match="non-leaf"):
         pickle.dumps(t * 2)
+
+
+_KILLED_MID_SEND = r"""
+import os, signal, sys, threading, time
+import numpy as np
+import plugtorch
+from plugtorch.utils.data import DataLoader, Dataset
+
+class Big(Dataset):
+    # sample 0 is 8 MB; its worker is SIGKILLed while that batch is still being sent
+    def __len__(self):
+        return 4
+    def __getitem__(self, i):
+        if i == 0:
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGKILL)).start()
+            return plugtorch.from_numpy(np.ones(2 ** 21, np.float32))
+        time.sleep(0.5)    # the other worker answers after the kill
+        return plugtorch.zeros(2)
+
+it = iter(DataLoader(Big(), batch_size=None, num_workers=2))
+print(*[w.pid for w in it._workers], flush=True)
+time.sleep(1.0)            # nobody reads: the 8 MB message is half written when the kill comes
+try:
+    next(it)
+except RuntimeError as e:
+    print("error:", e, flush=True)
+"""
+
+
+def test_worker_killed_while_sending_a_batch_raises_and_leaves_no_worker(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    script = tmp_path / "killed.py"
+    script.write_text(_KILLED_MID_SEND)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=GUARD)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)         # the loader and any worker it left
+        proc.communicate()
+        pytest.fail("DataLoader hung after a worker was killed while sending a batch")
+    lines = out.splitlines()
+    pids = [int(p) for p in lines[0].split()]
+    assert len(pids) == 2
+    assert any(re.search(r"error: DataLoader worker \(pid %d\) exited unexpectedly "
+                         r"\(killed by signal SIGKILL\)" % pids[0], ln) for ln in lines), out
+    deadline = time.monotonic() + 5
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in pids if _process_exists(p)]
+        time.sleep(0.05)
+    assert not alive, f"worker processes left running: {alive}"
+
+
+def _process_exists(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"    # a zombie has exited
+    except FileNotFoundError:
+        return False

@@ -94,9 +94,37 @@ def test_crafted_pickle_is_refused(tmp_path):
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])
 def test_plain_data_loads_under_weights_only(protocol):
-    obj = {"a": [1, 2.5, "s", None, True], "b": (b"xy", {3, 4}, frozenset([5])),
-           "c": collections.OrderedDict(z=1), "d": complex(1, 2), "e": slice(1, 5)}
+    obj = {"a": [1, 2.5, "s", None, True], "b": (b"xy", {3, 4}, bytearray(b"ab")),
+           "c": collections.OrderedDict(z=1), "d": complex(1, 2)}
     assert plugtorch.load(_archive(pickle.dumps(obj, protocol=protocol))) == obj
+
+
+class _Call:
+    """Pickles as func(*args): a record pickle itself never writes for these builtins."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return (self.func, self.args)
+
+
+# small enough that a regression returns quickly instead of exhausting memory
+_BOMBS = {
+    "set(range)": _Call(set, range(10 ** 7)),
+    "bytearray(n)": _Call(bytearray, 10 ** 8),
+    "codecs": _Call(__import__("_codecs").encode, "x" * 10, "rot13"),
+    "frozenset": frozenset([5]),
+    "range": range(10 ** 12),
+    "slice": slice(1, 5),
+}
+
+
+@pytest.mark.parametrize("what", sorted(_BOMBS))
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_globals_outside_the_allowlist_and_bombs_are_refused(what, protocol):
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        plugtorch.load(_archive(pickle.dumps(_BOMBS[what], protocol=protocol)))
 
 
 def test_user_classes_need_opt_in():
@@ -149,6 +177,143 @@ def test_unavailable_device_names_map_location():
     assert plugtorch.load(f, map_location={"nosuchdevice": "cpu"}).tolist() == [1.5, 2.5]
 
 
+class _Rebuild:
+    """A tensor record with the given arguments."""
+
+    def __init__(self, *args):
+        self.args = args
+
+    def __reduce__(self):
+        return (serialization._rebuild_tensor, self.args)
+
+
+def _pid(*pid):
+    return _Storage(pid)
+
+
+_RAW4 = [("0", np.arange(4, dtype="<f4").tobytes())]
+_MALFORMED_RECORDS = {
+    "key not a str": _pid("storage", 0, "float32", "cpu", 4),
+    "dtype unhashable": _pid("storage", "0", ["float32"], "cpu", 4),
+    "dtype unknown": _pid("storage", "0", "float99", "cpu", 4),
+    "location not a str": _pid("storage", "0", "float32", None, 4),
+    "numel not an int": _pid("storage", "0", "float32", "cpu", "4"),
+    "numel negative": _pid("storage", "0", "float32", "cpu", -4),
+    "pid a list": _pid(["storage", "0", "float32", "cpu", 4]),
+    "one key two dtypes": [_pid("storage", "0", "float32", "cpu", 4),
+                           _pid("storage", "0", "int32", "cpu", 4)],
+    "too few arguments": _Rebuild(_pid("storage", "0", "float32", "cpu", 4), 0),
+    "kind not a tensor class": _Rebuild(_pid("storage", "0", "float32", "cpu", 4), 0, (4,),
+                                        (1,), "float32", False, plugtorch.Size),
+    "requires_grad on int": _Rebuild(_pid("storage", "0", "int32", "cpu", 4), 0, (4,),
+                                     (1,), "int32", True, None),
+    "unknown dtype name": _Call(__import__("plugtorch._dtype")._dtype._by_name, "float99"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(_MALFORMED_RECORDS))
+def test_malformed_object_records_raise_unpickling_error(what):
+    f = _archive(_pickle_with_storage(_MALFORMED_RECORDS[what]), _RAW4)
+    with pytest.raises(pickle.UnpicklingError, match="^(load: |Weights only)"):
+        plugtorch.load(f)
+
+
+def _zip(entries, compression=zipfile.ZIP_STORED):
+    """A zip of (name, bytes or a number of zero bytes); only the zeros get `compression`."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as zf:
+        for name, raw in entries:
+            if isinstance(raw, int):             # that many zero bytes, written in pieces
+                with zf.open(name, "w", force_zip64=True) as out:
+                    for _ in range(raw >> 20):
+                        out.write(bytes(1 << 20))
+            else:
+                zf.writestr(name, raw, zipfile.ZIP_STORED)
+    return buf.getvalue()
+
+
+def _entries(pkl=None, storages=_RAW4, **replace):
+    """The entries of a valid one-storage checkpoint, some replaced (None: left out)."""
+    pkl = pkl if pkl is not None else _pickle_with_storage(
+        _Rebuild(_pid("storage", "0", "float32", "cpu", 4), 0, (4,), (1,), "float32",
+                 False, None))
+    entries = {"format": b"plugtorch-checkpoint 1\n", "byteorder": b"little",
+               **{"data/" + k: v for k, v in storages}, "data.pkl": pkl}
+    entries.update(replace)
+    return [("archive/" + k, v) for k, v in entries.items() if v is not None]
+
+
+def test_crafted_archive_baseline_loads():
+    assert plugtorch.load(io.BytesIO(_zip(_entries()))).tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_compressed_huge_entry_is_refused_before_reading():
+    size = 64 << 20                                  # 64 MB of zeros: a file of ~64 KB
+    pid = _pid("storage", "0", "float32", "cpu", size // 4)
+    pkl = _pickle_with_storage(_Rebuild(pid, 0, (size // 4,), (1,), "float32", False, None))
+    data = _zip(_entries(pkl, [("0", size)]), zipfile.ZIP_DEFLATED)
+    assert len(data) < size // 100
+    with pytest.raises(RuntimeError, match="entry 'archive/data/0' is compressed"):
+        plugtorch.load(io.BytesIO(data))
+    data = _zip(_entries(**{"data.pkl": size}), zipfile.ZIP_DEFLATED)
+    with pytest.raises(RuntimeError, match="entry 'archive/data.pkl' is compressed"):
+        plugtorch.load(io.BytesIO(data))
+
+
+def _set_central_sizes(data, name, size):
+    """Make the central directory claim `size` bytes for entry `name`."""
+    data = bytearray(data)
+    at = data.index(b"PK\x01\x02")
+    while True:
+        n = int.from_bytes(data[at + 28:at + 30], "little")
+        if data[at + 46:at + 46 + n] == name.encode():
+            data[at + 20:at + 28] = size.to_bytes(4, "little") * 2
+            return bytes(data)
+        at = data.index(b"PK\x01\x02", at + 4)
+
+
+@pytest.mark.parametrize("what, entries, match", [
+    ("missing format", _entries(format=None), "entry 'archive/format' is missing"),
+    ("missing byteorder", _entries(byteorder=None), "entry 'archive/byteorder' is missing"),
+    ("missing data.pkl", _entries(**{"data.pkl": None}), "'archive/data.pkl' is missing"),
+    ("missing storage", _entries(storages=()), "entry 'archive/data/0' is missing"),
+    ("bad byteorder", _entries(byteorder=b"garbage"), "byteorder record b'garbage'"),
+    ("bad format", _entries(format=b"plugtorch-checkpoint 9\n"), "unknown format record"),
+    ("storage too short", _entries(storages=[("0", b"\0" * 12)]),
+     "'archive/data/0' holds 12 bytes, expected 16"),
+    ("duplicate entry", _entries() + [("archive/data/0", b"\0" * 16)],
+     "entry 'archive/data/0' appears more than once"),
+])
+def test_malformed_archives_raise_runtime_error(what, entries, match):
+    with pytest.warns(UserWarning) if what == "duplicate entry" else _no_warning():
+        data = _zip(entries)
+    with pytest.raises(RuntimeError, match=match + ".*truncated or corrupted"):
+        plugtorch.load(io.BytesIO(data))
+
+
+def _no_warning():
+    import contextlib
+    return contextlib.nullcontext()
+
+
+def test_huge_declared_sizes_are_refused_before_allocating():
+    pid = _pid("storage", "0", "float32", "cpu", 10 ** 12)
+    pkl = _pickle_with_storage(_Rebuild(pid, 0, (4,), (1,), "float32", False, None))
+    with pytest.raises(RuntimeError, match="holds 16 bytes, expected 4000000000000"):
+        plugtorch.load(io.BytesIO(_zip(_entries(pkl))))
+    data = _set_central_sizes(_zip(_entries()), "archive/data/0", 2 ** 32 - 2)
+    with pytest.raises(RuntimeError, match="declares 4294967294 bytes, more than the file"):
+        plugtorch.load(io.BytesIO(data))
+
+
+def test_big_endian_checkpoint_loads():
+    raw = np.array([1.5, -2.0], dtype=">f4").tobytes()
+    pkl = _pickle_with_storage(_Rebuild(_pid("storage", "0", "float32", "cpu", 2), 0, (2,),
+                                        (1,), "float32", False, None))
+    data = _zip(_entries(pkl, [("0", raw)], byteorder=b"big"))
+    assert plugtorch.load(io.BytesIO(data)).tolist() == [1.5, -2.0]
+
+
 # ----------------------------------------------------------------------------- atomic save
 
 class Bomb:
@@ -198,6 +363,53 @@ def test_save_replaces_and_keeps_permissions(tmp_path):
     assert os.stat(path).st_mode & 0o777 == 0o640
     with pytest.raises(RuntimeError, match="parent directory .* does not exist"):
         plugtorch.save(1, tmp_path / "missing" / "x.pt")
+
+
+def _dead_pid():
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_killed_save_leaves_a_temporary_file_the_next_save_removes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    path = tmp_path / "ckpt.pt"
+    plugtorch.save({"w": plugtorch.ones(3)}, path)
+    killed = subprocess.run([sys.executable, "-c", f"""
+import os, signal, plugtorch
+class Killed:
+    def __reduce__(self):
+        os.kill(os.getpid(), signal.SIGKILL)
+plugtorch.save([plugtorch.zeros(1000), Killed()], {str(path)!r})
+"""], timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    left = _leftovers(tmp_path, "ckpt.pt")
+    assert len(left) == 1 and left[0].startswith(".ckpt.pt.") and left[0].endswith(".tmp")
+    assert plugtorch.load(path)["w"].tolist() == [1.0, 1.0, 1.0]       # the save was atomic
+    plugtorch.save({"w": plugtorch.zeros(2)}, path)
+    assert _leftovers(tmp_path, "ckpt.pt") == []
+    assert plugtorch.load(path)["w"].tolist() == [0.0, 0.0]
+
+
+def test_save_removes_only_stale_temporaries_of_its_target(tmp_path):
+    import socket
+    host, dead = socket.gethostname(), _dead_pid()
+    stale = [f".ckpt.pt.{host}.{dead}.abcd_123.tmp", f".ckpt.pt.{host}.{dead}.zzzzzzzz.tmp"]
+    kept = [f".ckpt.pt.{host}.{os.getpid()}.abcd_123.tmp",     # a save running here
+            f".ckpt.pt.{host}.{os.getppid()}.abcd_123.tmp",    # ... or in another process
+            f".ckpt.pt.other-host.{dead}.abcd_123.tmp",        # a shared file system
+            f".other.pt.{host}.{dead}.abcd_123.tmp",           # another target
+            f".ckpt.pt.x.{host}.{dead}.abcd_123.tmp",          # ... whose name extends ours
+            f".ckpt.pt.{host}.{dead}.notours.tmp", "notes.txt"]
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"partial")
+    plugtorch.save(plugtorch.ones(2), tmp_path / "ckpt.pt")
+    assert _leftovers(tmp_path, "ckpt.pt") == sorted(kept)
+    assert plugtorch.load(tmp_path / "ckpt.pt").tolist() == [1.0, 1.0]
 
 
 # ----------------------------------------------------------------------------- damage

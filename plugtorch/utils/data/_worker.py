@@ -1,9 +1,9 @@
 """What runs inside a DataLoader worker process (NOTE [DataLoader workers] in dataloader.py).
 
 A worker waits on its index queue for ``(task_idx, index)``, fetches and collates that
-batch, and puts ``(task_idx, payload)`` on the shared result queue, where the payload is the
-batch already pickled here, so a batch that cannot be pickled becomes an error the main
-process sees instead of a message silently lost in the queue's feeder thread.
+batch, and sends ``(task_idx, payload)`` on its own result pipe (NOTE [DataLoader pipes] in
+_pipe.py), where the payload is the batch pickled here, so a batch that cannot be pickled
+becomes an error the main process sees.
 """
 import os
 import pickle
@@ -14,6 +14,8 @@ import traceback
 from multiprocessing.reduction import ForkingPickler
 
 import numpy as np
+
+from . import _pipe
 
 __all__ = ["get_worker_info", "WorkerInfo"]
 
@@ -149,7 +151,7 @@ def _seed_worker(seed, base_seed, worker_id):
     np.random.seed(np.random.SeedSequence([worker_id, base_seed]).generate_state(4))
 
 
-def worker_loop(iterable, dataset, index_queue, data_queue, done_event, auto_collation,
+def worker_loop(iterable, dataset, index_queue, result_conn, done_event, auto_collation,
                 collate_fn, drop_last, base_seed, init_fn, worker_id, num_workers):
     """The body of a worker process: serve index_queue until told to stop (None)."""
     global _worker_info
@@ -169,6 +171,12 @@ def worker_loop(iterable, dataset, index_queue, data_queue, done_event, auto_col
             init_error = ExceptionWrapper(where=where)
         iteration_end = False
         parent = os.getppid()
+        fd = result_conn.fileno()
+        os.set_blocking(fd, False)
+
+        def keep_going():                  # False: nobody will read what is being sent
+            return os.getppid() == parent and not done_event.is_set()
+
         while os.getppid() == parent:      # the parent died: nobody to serve any more
             try:
                 r = index_queue.get(timeout=_WATCHDOG_INTERVAL)
@@ -177,7 +185,8 @@ def worker_loop(iterable, dataset, index_queue, data_queue, done_event, auto_col
                     break
                 continue
             if isinstance(r, ResumeIteration):
-                data_queue.put((r, None))
+                if not _pipe.send(fd, _pipe.RESUME, b"", keep_going):
+                    break
                 iteration_end = False
                 if init_error is None:
                     try:
@@ -207,13 +216,13 @@ def worker_loop(iterable, dataset, index_queue, data_queue, done_event, auto_col
                 payload = dumps(data)
             except Exception:
                 payload = dumps(ExceptionWrapper(where=where + " while pickling the batch"))
-            data_queue.put((idx, payload))
+            if not _pipe.send(fd, idx, payload, keep_going):
+                break
             del data, payload, r
     except KeyboardInterrupt:
         pass                        # the main process handles ^C and shuts workers down
-    if done_event.is_set():
-        data_queue.cancel_join_thread()
-        data_queue.close()
+    finally:
+        result_conn.close()
 
 
 def loads(payload):

@@ -3,33 +3,37 @@
 NOTE [DataLoader workers]
 With ``num_workers = n > 0`` the loader starts n processes (``fork`` where the platform has
 it, else ``spawn``; choose with ``multiprocessing_context=``). Each worker has its own index
-queue; all share one result queue. The main process keeps ``prefetch_factor * n`` tasks in
+queue and its own result pipe. The main process keeps ``prefetch_factor * n`` tasks in
 flight, handing task k (a list of indices) to the next live worker round-robin, and delivers
 results strictly in task order: a result that arrives early waits in ``_task_info``.
+NOTE [DataLoader pipes] (_pipe.py) says how results cross the pipes.
 
 - Seeds: each epoch draws a base seed from ``generator`` (or the global generator); worker i
   seeds plugtorch, `random` and numpy from ``base_seed + i``, so workers differ from each
   other and a seeded generator makes every worker reproducible.
 - Errors: a worker catches an exception from the dataset or collate_fn and sends it back
   with its traceback text; the main process raises it when that batch is due.
-- Dead workers: while waiting the main process wakes every ``_STATUS_INTERVAL`` seconds and
-  checks its workers; one that has exited turns into a RuntimeError naming its pid, never
-  a hang. ``timeout`` bounds the wait for any one batch.
+- Dead workers: the main process waits on the result pipes and on the workers' exit
+  sentinels together (and wakes every ``_STATUS_INTERVAL`` seconds regardless); a worker
+  that has exited, even half way through sending a batch, turns into a RuntimeError
+  naming its pid, never a hang. ``timeout`` bounds the wait for any one batch.
 - Shutdown: at the end of an epoch (or when the iterator is dropped) the loader sets
-  ``done_event``, sends each worker None, joins them, and terminates any that linger.
+  ``done_event``, sends each worker None, joins them, and terminates (then kills) any that
+  linger.
   ``persistent_workers=True`` keeps the workers between epochs: a new epoch sends
   `ResumeIteration` to each worker and waits for every echo before sending new tasks, so
   stale results of an abandoned epoch are discarded.
 - Workers return cpu tensors; batches cross the process boundary pickled, and a tensor
   pickles through ``Tensor.__reduce_ex__`` (plugtorch/serialization.py).
 """
+import collections
 import itertools
 import multiprocessing
-import queue
+import multiprocessing.connection
 import signal
 import time
 
-from . import _worker
+from . import _pipe, _worker
 from .collate import default_collate, default_convert
 from .dataset import IterableDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
@@ -248,25 +252,29 @@ class _MultiProcessIter(_BaseIter):
         self._shutdown = False      # first, so __del__ works even if starting fails
         self._workers = []
         self._index_queues = []
+        self._readers = []
         super().__init__(loader)
         self._n = loader.num_workers
         self._prefetch = loader.prefetch_factor
         self._timeout = loader.timeout
         self._persistent = loader.persistent_workers
         ctx = loader.multiprocessing_context
-        self._data_queue = ctx.Queue()
         self._done_event = ctx.Event()
+        self._ready = collections.deque()    # complete messages not yet taken
         base_seed = _base_seed(loader.generator)
         for i in range(self._n):
             q = ctx.Queue()
             q.cancel_join_thread()     # never block our exit on a dead worker's queue
+            reader, writer = ctx.Pipe(duplex=False)
             w = ctx.Process(target=_worker.worker_loop, daemon=True, args=(
-                self._iterable, self._dataset, q, self._data_queue, self._done_event,
+                self._iterable, self._dataset, q, writer, self._done_event,
                 self._auto_collation, self._collate_fn, self._drop_last, base_seed,
                 loader.worker_init_fn, i, self._n))
-            w.start()
             self._index_queues.append(q)
+            self._readers.append(_pipe.Reader(reader))
+            w.start()
             self._workers.append(w)
+            writer.close()             # the worker's end: its exit then reads as end of file
         self._reset(loader, first=True)
 
     def _reset(self, loader, first=False):
@@ -284,7 +292,7 @@ class _MultiProcessIter(_BaseIter):
             pending = self._n
             while pending:
                 idx, _ = self._get_data()
-                if isinstance(idx, _worker.ResumeIteration):
+                if idx == _pipe.RESUME:
                     pending -= 1
         for _ in range(self._prefetch * self._n):
             self._try_put_index()
@@ -319,14 +327,18 @@ class _MultiProcessIter(_BaseIter):
 
     def _get_data(self):
         deadline = time.monotonic() + self._timeout if self._timeout > 0 else None
-        while True:
+        while not self._ready:
             wait = _STATUS_INTERVAL
             if deadline is not None:
                 wait = min(wait, max(deadline - time.monotonic(), 0))
-            try:
-                return self._data_queue.get(timeout=wait)
-            except queue.Empty:
-                pass
+            live = [r for r in self._readers if not r.eof]
+            sentinels = [w.sentinel for w, up in zip(self._workers, self._active) if up]
+            ready = multiprocessing.connection.wait([r.conn for r in live] + sentinels, wait)
+            for r in live:
+                if r.conn in ready:
+                    self._ready.extend(r.pump())
+            if self._ready:
+                break
             error = self._dead_workers_error()
             if error is not None:
                 self._shutdown_workers(graceful=False)
@@ -334,6 +346,7 @@ class _MultiProcessIter(_BaseIter):
             if deadline is not None and time.monotonic() >= deadline:
                 self._shutdown_workers(graceful=False)
                 raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
+        return self._ready.popleft()
 
     def __next__(self):
         if self._shutdown:
@@ -393,9 +406,14 @@ class _MultiProcessIter(_BaseIter):
                 if w.is_alive():
                     w.terminate()
                     w.join(timeout=1.0)
-            for q in self._index_queues + [self._data_queue]:
+                if w.is_alive():
+                    w.kill()
+                    w.join(timeout=1.0)
+            for q in self._index_queues:
                 q.cancel_join_thread()
                 q.close()
+            for r in self._readers:
+                r.close()
         except Exception:     # at interpreter exit parts of multiprocessing may be gone
             pass
 
