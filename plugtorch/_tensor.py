@@ -10,7 +10,7 @@ from . import _deferred
 from ._counters import COUNTERS
 from ._device import device as Device
 
-__all__ = ["Tensor", "Storage"]
+__all__ = ["Tensor", "Storage", "OutOfMemoryError"]
 
 
 class Storage:
@@ -112,12 +112,33 @@ def _unsupported_dtype(dtype, dev, backend):
                      f"{', '.join(d.name for d in D.ALL if d in backend.dtypes)})")
 
 
+class OutOfMemoryError(RuntimeError):
+    """A device (or the host, for cpu) cannot hold a requested buffer."""
+
+
+def _human_bytes(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n} bytes" if unit == "bytes" else f"{n:.2f} {unit}"
+        n /= 1024
+
+
+def new_storage(n, dtype, dev, backend):
+    """A Storage of `n` elements; a backend's MemoryError becomes OutOfMemoryError."""
+    try:
+        data = backend.empty(n, dtype, dev.index)
+    except MemoryError as e:
+        raise OutOfMemoryError(
+            f"out of memory: tried to allocate {_human_bytes(n * dtype.itemsize)} "
+            f"({n} elements of {dtype.name}) on device {dev}") from e
+    return Storage(data, backend, dev, dtype, n)
+
+
 def empty_on(shape, dtype, dev, backend):
     """A new contiguous tensor; `dev`/`backend` come from resolve_device."""
     if dtype not in backend.dtypes:
         raise _unsupported_dtype(dtype, dev, backend)
-    n = numel_of(shape)
-    st = Storage(backend.empty(n, dtype, dev.index), backend, dev, dtype, n)
+    st = new_storage(numel_of(shape), dtype, dev, backend)
     return _wrap(st, shape, contiguous_strides(shape), 0)
 
 
@@ -128,7 +149,7 @@ def empty_like_meta(t, shape=None, dtype=None):
     n = numel_of(shape)
     if dtype not in st.backend.dtypes:
         raise _unsupported_dtype(dtype, st.device, st.backend)
-    new = Storage(st.backend.empty(n, dtype, st.device.index), st.backend, st.device, dtype, n)
+    new = new_storage(n, dtype, st.device, st.backend)
     return _wrap(new, shape, contiguous_strides(shape), 0)
 
 
@@ -155,9 +176,11 @@ _RANGE_LIMIT = 1 << 22
 
 
 def host_array(t):
-    """The values of `t` as a numpy array (a view on cpu, a copy elsewhere). Raises any
-    error a device check found since the last read (NOTE [deferred index checks])."""
-    if _deferred._PENDING:
+    """The values of `t` as a numpy array (a view on cpu, a copy elsewhere). A read of device
+    memory first raises any error a device check found since the last such read (NOTE
+    [deferred index checks]); a read of host memory (an optimizer's step counter) neither
+    waits for a device nor raises its errors."""
+    if _deferred.LOCAL.pending and not t._storage.backend.host_memory:
         _deferred.flush()
     return host_array_nocheck(t)
 
@@ -279,6 +302,21 @@ class Tensor:
         return self._storage.device.type == "cuda"
 
     @property
+    def is_xpu(self):
+        return self._storage.device.type == "xpu"
+
+    @property
+    def is_mps(self):
+        return self._storage.device.type == "mps"
+
+    @property
+    def is_meta(self):
+        return self._storage.device.type == "meta"
+
+    # every tensor is dense, strided and not quantized
+    is_sparse = is_quantized = is_mkldnn = is_nested = False
+
+    @property
     def is_leaf(self):
         return self._node is None
 
@@ -319,7 +357,7 @@ class Tensor:
             if n == 1:
                 continue
             if s != expected:
-                return False
+                return 0 in self._shape     # an empty tensor is contiguous, whatever its strides
             expected *= n
         return True
 
@@ -379,10 +417,17 @@ class Tensor:
         return bool(self.item())
 
     def __float__(self):
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self):
-        return int(self.item())
+        return int(self._scalar())
+
+    def _scalar(self):
+        """The value of a one-element tensor for float() and int() (ValueError otherwise, as
+        Python's own conversions; item() raises RuntimeError, as PyTorch)."""
+        if numel_of(self._shape) != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.item()
 
     def __index__(self):
         if self._dtype.kind == 2 or numel_of(self._shape) != 1:

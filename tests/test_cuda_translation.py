@@ -54,7 +54,7 @@ def test_all_kernel_sources_compile_with_nvcc(tmp_path):
 
 @needs_nvcc
 def test_half_programs_compile_with_nvcc(tmp_path):
-    """float16 (devices with cl_khr_fp16) goes through the header's half overloads."""
+    """float16 buffers go through the header's vload_half / vstore_half_rte twins."""
     failures = cuda_check.check(dtypes=(D.float16,), units=1, keep=str(tmp_path))
     assert not failures, "\n".join(f"{names}\n{log[-6000:]}" for _, names, log in failures)
 

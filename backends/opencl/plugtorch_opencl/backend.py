@@ -8,6 +8,7 @@ is a cl buffer from the pool; work is only enqueued, and the host waits only in
 `to_numpy` and `synchronize`.
 """
 import os
+import threading
 
 import numpy as np
 
@@ -15,8 +16,10 @@ import plugtorch
 from plugtorch.backends import (Backend, UNARY, BINARY, buffer, device_index, dtype,
                                 is_contiguous, new_tensor, offset, shape)
 
+# float16 is stored as half and computed in float on every device, with or without
+# cl_khr_fp16 (NOTE [float16 storage] in cl_source.py)
 _BASE_DTYPES = (plugtorch.bool, plugtorch.uint8, plugtorch.int8, plugtorch.int16, plugtorch.int32,
-                plugtorch.int64, plugtorch.float32)
+                plugtorch.int64, plugtorch.float16, plugtorch.float32)
 
 
 _PROBE = "__kernel void plugtorch_probe(__global int *a) { a[get_global_id(0)] = 1; }"
@@ -43,10 +46,14 @@ class _Runtimes(dict):
     def __init__(self, devices):
         super().__init__()
         self.devices = devices
+        self.lock = threading.Lock()
 
     def __missing__(self, index):
         from .runtime import Runtime
-        rt = self[index] = Runtime(self.devices[index], index)
+        with self.lock:        # threads asking at once must share one context and pool
+            rt = self.get(index)
+            if rt is None:
+                rt = self[index] = Runtime(self.devices[index], index)
         return rt
 
 
@@ -88,8 +95,6 @@ class OpenCLBackend(Backend):
         dts = set(_BASE_DTYPES)
         if exts and all("cl_khr_fp64" in e for e in exts):
             dts.add(plugtorch.float64)
-        if exts and all("cl_khr_fp16" in e for e in exts):
-            dts.add(plugtorch.float16)
         self.dtypes = frozenset(dts)
         self.kernels = self._make_kernels() if not self._error else {}
 

@@ -12,6 +12,16 @@ translation check] in cuda_check.py). The macro block below is only used when
 `__OPENCL_VERSION__` is defined.
 
 Booleans are stored as one byte (numpy's layout) and always written as 0 or 1.
+
+NOTE [float16 storage]
+float16 is a storage format only, so it works on every OpenCL 1.2 device, with or without
+cl_khr_fp16: buffers are `half*`, elements are read with `vload_half` (exact, to float)
+and written with `vstore_half_rte` (round to nearest even; NaN and inf kept; overflow to
+inf), and all arithmetic is done in float (VTYPE), as PyTorch computes float16 ops.
+Templates therefore read and write elements through `load`/`store` and spell value types
+(locals, scalar arguments, accumulators) with VTYPE; CTYPE is only for pointers. A float64
+value is stored with the double overload of vstore_half_rte, so it is rounded once, as
+numpy does, not first to float.
 """
 import struct
 
@@ -49,22 +59,33 @@ INLINE long at(long i, dims_t shape, int nd, geo_t g) {
 """ % {"maxd": MAXD}
 
 FP64 = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
-FP16 = "#pragma OPENCL EXTENSION cl_khr_fp16 : enable\n"
 
-#: dtype -> C storage type
+#: dtype -> C storage type (of buffers: pointers only for float16)
 CTYPE = {plugtorch.bool: "uchar", plugtorch.uint8: "uchar", plugtorch.int8: "char",
          plugtorch.int16: "short", plugtorch.int32: "int", plugtorch.int64: "long",
          plugtorch.float16: "half", plugtorch.float32: "float", plugtorch.float64: "double"}
+#: dtype -> C type of its values in a kernel (NOTE [float16 storage])
+VTYPE = {**CTYPE, plugtorch.float16: "float"}
 
 
 def preamble(*dtypes):
     """Header plus the extension pragmas the given dtypes need."""
-    ext = ""
-    if plugtorch.float64 in dtypes:
-        ext += FP64
-    if plugtorch.float16 in dtypes:
-        ext += FP16
-    return ext + HEADER
+    return (FP64 if plugtorch.float64 in dtypes else "") + HEADER
+
+
+def load(dt, ptr, idx):
+    """C expression reading element `idx` of buffer `ptr` of dtype dt, as a VTYPE value."""
+    if dt is plugtorch.float16:
+        return f"vload_half({idx}, {ptr})"
+    return f"{ptr}[{idx}]"
+
+
+def store(dt, ptr, idx, value):
+    """C statement (no `;`) writing `value` (already cast to dt, see `cast`) to element
+    `idx` of buffer `ptr` of dtype dt."""
+    if dt is plugtorch.float16:
+        return f"vstore_half_rte({value}, {idx}, {ptr})"
+    return f"{ptr}[{idx}] = {value}"
 
 
 def cast(expr, src, dst):
@@ -72,9 +93,12 @@ def cast(expr, src, dst):
 
     Floats go to small integers through long, so out-of-range values wrap as on the CPU
     instead of hitting C's undefined float->char conversion; bool results are 0 or 1.
+    A float16 result is a float (a double from float64) for `store` to round.
     """
     if dst is plugtorch.bool:
         return f"(uchar)(({expr}) != 0)"
+    if dst is plugtorch.float16:
+        return f"(double)({expr})" if src is plugtorch.float64 else f"(float)({expr})"
     if src is dst:
         return f"({expr})"
     if src.kind == 2 and dst.kind == 1 and dst is not plugtorch.int64:

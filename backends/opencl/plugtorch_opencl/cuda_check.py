@@ -25,7 +25,7 @@ import tempfile
 import plugtorch
 from plugtorch.backends import UNARY, BINARY
 
-from .cl_source import CTYPE
+from .cl_source import VTYPE
 from . import elementwise, matmul, ops_table, reductions, indexing, sorting
 
 HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_compat.h")
@@ -63,7 +63,7 @@ def programs(dtypes=DTYPES):
     floats = [d for d in dtypes if d.kind == 2]
     for dt in dtypes:
         f = dt.kind == 2
-        c = CTYPE[dt]
+        c = VTYPE[dt]
         n = dt.name
         for name in UNARY:
             if (name in _FLOAT_UNARY and not f) or (name in _INT_UNARY and f):

@@ -57,33 +57,19 @@ typedef unsigned int uint;
 typedef unsigned long ulong;
 typedef __half half;
 
-/* ---- float16: the math the templates call, through float ---------------------------- */
-#define PT_HALF_UNARY(f) \
-    __device__ __forceinline__ half f(half x) { return __float2half(f(__half2float(x))); }
-PT_HALF_UNARY(exp) PT_HALF_UNARY(log) PT_HALF_UNARY(log1p) PT_HALF_UNARY(expm1)
-PT_HALF_UNARY(sqrt) PT_HALF_UNARY(sin) PT_HALF_UNARY(cos) PT_HALF_UNARY(tan)
-PT_HALF_UNARY(tanh) PT_HALF_UNARY(erf) PT_HALF_UNARY(fabs) PT_HALF_UNARY(floor)
-PT_HALF_UNARY(ceil) PT_HALF_UNARY(trunc) PT_HALF_UNARY(rint)
-#undef PT_HALF_UNARY
-#define PT_HALF_BINARY(f) \
-    __device__ __forceinline__ half f(half a, half b) { \
-        return __float2half(f(__half2float(a), __half2float(b))); }
-PT_HALF_BINARY(fmod) PT_HALF_BINARY(copysign) PT_HALF_BINARY(pow) PT_HALF_BINARY(atan2)
-PT_HALF_BINARY(fmin) PT_HALF_BINARY(fmax)
-#undef PT_HALF_BINARY
-/* OpenCL converts the int operand of `h != 0` to half; __half converts both ways
- * implicitly, so C++ finds two candidates: exact-match overloads settle it */
-#define PT_HALF_INT_OP(op, R) \
-    __device__ __forceinline__ R operator op(const half& a, int b) { return a op half(b); } \
-    __device__ __forceinline__ R operator op(int a, const half& b) { return half(a) op b; }
-PT_HALF_INT_OP(+, half) PT_HALF_INT_OP(-, half) PT_HALF_INT_OP(*, half)
-PT_HALF_INT_OP(/, half) PT_HALF_INT_OP(==, bool) PT_HALF_INT_OP(!=, bool)
-PT_HALF_INT_OP(<, bool) PT_HALF_INT_OP(<=, bool) PT_HALF_INT_OP(>, bool)
-PT_HALF_INT_OP(>=, bool)
-#undef PT_HALF_INT_OP
-__device__ __forceinline__ bool isnan(half x) { return __hisnan(x); }
-__device__ __forceinline__ bool isinf(half x) { return __hisinf(x) != 0; }
-__device__ __forceinline__ bool isfinite(half x) { return !__hisnan(x) && !__hisinf(x); }
+/* ---- float16: a storage format, values are float ----------------------------------- */
+/* Kernels read and write half buffers only through these OpenCL 1.2 built-ins and compute
+ * in float (NOTE [float16 storage] in cl_source.py); stores round to nearest even, and a
+ * double is rounded once, not through float. */
+__device__ __forceinline__ float vload_half(size_t i, const half* p) {
+    return __half2float(p[i]);
+}
+__device__ __forceinline__ void vstore_half_rte(float v, size_t i, half* p) {
+    p[i] = __float2half_rn(v);
+}
+__device__ __forceinline__ void vstore_half_rte(double v, size_t i, half* p) {
+    p[i] = __double2half(v);
+}
 
 /* ---- OpenCL built-ins without a CUDA twin of the same name ---------------------------- */
 template <typename T> __device__ __forceinline__ T clamp(T x, T lo, T hi) {

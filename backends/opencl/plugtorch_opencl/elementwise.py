@@ -13,7 +13,7 @@ import plugtorch
 from plugtorch import Tensor
 from plugtorch.backends import buffer, device_index, dtype, is_tensor, offset, shape, strides
 
-from .cl_source import CTYPE, preamble, cast, scalar_arg
+from .cl_source import CTYPE, VTYPE, preamble, cast, load, store, scalar_arg
 from .cl_source import MAXD
 from .geometry import merge, dims_struct, geo_struct, fits
 from .runtime import LOCAL_SIZE
@@ -26,7 +26,7 @@ KERNEL void k_c(GLOBAL %(OT)s* out, long oo%(cparams)s, long n) {
     long i = GID(0);
     if (i >= n) return;
 %(cloads)s
-    out[oo + i] = %(value)s;
+    %(cstore)s;
 }
 KERNEL void k_s(GLOBAL %(OT)s* out, geo_t go%(sparams)s, dims_t shape, int nd, long n) {
     long i = GID(0);
@@ -52,7 +52,7 @@ KERNEL void k_s(GLOBAL %(OT)s* out, geo_t go%(sparams)s, dims_t shape, int nd, l
         qo += r * go.s[0]%(last)s;
     }
 %(sloads)s
-    out[qo] = %(value)s;
+    %(sstore)s;
 }
 """
 
@@ -62,22 +62,24 @@ def source(expr, edt, odt, idts, kinds, tdt, helpers=""):
     cp, cl, sp, sl = [], [], [], []
     offs, steps, last = [], [], []
     for k, (dt, kind) in enumerate(zip(idts, kinds)):
-        c = CTYPE[dt]
+        c, v = CTYPE[dt], VTYPE[dt]
         if kind == "s":
-            cp.append(f", {c} s{k}")
-            sp.append(f", {c} s{k}")
-            cl.append(f"    {c} x{k} = s{k};")
-            sl.append(f"    {c} x{k} = s{k};")
+            cp.append(f", {v} s{k}")
+            sp.append(f", {v} s{k}")
+            cl.append(f"    {v} x{k} = s{k};")
+            sl.append(f"    {v} x{k} = s{k};")
         else:
             cp.append(f", GLOBAL const {c}* p{k}, long o{k}")
             sp.append(f", GLOBAL const {c}* p{k}, geo_t g{k}")
-            cl.append(f"    {c} x{k} = p{k}[o{k} + i];")
-            sl.append(f"    {c} x{k} = p{k}[q{k}];")
+            cl.append(f"    {v} x{k} = {load(dt, f'p{k}', f'o{k} + i')};")
+            sl.append(f"    {v} x{k} = {load(dt, f'p{k}', f'q{k}')};")
             offs.append(f", q{k} = g{k}.off")
             steps.append(f"; q{k} += (long)c * g{k}.s[d]")
             last.append(f"; q{k} += (long)r * g{k}.s[0]")
+    value = cast(expr, edt, odt)
     return preamble(odt, tdt, *idts) + _TEMPLATE % {
-        "T": CTYPE[tdt], "OT": CTYPE[odt], "helpers": helpers, "value": cast(expr, edt, odt),
+        "T": VTYPE[tdt], "OT": CTYPE[odt], "helpers": helpers,
+        "cstore": store(odt, "out", "oo + i", value), "sstore": store(odt, "out", "qo", value),
         "cparams": "".join(cp), "sparams": "".join(sp), "cloads": "\n".join(cl),
         "sloads": "\n".join(sl), "offs": "".join(offs), "steps": "".join(steps),
         "last": "".join(last)}
@@ -244,7 +246,7 @@ def make_binary(backend, name):
         ks = rt.programs.get(key)
         if ks is None:
             def make():
-                expr, edt, helpers = ops_table.binary_expr(name, dt, CTYPE[dt])
+                expr, edt, helpers = ops_table.binary_expr(name, dt, VTYPE[dt])
                 return source(expr, edt, odt, (dt, dt), kinds, dt, helpers)
             ks = rt.kernels(key, make, f"{name} ({dt.name})")
         if ta and tb:
@@ -314,7 +316,7 @@ _ARANGE = r"""
 KERNEL void arange(GLOBAL %(OT)s* out, long oo, long os, %(A)s start, %(A)s step, long n) {
     long i = GID(0);
     if (i >= n) return;
-    out[oo + i * os] = %(value)s;
+    %(store)s;
 }
 """
 
@@ -323,7 +325,8 @@ def arange_source(odt, acc):
     """Source of the arange kernel writing dtype odt, counting in dtype acc."""
     return preamble(odt, acc) + _ARANGE % {
         "OT": CTYPE[odt], "A": CTYPE[acc],
-        "value": cast(f"start + ({CTYPE[acc]})i * step", acc, odt)}
+        "store": store(odt, "out", "oo + i * os", cast(f"start + ({CTYPE[acc]})i * step",
+                                                      acc, odt))}
 
 
 def make_arange(backend):

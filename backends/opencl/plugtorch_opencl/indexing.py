@@ -4,12 +4,18 @@ scatter runs one work-item per line of `index` along `dim` and walks the line in
 every output element a line can touch lies in that same line of `out`, so lines never
 race, no atomics are needed, and duplicate indices resolve as on the CPU (the last write
 wins; sums and products accumulate in order).
+
+NOTE [index bounds]
+The frontend checks every index before these kernels run (NOTE [deferred index checks] in
+plugtorch/_deferred.py) and raises at once for an empty indexed dim, where no index is
+valid. The kernels still never touch memory past a tensor, whatever index they get: gather
+leaves the output element of an index outside [-dsize, dsize) unwritten, scatter drops it.
 """
 import plugtorch
 from plugtorch.backends import (buffer, cast as cast_to, dtype, is_tensor, numel, offset,
                                 shape, strides)
 
-from .cl_source import CTYPE, preamble, cast, scalar_arg
+from .cl_source import CTYPE, VTYPE, preamble, cast, load, store, scalar_arg
 from .geometry import dims_struct, geo_struct
 
 _offset_of = offset      # `uniform` has a parameter named offset
@@ -41,14 +47,16 @@ KERNEL void gather(GLOBAL %(T)s* out, geo_t og, GLOBAL const %(T)s* src, geo_t s
     }
     long j = idx[pi];
     if (j < 0) j += dsize;
-    out[po] = src[ps + j * sg.s[dim]];
+    if (j < 0 || j >= dsize) return;     /* never past the tensor: NOTE [index bounds] */
+    %(COPY)s;
 }
 """
 
 
 def gather_source(dt):
     """Source of gather over dtype dt."""
-    return preamble(dt) + _GATHER % {"T": CTYPE[dt]}
+    return preamble(dt) + _GATHER % {
+        "T": CTYPE[dt], "COPY": store(dt, "out", "po", load(dt, "src", "ps + j * sg.s[dim]"))}
 
 
 def make_gather(backend):
@@ -70,7 +78,7 @@ def make_gather(backend):
 
 _SCATTER = r"""
 KERNEL void scatter(GLOBAL %(T)s* out, geo_t og, GLOBAL const long* idx, geo_t ig,
-                    GLOBAL const %(T)s* src, geo_t sg, %(T)s sval, dims_t lshape, int lnd,
+                    GLOBAL const %(T)s* src, geo_t sg, %(V)s sval, dims_t lshape, int lnd,
                     long ost, long ist, long sst, long L, long dsize, long n) {
     long g = GID(0);
     if (g >= n) return;
@@ -85,26 +93,28 @@ KERNEL void scatter(GLOBAL %(T)s* out, geo_t og, GLOBAL const long* idx, geo_t i
     for (long k = 0; k < L; ++k) {
         long j = idx[pi + k * ist];
         if (j < 0) j += dsize;
-        %(T)s v = %(SRC)s;
+        if (j < 0 || j >= dsize) continue;
+        %(V)s v = %(SRC)s;
         long q = po + j * ost;
-        out[q] = %(UPDATE)s;
+        %(UPDATE)s;
     }
 }
 """
 
 
 def _scatter_update(dt, reduce):
-    upd = {None: "v", "sum": "out[q] + v", "prod": "out[q] * v"}[reduce]
+    old = load(dt, "out", "q")
+    upd = {None: "v", "sum": f"{old} + v", "prod": f"{old} * v"}[reduce]
     if dt is plugtorch.bool and reduce is not None:
-        upd = "out[q] | v" if reduce == "sum" else "out[q] & v"
+        upd = f"{old} | v" if reduce == "sum" else f"{old} & v"
     return upd
 
 
 def scatter_source(dt, reduce, is_t):
     """Source of scatter into dtype dt (reduce None/"sum"/"prod"; src a tensor if is_t)."""
     return preamble(dt) + _SCATTER % {
-        "T": CTYPE[dt], "SRC": "src[ps + k * sst]" if is_t else "sval",
-        "UPDATE": cast(_scatter_update(dt, reduce), dt, dt)}
+        "T": CTYPE[dt], "V": VTYPE[dt], "SRC": load(dt, "src", "ps + k * sst") if is_t else "sval",
+        "UPDATE": store(dt, "out", "q", cast(_scatter_update(dt, reduce), dt, dt))}
 
 
 def make_scatter(backend):
@@ -156,7 +166,7 @@ KERNEL void uniform(GLOBAL %(T)s* out, geo_t og, dims_t shape, int nd, uint s0, 
         x1 = (uint)p1; x3 = (uint)p0; x0 = y0; x2 = y2;
         k0 += 0x9E3779B9U; k1 += 0xBB67AE85U;
     }
-    out[at(i, shape, nd, og)] = %(VALUE)s;
+    %(STORE)s;
 }
 """
 
@@ -164,13 +174,14 @@ _UNIFORM_VALUE = {
     plugtorch.float32: "(float)(x0 >> 8) * (float)(1.0f / 16777216.0f)",
     plugtorch.float64: "((double)(x0 >> 5) * 67108864.0 + (double)(x1 >> 6))"
                        " * (1.0 / 9007199254740992.0)",
-    plugtorch.float16: "(half)((float)(x0 >> 21) * (1.0f / 2048.0f))",
+    plugtorch.float16: "(float)(x0 >> 21) * (1.0f / 2048.0f)",
 }
 
 
 def uniform_source(dt):
     """Source of the Philox uniform generator writing float dtype dt."""
-    return preamble(dt) + _UNIFORM % {"T": CTYPE[dt], "VALUE": _UNIFORM_VALUE[dt]}
+    return preamble(dt) + _UNIFORM % {
+        "T": CTYPE[dt], "STORE": store(dt, "out", "at(i, shape, nd, og)", _UNIFORM_VALUE[dt])}
 
 
 def make_uniform(backend):

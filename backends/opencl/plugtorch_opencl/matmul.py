@@ -21,7 +21,7 @@ The kernels take a with any strides (a's values are scalars broadcast across a v
 transposed a costs nothing) and want b with unit stride in its last dim; another b layout
 is copied to row-major first, which costs O(K N) against the O(M K N) product. Integer
 products accumulate in the output type (wrapping as numpy's int64 matmul cast back does);
-bool accumulates in long and stores "nonzero".
+bool accumulates in long and stores "nonzero"; float16 accumulates in float and rounds once.
 
 Work-items are numbered with the row block fastest, so the work-items of one work-group
 share one column strip of b (TN x K values, kept in the core's cache) and stream rows of a.
@@ -29,9 +29,10 @@ share one column strip of b (TN x K values, kept in the core's cache) and stream
 import pyopencl as cl
 
 import plugtorch
-from plugtorch.backends import buffer, dtype, new_tensor, offset, shape, strides
+from plugtorch.backends import (buffer, cast as cast_to, dtype, new_tensor, offset, shape,
+                                strides)
 
-from .cl_source import CTYPE, preamble, cast
+from .cl_source import CTYPE, VTYPE, preamble, cast, load, store
 
 _SIGNATURE = r"""
 KERNEL void bmm(GLOBAL %(OT)s* c, long co, GLOBAL const T* a, long ao, long sab, long sam,
@@ -57,21 +58,21 @@ _SCALAR_BODY = r"""
     if (mi == STM && nj == STN) {
         for (long k = 0; k < K; ++k) {
             ACC bv[STN];
-            for (int j = 0; j < STN; ++j) bv[j] = b[k * sbk + j];
+            for (int j = 0; j < STN; ++j) bv[j] = LD_B(k * sbk + j);
             for (int i = 0; i < STM; ++i) {
-                ACC av = a[i * sam + k * sak];
+                ACC av = LD_A(i * sam + k * sak);
                 for (int j = 0; j < STN; ++j) acc[i][j] += av * bv[j];
             }
         }
     } else {
         for (long k = 0; k < K; ++k)
             for (int i = 0; i < mi; ++i) {
-                ACC av = a[i * sam + k * sak];
-                for (int j = 0; j < nj; ++j) acc[i][j] += av * (ACC)b[k * sbk + j];
+                ACC av = LD_A(i * sam + k * sak);
+                for (int j = 0; j < nj; ++j) acc[i][j] += av * (ACC)LD_B(k * sbk + j);
             }
     }
     for (int i = 0; i < mi; ++i)
-        for (int j = 0; j < nj; ++j) c[i * N + j] = %(STORE)s;
+        for (int j = 0; j < nj; ++j) ST_C(i * N + j, %(STORE)s);
 }
 """
 
@@ -110,17 +111,20 @@ def _vec_body(nv):
 
 
 def _source(dt, odt, vec):
-    acc = plugtorch.int64 if dt is plugtorch.bool else dt
-    head = preamble(dt, odt, acc) + f"typedef {CTYPE[dt]} T;\ntypedef {CTYPE[acc]} ACC;\n"
-    store = cast("acc[i][j]", acc, odt)
+    # float16 accumulates in float32 and rounds once (NOTE [float16 storage] in cl_source)
+    acc = {plugtorch.bool: plugtorch.int64, plugtorch.float16: plugtorch.float32}.get(dt, dt)
+    head = preamble(dt, odt, acc) + f"typedef {CTYPE[dt]} T;\ntypedef {VTYPE[acc]} ACC;\n"
+    head += (f"#define LD_A(i) {load(dt, 'a', '(i)')}\n#define LD_B(i) {load(dt, 'b', '(i)')}\n"
+             f"#define ST_C(i, v) {store(odt, 'c', '(i)', '(v)')}\n")
+    value = cast("acc[i][j]", acc, odt)
     if vec:
         nv = 2
         head += _VEC_HEADER + f"typedef VEC8({CTYPE[dt]}) V;\n"
         head += f"#define TM {VTM}\n#define TN {8 * nv}\n#define STM {VTM}\n#define STN {8 * nv}\n"
-        body = _vec_body(nv) + _SCALAR_BODY % {"STORE": store}
+        body = _vec_body(nv) + _SCALAR_BODY % {"STORE": value}
     else:
         head += f"#define TM {TM}\n#define TN {TN}\n#define STM TM\n#define STN TN\n"
-        body = _SCALAR_BODY % {"STORE": store}
+        body = _SCALAR_BODY % {"STORE": value}
     return head + _SIGNATURE % {"OT": CTYPE[odt]} + body
 
 
@@ -138,14 +142,15 @@ KERNEL void tcopy(GLOBAL T* out, GLOBAL const T* src, long so, long sb, long sr,
     src += so + batch * sb + r0 * sr + c0 * sc;
     out += batch * R * C + r0 * C + c0;
     for (int c = 0; c < nc; ++c)
-        for (int r = 0; r < nr; ++r) out[r * C + c] = src[r * sr + c * sc];
+        for (int r = 0; r < nr; ++r) %(COPY)s;
 }
 """
 
 
 def tcopy_source(dt):
     """Source of the blocked transposing copy of dtype dt."""
-    return preamble(dt) + f"typedef {CTYPE[dt]} T;\n" + _TCOPY % {}
+    return preamble(dt) + f"typedef {CTYPE[dt]} T;\n" + _TCOPY % {
+        "COPY": store(dt, "out", "r * C + c", load(dt, "src", "r * sr + c * sc"))}
 
 
 def _rowmajor(backend, rt, t):
@@ -190,6 +195,13 @@ def make_bmm(backend):
             return
         if K == 0:
             backend.kernels["fill"](out, 0)
+            return
+        if dt is plugtorch.float16 and use_vec(rt, plugtorch.float32, plugtorch.float32):
+            # the float32 vector kernel and one rounding compute what the scalar float16
+            # kernel does (float products and sums in the same order), many times faster
+            acc = new_tensor(out, dtype=plugtorch.float32)
+            bmm(acc, cast_to(a, plugtorch.float32), cast_to(b, plugtorch.float32))
+            backend.kernels["copy"](out, acc)
             return
         b = _rowmajor(backend, rt, b)
         vec = use_vec(rt, dt, odt)

@@ -1,7 +1,7 @@
 """The C expression of every elementwise primitive, per dtype, with numpy's semantics.
 
 `unary_expr(name, dt)` / `binary_expr(name, dt)` return (expression, dtype of its value,
-helper C functions it needs). Operands are `x0`, `x1` of C type `T` (see cl_source.CTYPE);
+helper C functions it needs). Operands are `x0`, `x1` of C type `T` (see cl_source.VTYPE);
 the launcher casts the value to the output dtype. Integer division and remainder by zero
 give 0 and never trap; floor_divide floors and remainder takes the divisor's sign, as
 numpy does; maximum/minimum propagate NaN; comparisons with NaN are false.

@@ -14,7 +14,7 @@ import struct
 import plugtorch
 from plugtorch.backends import buffer, device_index, dtype, numel, offset, shape, strides
 
-from .cl_source import CTYPE, preamble, cast
+from .cl_source import CTYPE, VTYPE, preamble, cast, load, store
 from .geometry import merge, dims_struct, geo_struct
 from .runtime import LOCAL_SIZE
 
@@ -34,18 +34,18 @@ KERNEL void red(GLOBAL %(OT)s* out, long oo, GLOBAL const %(XT)s* x, geo_t kg, d
         long st = rg.s[0];
         long p = base + k0 * st;
         for (long k = k0; k < k1; ++k, p += st) {
-            %(XT)s xv = x[p];
+            %(XV)s xv = %(XP)s;
             %(ACC)s v = %(LOAD)s;
             acc = %(COMBINE)s;
         }
     } else {
         for (long k = k0; k < k1; ++k) {
-            %(XT)s xv = x[base + at(k, rs, rnd, rg)];
+            %(XV)s xv = %(XAT)s;
             %(ACC)s v = %(LOAD)s;
             acc = %(COMBINE)s;
         }
     }
-    out[oo + g] = %(STORE)s;
+    %(STORE)s;
 }
 """
 
@@ -58,9 +58,13 @@ _INT_MAX = {plugtorch.uint8: "255", plugtorch.int8: "127", plugtorch.int16: "327
 
 
 def _spec(op, xdt, odt):
-    """(accumulator dtype, identity, load expr over xv, combine expr over acc and v)."""
+    """(accumulator dtype, identity, load expr over xv, combine expr over acc and v).
+
+    float16 sums and products accumulate in float32 and round once, as PyTorch does.
+    """
     if op in ("sum", "prod"):
-        return (odt, "0" if op == "sum" else "1", f"({CTYPE[odt]})xv",
+        acc = plugtorch.float32 if odt is plugtorch.float16 else odt
+        return (acc, "0" if op == "sum" else "1", f"({VTYPE[acc]})xv",
                 "acc + v" if op == "sum" else "acc * v")
     if op in ("any", "all"):
         return (plugtorch.bool, "0" if op == "any" else "1", "(xv != 0)",
@@ -77,10 +81,12 @@ def _spec(op, xdt, odt):
 
 def red_source(op, xdt, odt):
     """Source of reduction `op` (sum, prod, amax, amin, any, all) from xdt into odt."""
-    acc, ident, load, comb = _spec(op, xdt, odt)
+    acc, ident, load_v, comb = _spec(op, xdt, odt)
     return preamble(xdt, odt, acc) + _TEMPLATE % {
-        "OT": CTYPE[odt], "XT": CTYPE[xdt], "ACC": CTYPE[acc], "ID": ident, "LOAD": load,
-        "COMBINE": comb, "STORE": cast("acc", acc, odt)}
+        "OT": CTYPE[odt], "XT": CTYPE[xdt], "XV": VTYPE[xdt], "ACC": VTYPE[acc], "ID": ident,
+        "LOAD": load_v, "COMBINE": comb, "XP": load(xdt, "x", "p"),
+        "XAT": load(xdt, "x", "base + at(k, rs, rnd, rg)"),
+        "STORE": store(odt, "out", "oo + g", cast("acc", acc, odt))}
 
 
 def _launch_red(rt, op, out_buf, oo, xbuf, xdt, odt, kshape, kstrides, xoff, rshape, rstrides,
@@ -182,11 +188,11 @@ KERNEL void arg(GLOBAL long* out, long oo, GLOBAL const %(XT)s* x, geo_t kg, dim
     long m = GID(0);
     if (m >= M) return;
     long p = at(m, ks, knd, kg);
-    %(XT)s best = x[p];
+    %(XV)s best = %(XP)s;
     long bi = 0;
     for (long k = 1; k < K; ++k) {
         p += st;
-        %(XT)s v = x[p];
+        %(XV)s v = %(XP)s;
         if (%(BETTER)s) { best = v; bi = k; }
     }
     out[oo + m] = bi;
@@ -199,7 +205,8 @@ def arg_source(op, xdt):
     f = xdt.kind == 2
     cmp = ">" if op == "argmax" else "<"
     better = f"!isnan(best) && (isnan(v) || v {cmp} best)" if f else f"v {cmp} best"
-    return preamble(xdt) + _ARG_TEMPLATE % {"XT": CTYPE[xdt], "BETTER": better}
+    return preamble(xdt) + _ARG_TEMPLATE % {"XT": CTYPE[xdt], "XV": VTYPE[xdt],
+                                            "XP": load(xdt, "x", "p"), "BETTER": better}
 
 
 def make_arg(backend, op):
@@ -225,18 +232,21 @@ KERNEL void cumsum(GLOBAL %(OT)s* out, geo_t og, GLOBAL const %(XT)s* x, geo_t x
     long m = GID(0);
     if (m >= M) return;
     long p = at(m, ks, knd, xg), q = at(m, ks, knd, og);
-    %(OT)s acc = 0;
+    %(ACC)s acc = 0;
     for (long k = 0; k < K; ++k, p += xst, q += ost) {
-        acc += (%(OT)s)x[p];
-        out[q] = acc;
+        acc += (%(ACC)s)%(XP)s;
+        %(STORE)s;
     }
 }
 """
 
 
 def cumsum_source(xdt, odt):
-    """Source of cumsum from dtype xdt into dtype odt."""
-    return preamble(xdt, odt) + _CUMSUM % {"XT": CTYPE[xdt], "OT": CTYPE[odt]}
+    """Source of cumsum from dtype xdt into dtype odt (float16 accumulates in float)."""
+    acc = plugtorch.float32 if odt is plugtorch.float16 else odt
+    return preamble(xdt, odt) + _CUMSUM % {
+        "XT": CTYPE[xdt], "OT": CTYPE[odt], "ACC": VTYPE[acc], "XP": load(xdt, "x", "p"),
+        "STORE": store(odt, "out", "q", cast("acc", acc, odt))}
 
 
 def make_cumsum(backend):

@@ -24,8 +24,21 @@ scalars still take a slower conversion, ~2-3 us each) and struct arguments (geo_
 as `bytes` of the struct's size (geometry.geo_struct / dims_struct). A launch
 creates no event wait and never blocks: the returned event is dropped (a plain
 `cl.Event`, whose release does not wait).
+
+NOTE [threads]
+A Runtime is shared by every Python thread using its device, and pyopencl leaves the
+locking to us. A `cl.Kernel` holds its arguments between `clSetKernelArg` and the enqueue,
+so two threads launching the same kernel could run one with the other's buffers: each
+cached kernel is wrapped in a `LockedKernel` that makes set-arguments-then-enqueue one
+step (one uncontended lock, ~0.2 us per launch). Pool allocations and the list of pending
+uploads take `Runtime.lock` (pool frees run in buffer destructors, which the GIL already
+serializes); program builds take `build_lock`, so threads missing the same program build
+it once; backend._Runtimes creates each Runtime under a lock, so threads share one context
+and pool. OpenCL queues are thread-safe, so threads share the one in-order queue: each
+thread's ops still run in the order it issued them.
 """
 import re
+import threading
 
 import numpy as np
 import pyopencl as cl
@@ -81,6 +94,29 @@ def arg_types(source):
     return out
 
 
+_OOM_CODES = frozenset({cl.status_code.MEM_OBJECT_ALLOCATION_FAILURE,
+                        cl.status_code.OUT_OF_RESOURCES, cl.status_code.OUT_OF_HOST_MEMORY,
+                        cl.status_code.INVALID_BUFFER_SIZE})
+
+
+class LockedKernel:
+    """A cl.Kernel whose calls (set the arguments, then enqueue) never interleave across
+    threads (NOTE [threads])."""
+    __slots__ = ("kernel", "_acquire", "_release")
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        lock = threading.Lock()
+        self._acquire, self._release = lock.acquire, lock.release     # ~50 ns less than `with`
+
+    def __call__(self, *args):
+        self._acquire()
+        try:
+            return self.kernel(*args)
+        finally:
+            self._release()
+
+
 class Runtime:
     """Everything the backend keeps for one device."""
 
@@ -90,8 +126,10 @@ class Runtime:
         self.ctx = cl.Context([device])
         self.queue = cl.CommandQueue(self.ctx)        # in order: ops run as enqueued
         self.pool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(self.queue))
-        self.programs = {}        # key -> {kernel name: cl.Kernel}
+        self.programs = {}        # key -> {kernel name: LockedKernel}
         self.pending = []         # events of non-blocking uploads (keep host arrays alive)
+        self.lock = threading.RLock()          # pool and pending (NOTE [threads])
+        self.build_lock = threading.Lock()
         ext = device.extensions.split()
         self.fp64 = "cl_khr_fp64" in ext
         self.fp16 = "cl_khr_fp16" in ext
@@ -101,7 +139,17 @@ class Runtime:
 
     # -- memory ------------------------------------------------------------------------
     def alloc(self, nbytes):
-        return self.pool.allocate(max(int(nbytes), 1))
+        # the frontend turns MemoryError into plugtorch.OutOfMemoryError (size and device)
+        if nbytes > self.device.max_mem_alloc_size:
+            raise MemoryError(f"{nbytes} bytes is over the device's largest buffer "
+                              f"({self.device.max_mem_alloc_size} bytes)")
+        try:
+            with self.lock:
+                return self.pool.allocate(max(int(nbytes), 1))
+        except cl.Error as e:
+            if e.code not in _OOM_CODES:
+                raise
+            raise MemoryError(str(e)) from e
 
     def upload(self, array):
         buf = self.alloc(array.nbytes)
@@ -109,9 +157,10 @@ class Runtime:
             # the NannyEvent holds `array` until the copy is done; keeping the event keeps
             # the upload asynchronous (dropping it would wait)
             ev = cl.enqueue_copy(self.queue, buf, array, is_blocking=False)
-            self.pending = [e for e in self.pending if
-                            e.command_execution_status != cl.command_execution_status.COMPLETE]
-            self.pending.append(ev)
+            with self.lock:
+                self.pending = [e for e in self.pending if e.command_execution_status
+                                != cl.command_execution_status.COMPLETE]
+                self.pending.append(ev)
         return buf
 
     def download(self, buf, offset_bytes, out):
@@ -132,7 +181,10 @@ class Runtime:
         """
         ks = self.programs.get(key)
         if ks is None:
-            ks = self.programs[key] = self._build(make_source(), what)
+            with self.build_lock:     # one build per key, even when threads miss together
+                ks = self.programs.get(key)
+                if ks is None:
+                    ks = self.programs[key] = self._build(make_source(), what)
         return ks
 
     def _build(self, source, what):
@@ -161,7 +213,7 @@ class Runtime:
                 raise KernelBuildError(f"opencl: cannot read the signature of kernel {name} "
                                        f"of {what}")
             k.set_scalar_arg_dtypes(t)        # see NOTE [launch cost]
-        return kernels
+        return {name: LockedKernel(k) for name, k in kernels.items()}
 
     def gsize(self, n):
         """The 1-d global size for n work-items: n rounded up to the local size (cached)."""

@@ -11,22 +11,22 @@ import numpy as np
 import plugtorch
 from plugtorch.backends import buffer, dtype, new_tensor, numel, offset, shape, strides
 
-from .cl_source import CTYPE, preamble
+from .cl_source import CTYPE, VTYPE, load, preamble, store
 from .geometry import dims_struct, geo_struct, merge
 
 # kernel scalars go as Python ints (see NOTE [launch cost] in runtime.py)
 _i64 = _i32 = int
 
 _SORT = r"""
-INLINE int before(T a, T b) { return %(BEFORE)s; }
+INLINE int before(S a, S b) { return %(BEFORE)s; }
 KERNEL void sort(GLOBAL T* vals, geo_t vg, GLOBAL long* inds, geo_t ig, GLOBAL const T* x,
                  geo_t xg, dims_t ks, int knd, long vst, long ist, long xst,
-                 GLOBAL T* ta, GLOBAL long* ia, GLOBAL T* tb, GLOBAL long* ib, long M, long K) {
+                 GLOBAL S* ta, GLOBAL long* ia, GLOBAL S* tb, GLOBAL long* ib, long M, long K) {
     long m = GID(0);
     if (m >= M) return;
     ta += m * K; ia += m * K; tb += m * K; ib += m * K;
     long p = at(m, ks, knd, xg);
-    for (long k = 0; k < K; ++k) { ta[k] = x[p + k * xst]; ia[k] = k; }
+    for (long k = 0; k < K; ++k) { ta[k] = %(LOAD)s; ia[k] = k; }
     for (long w = 1; w < K; w *= 2) {
         for (long lo = 0; lo < K; lo += 2 * w) {
             long mid = lo + w < K ? lo + w : K, hi = lo + 2 * w < K ? lo + 2 * w : K;
@@ -38,11 +38,11 @@ KERNEL void sort(GLOBAL T* vals, geo_t vg, GLOBAL long* inds, geo_t ig, GLOBAL c
             while (i < mid) { tb[o] = ta[i]; ib[o++] = ia[i++]; }
             while (j < hi) { tb[o] = ta[j]; ib[o++] = ia[j++]; }
         }
-        GLOBAL T* t = ta; ta = tb; tb = t;
+        GLOBAL S* t = ta; ta = tb; tb = t;
         GLOBAL long* u = ia; ia = ib; ib = u;
     }
     long pv = at(m, ks, knd, vg), pi = at(m, ks, knd, ig);
-    for (long k = 0; k < K; ++k) { vals[pv + k * vst] = ta[k]; inds[pi + k * ist] = ia[k]; }
+    for (long k = 0; k < K; ++k) { %(STORE)s; inds[pi + k * ist] = ia[k]; }
 }
 """
 
@@ -55,9 +55,11 @@ def _before(dt, descending):
 
 
 def sort_source(dt, descending):
-    """Source of the per-row stable merge sort over dtype dt."""
-    return preamble(dt) + f"#define T {CTYPE[dt]}\n" + _SORT % {
-        "BEFORE": _before(dt, descending)}
+    """Source of the per-row stable merge sort over dtype dt; the scratch rows ta, tb hold
+    values (VTYPE)."""
+    return preamble(dt) + f"#define T {CTYPE[dt]}\n#define S {VTYPE[dt]}\n" + _SORT % {
+        "BEFORE": _before(dt, descending), "LOAD": load(dt, "x", "p + k * xst"),
+        "STORE": store(dt, "vals", "pv + k * vst", "ta[k]")}
 
 
 def make_sort(backend):
@@ -79,7 +81,8 @@ def make_sort(backend):
         kept = [i for i in range(len(xshape)) if i != dim]
         kshp, (xs, vs, is_) = merge(tuple(xshape[i] for i in kept),
                                     [[st[i] for i in kept] for st in (xst, vst, ist)])
-        ta, tb = rt.alloc(M * K * dt.itemsize), rt.alloc(M * K * dt.itemsize)
+        size = 4 if dt is plugtorch.float16 else dt.itemsize      # float scratch for half
+        ta, tb = rt.alloc(M * K * size), rt.alloc(M * K * size)
         ia, ib = rt.alloc(M * K * 8), rt.alloc(M * K * 8)
         rt.launch(ks["sort"], M, buffer(values), geo_struct(offset(values), vs),
                   buffer(indices), geo_struct(offset(indices), is_), buffer(x),
@@ -95,7 +98,7 @@ KERNEL void count(GLOBAL long* counts, GLOBAL const T* x, geo_t xg, dims_t shape
     long p = GID(0);
     if (p >= P) return;
     long c = 0, end = (p + 1) * chunk < n ? (p + 1) * chunk : n;
-    for (long i = p * chunk; i < end; ++i) c += x[at(i, shape, nd, xg)] != 0;
+    for (long i = p * chunk; i < end; ++i) c += %(X)s != 0;
     counts[p] = c;
 }
 KERNEL void scan(GLOBAL long* counts, long P) {
@@ -110,7 +113,7 @@ KERNEL void write(GLOBAL long* out, GLOBAL const long* starts, GLOBAL const T* x
     if (p >= P) return;
     long row = starts[p], end = (p + 1) * chunk < n ? (p + 1) * chunk : n;
     for (long i = p * chunk; i < end; ++i) {
-        if (x[at(i, shape, nd, xg)] == 0) continue;
+        if (%(X)s == 0) continue;
         long r = i;
         for (int d = nd - 1; d >= 0; --d) { out[row * nd + d] = r %% shape.n[d]; r /= shape.n[d]; }
         ++row;
@@ -121,7 +124,8 @@ KERNEL void write(GLOBAL long* out, GLOBAL const long* starts, GLOBAL const T* x
 
 def nonzero_source(dt):
     """Source of nonzero's count, scan and write kernels over dtype dt."""
-    return preamble(dt) + f"#define T {CTYPE[dt]}\n" + _NONZERO % {}
+    return preamble(dt) + f"#define T {CTYPE[dt]}\n" + _NONZERO % {
+        "X": load(dt, "x", "at(i, shape, nd, xg)")}
 
 
 def make_nonzero(backend):
