@@ -9,7 +9,7 @@ import zipfile
 
 import numpy as np
 
-_PREFIX = "archive/"
+_PREFIX = "archive/"        # the folder `save` writes entries under
 
 
 # ----------------------------------------------------------------------------- save
@@ -97,16 +97,22 @@ def _open_archive(f):
 
 
 def _corrupt(name, why):
-    return RuntimeError(f"load: {name} is not a valid plugtorch checkpoint: {why} (the file "
-                        f"is truncated or corrupted, or was not written by plugtorch.save)")
+    return RuntimeError(f"load: {name} is not a valid checkpoint: {why} (the file is "
+                        f"truncated or corrupted, or was not written by plugtorch.save or "
+                        f"torch.save)")
+
+
+# how PyTorch's legacy non-zip format begins: a pickle (protocol 2) of its magic number
+_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 
 
 class _Archive:
     """The entries of a checkpoint, each checked against the archive before it is read.
 
-    `save` writes each entry once, uncompressed; anything else (a compressed or duplicated
-    entry, sizes that disagree or reach past the end of the file) is refused before a byte
-    of it is read, so reading costs no more memory than the file's own size.
+    A checkpoint holds each entry once, uncompressed, under the folder of its first entry
+    (`prefix`); anything else (a compressed or duplicated entry, sizes that disagree or reach
+    past the end of the file) is refused before a byte of it is read, so reading costs no
+    more memory than the file's own size.
     """
 
     def __init__(self, fh, name):
@@ -114,8 +120,14 @@ class _Archive:
         try:
             size = fh.seek(0, io.SEEK_END)
             fh.seek(0)
+            head = fh.read(len(_LEGACY_MAGIC))
+            fh.seek(0)
             self.zf = zipfile.ZipFile(fh)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+            if head == _LEGACY_MAGIC:
+                raise RuntimeError(f"load: {name} is in PyTorch's legacy non-zip format, "
+                                   f"which plugtorch does not read; load it with PyTorch and "
+                                   f"save it again with torch.save's default format") from e
             raise _corrupt(name, f"not a readable zip archive ({e})") from e
         self.size = size
         self.entries = {}
@@ -124,15 +136,20 @@ class _Archive:
                 self.zf.close()
                 raise _corrupt(name, f"entry '{info.filename}' appears more than once")
             self.entries[info.filename] = info
+        first = next(iter(self.entries), "")
+        self.prefix = first[:first.index("/") + 1] if "/" in first else _PREFIX
+
+    def has(self, entry):
+        return self.prefix + entry in self.entries
 
     def info(self, entry, expected_size=None):
-        full = _PREFIX + entry
+        full = self.prefix + entry
         info = self.entries.get(full)
         if info is None:
             raise _corrupt(self.name, f"entry '{full}' is missing")
         if info.compress_type != zipfile.ZIP_STORED:
             raise _corrupt(self.name, f"entry '{full}' is compressed (zip method "
-                                      f"{info.compress_type}); plugtorch.save stores entries "
+                                      f"{info.compress_type}); checkpoints store entries "
                                       f"uncompressed")
         if info.compress_size != info.file_size or \
                 info.header_offset + info.file_size > self.size:

@@ -2,16 +2,20 @@
 
 NOTE [weights_only]
 `load(weights_only=True)` (the default) unpickles with a restricted unpickler: only the globals
-in `_SAFE_GLOBALS` (OrderedDict, a few builtins, dtype/device/Size and `_rebuild_tensor`; no
-more than PyTorch's weights_only allowlist) plus those added with `add_safe_globals` can be
-looked up, and BUILD (setting an object's state) is allowed only on instances of those
-classes. The builtins may be called only with the arguments pickle itself writes for them
-(`_BUILTIN_ARGS`: ``set(list)``, ``bytearray(str, "latin-1")``, ...), never with a size or
-a lazy iterable, so the memory an object takes is bounded by the bytes of its record: a
-short record cannot expand into ``set(range(10**12))``. Everything a file can make the
-unpickler call is therefore a constructor of plain data, and `_rebuild_tensor` checks that a
-tensor's geometry stays inside its storage, so a crafted file can neither run code, nor
-exhaust memory, nor make a kernel read out of bounds.
+in `_SAFE_GLOBALS` (OrderedDict, a few builtins, dtype/device/Size and `_rebuild_tensor`), the
+PyTorch names of a checkpoint (`_TORCH_GLOBALS` in serialization.py: `_rebuild_tensor_v2`,
+`_rebuild_tensor_v3`, `_rebuild_parameter`, `_rebuild_from_type_v2`, the storage classes,
+dtypes, `torch.device`, `torch.Size`; each mapped onto a plugtorch object, PyTorch is never
+imported), no more than PyTorch's weights_only allowlist, plus those added with
+`add_safe_globals` can be looked up, and BUILD (setting an object's state) is allowed only on
+instances of those classes. The builtins may be called only with the arguments pickle itself
+writes for them (`_BUILTIN_ARGS`: ``set(list)``, ``bytearray(str, "latin-1")``, ...), never
+with a size or a lazy iterable, so the memory an object takes is bounded by the bytes of its
+record: a short record cannot expand into ``set(range(10**12))``. Everything a file can make
+the unpickler call is therefore a constructor of plain data, and the tensor rebuilders check
+that a tensor's geometry stays inside its storage and set no attribute a tensor itself uses,
+so a crafted file can neither run code, nor exhaust memory, nor make a kernel read out of
+bounds.
 """
 import _codecs
 import _compat_pickle
@@ -34,9 +38,9 @@ class WeightsUnpickler(pickle._Unpickler):
     """Restricted unpickler (NOTE [weights_only]); pure Python so BUILD can be vetted."""
     dispatch = dict(pickle._Unpickler.dispatch)
 
-    def __init__(self, file, loader):
+    def __init__(self, file, loader, names=lambda module, name: None):
         super().__init__(file)
-        self._loader = loader
+        self._loader, self._names = loader, names
 
     def persistent_load(self, pid):
         return self._loader(pid)
@@ -46,6 +50,9 @@ class WeightsUnpickler(pickle._Unpickler):
             if (module, name) in _compat_pickle.NAME_MAPPING:
                 module, name = _compat_pickle.NAME_MAPPING[(module, name)]
             module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        found = self._names(module, name)       # PyTorch's names, mapped without importing
+        if found is not None:
+            return found
         _check_safe_global(module, name)
         return super().find_class(module, name)
 
