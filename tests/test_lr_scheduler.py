@@ -299,3 +299,214 @@ def test_one_cycle_needs_momentum_or_betas():
     with pytest.raises(ValueError, match="momentum or beta1"):
         lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=5)
     lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=5, cycle_momentum=False)
+
+
+# ----------------------------------------------------------------------------- more schedulers
+
+def _tri(e, half):
+    """Distance-based triangle wave in [0, 1]: 0 at e = 0, 1 at e = half, period 2 half."""
+    x = e % (2 * half)
+    return x / half if x <= half else 2 - x / half
+
+
+MORE_CLOSED = [
+    ("ConstantLR", dict(factor=0.25, total_iters=6), lambda b, e: b * (0.25 if e < 6 else 1)),
+    ("LinearLR", dict(start_factor=0.2, end_factor=0.9, total_iters=10),
+     lambda b, e: b * (0.2 + 0.7 * min(e, 10) / 10)),
+    ("PolynomialLR", dict(total_iters=12, power=2.0),
+     lambda b, e: b * (1 - min(e, 12) / 12) ** 2),
+    ("CosineAnnealingWarmRestarts", dict(T_0=7, eta_min=0.001),
+     lambda b, e: 0.001 + (b - 0.001) * (1 + math.cos(math.pi * (e % 7) / 7)) / 2),
+]
+
+
+@pytest.mark.parametrize("name, kw, form", MORE_CLOSED, ids=[c[0] for c in MORE_CLOSED])
+def test_more_schedules_match_closed_form(name, kw, form):
+    opt = _optimizer(plugtorch)
+    sched = getattr(lr_scheduler, name)(opt, **kw)
+    _close(_lrs(sched, opt, n=60), _closed(60, form), tol=1e-9)
+    assert sched.get_last_lr() == [g["lr"] for g in opt.param_groups]
+
+
+def test_warm_restarts_with_growing_periods_closed_form():
+    # T_0 = 3, T_mult = 2: periods of 3, 6, 12, ... epochs, starting at 0, 3, 9, 21, 45
+    opt = _optimizer(plugtorch)
+    sched = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2)
+    starts = [0, 3, 9, 21, 45, 93]
+
+    def form(b, e):
+        i = bisect_right(starts, e) - 1
+        return b * (1 + math.cos(math.pi * (e - starts[i]) / (3 * 2 ** i))) / 2
+    _close(_lrs(sched, opt, n=60), _closed(60, form), tol=1e-9)
+
+
+def test_warm_restarts_fractional_epochs():
+    opt = _optimizer(plugtorch)
+    sched = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2, eta_min=0.0)
+    for epoch, t_cur, t_i in ((0.5, 0.5, 2), (2.5, 0.5, 4), (7.25, 1.25, 8), (1.0, 1.0, 2)):
+        opt.step()
+        sched.step(epoch)
+        assert sched.last_epoch == math.floor(epoch)
+        want = [b * (1 + math.cos(math.pi * t_cur / t_i)) / 2 for b in BASE]
+        assert sched.get_last_lr() == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ValueError, match="Expected non-negative epoch"):
+        sched.step(-1)
+
+
+def test_cyclic_triangular_closed_form_and_momentum():
+    opt = _optimizer(plugtorch, momentum=0.9)
+    sched = lr_scheduler.CyclicLR(opt, base_lr=[0.01, 0.002], max_lr=[0.1, 0.02],
+                                  step_size_up=4, base_momentum=0.8, max_momentum=0.95)
+    got_lr, got_m = [], []
+    for _ in range(50):
+        got_lr.append([g["lr"] for g in opt.param_groups])
+        got_m.append([g["momentum"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    want_lr = [[lo + (hi - lo) * _tri(e, 4) for lo, hi in ((0.01, 0.1), (0.002, 0.02))]
+               for e in range(50)]
+    want_m = [[0.95 - 0.15 * _tri(e, 4)] * 2 for e in range(50)]
+    _close(got_lr, want_lr)
+    _close(got_m, want_m)
+
+
+CHAIN_MAKERS = {
+    "Sequential-warmup-cosine": lambda m, o: m.SequentialLR(
+        o, [m.LinearLR(o, start_factor=0.1, total_iters=5),
+            m.CosineAnnealingLR(o, T_max=20, eta_min=0.001)], milestones=[5]),
+    "Sequential-three": lambda m, o: m.SequentialLR(
+        o, [m.ConstantLR(o, factor=0.5, total_iters=3), m.ExponentialLR(o, gamma=0.9),
+            m.StepLR(o, step_size=4, gamma=0.5)], milestones=[6, 20]),
+    "Chained": lambda m, o: m.ChainedScheduler(
+        [m.ConstantLR(o, factor=0.3, total_iters=4), m.ExponentialLR(o, gamma=0.95),
+         m.PolynomialLR(o, total_iters=40, power=0.5)]),
+    "Sequential-cyclic-restarts": lambda m, o: m.SequentialLR(
+        o, [m.MultiStepLR(o, [2, 5], gamma=0.5),
+            m.CosineAnnealingWarmRestarts(o, T_0=6, T_mult=2, eta_min=0.001)],
+        milestones=[10]),
+}
+
+MORE_TORCH = [(n, kw) for n, kw, _ in MORE_CLOSED] + [
+    ("ConstantLR", dict()), ("LinearLR", dict(start_factor=1.0, end_factor=0.0, total_iters=30)),
+    ("PolynomialLR", dict(total_iters=40, power=0.7)),
+    ("CosineAnnealingWarmRestarts", dict(T_0=4, T_mult=3, eta_min=0.0005)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=5, step_size_down=3)),
+    ("CyclicLR", dict(base_lr=[0.01, 0.001], max_lr=0.2, step_size_up=4, mode="triangular2")),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=6, mode="exp_range",
+                      gamma=0.97)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3,
+                      scale_fn=lambda c: 1 / c, scale_mode="cycle")),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3,
+                      scale_fn=lambda i: 0.99 ** i, scale_mode="iterations",
+                      cycle_momentum=False)),
+] + [(k, None) for k in CHAIN_MAKERS]
+
+
+def _make_more(lib, name, kw, opt_name="SGD"):
+    mod = lib.optim.lr_scheduler
+    opt = _optimizer(lib, opt_name, **(dict(momentum=0.9) if opt_name == "SGD" else {}))
+    sched = CHAIN_MAKERS[name](mod, opt) if kw is None else getattr(mod, name)(opt, **kw)
+    return opt, sched
+
+
+@pytest.mark.parametrize("name, kw", MORE_TORCH, ids=[f"{c[0]}-{i}" for i, c in
+                                                      enumerate(MORE_TORCH)])
+def test_more_schedules_match_torch(name, kw):
+    torch = pytest.importorskip("torch")
+    ours_opt, ours = _make_more(plugtorch, name, kw)
+    theirs_opt, theirs = _make_more(torch, name, kw)
+    assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-13)
+    _close(_lrs(ours, ours_opt, n=60), _lrs(theirs, theirs_opt, n=60))
+    assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+    if name == "CyclicLR" and kw.get("cycle_momentum", True):
+        ours_opt, ours = _make_more(plugtorch, name, kw, "Adam")    # betas[0] cycles
+        theirs_opt, theirs = _make_more(torch, name, kw, "Adam")
+        beta1 = lambda opt, sched: [[b[0] for b in row] for row in _lrs(sched, opt, 30, "betas")]  # noqa: E731
+        _close(beta1(ours_opt, ours), beta1(theirs_opt, theirs))
+
+
+def test_warm_restarts_fractional_epochs_match_torch():
+    torch = pytest.importorskip("torch")
+    seqs = []
+    for lib in (plugtorch, torch):
+        opt = _optimizer(lib)
+        sched = lib.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2,
+                                                                   eta_min=0.001)
+        seq = []
+        for epoch in range(12):
+            for i in range(5):
+                opt.step()
+                sched.step(epoch + i / 5)
+                seq.append(sched.get_last_lr() + [sched.T_cur, sched.T_i, sched.last_epoch])
+        seqs.append(seq)
+    _close(*seqs)
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=5, mode="triangular2")),
+    ("CosineAnnealingWarmRestarts", dict(T_0=4, T_mult=2)),
+    ("LinearLR", dict(total_iters=9)), ("ConstantLR", dict(total_iters=7)),
+    ("PolynomialLR", dict(total_iters=15, power=1.5)),
+] + [(k, None) for k in CHAIN_MAKERS], ids=lambda v: v if isinstance(v, str) else "")
+def test_more_state_dict_round_trip_resumes_identically(name, kw):
+    opt_a, sched_a = _make_more(plugtorch, name, kw)
+    _lrs(sched_a, opt_a, 7)
+    saved_sched, saved_opt = sched_a.state_dict(), opt_a.state_dict()
+    assert "optimizer" not in saved_sched
+    opt_b, sched_b = _make_more(plugtorch, name, kw)
+    opt_b.load_state_dict(saved_opt)
+    sched_b.load_state_dict(saved_sched)
+    assert _lrs(sched_b, opt_b, 20) == _lrs(sched_a, opt_a, 20)
+    assert sched_b.get_last_lr() == sched_a.get_last_lr()
+
+
+def test_cyclic_custom_scale_object_state_is_saved():
+    class Halving:
+        def __init__(self):
+            self.base = 0.5
+
+        def __call__(self, cycle):
+            return self.base ** (cycle - 1)
+
+    opt = _optimizer(plugtorch, momentum=0.9)
+    sched = lr_scheduler.CyclicLR(opt, 0.01, 0.1, step_size_up=2, scale_fn=Halving())
+    sd = sched.state_dict()
+    assert sd["_scale_fn_custom"] == {"base": 0.5}
+    sd["_scale_fn_custom"]["base"] = 0.25
+    sched.load_state_dict(sd)
+    assert sched._scale_fn_custom.base == 0.25
+    plain = lr_scheduler.CyclicLR(_optimizer(plugtorch, momentum=0.9), 0.01, 0.1,
+                                  scale_fn=lambda c: 1.0)
+    assert plain.state_dict()["_scale_fn_custom"] is None
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda o: lr_scheduler.ConstantLR(o, factor=1.5), ValueError, "between 0 and 1"),
+    (lambda o: lr_scheduler.LinearLR(o, start_factor=0), ValueError, "greater than 0"),
+    (lambda o: lr_scheduler.LinearLR(o, end_factor=2), ValueError, "between 0 and 1"),
+    (lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=0), ValueError,
+     "positive integer T_0"),
+    (lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=1.5), ValueError,
+     "integer T_mult >= 1"),
+    (lambda o: lr_scheduler.CyclicLR(o, 0.1, 1.0, mode="sine"), ValueError,
+     "mode is invalid"),
+    (lambda o: lr_scheduler.CyclicLR(o, [0.1], 1.0), ValueError,
+     "base_lr must have the same length"),
+    (lambda o: lr_scheduler.SequentialLR(o, [], []), ValueError, "at least one scheduler"),
+    (lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.StepLR(o, 2)], [3]), ValueError,
+     "one more than the number of milestone"),
+    (lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.ReduceLROnPlateau(o)], []),
+     ValueError, "does not support `ReduceLROnPlateau`"),
+    (lambda o: lr_scheduler.ChainedScheduler(
+        [lr_scheduler.StepLR(o, 2), lr_scheduler.StepLR(_optimizer(plugtorch), 2)]),
+     ValueError, "belong to the same optimizer"),
+    (lambda o: lr_scheduler.ChainedScheduler([]), ValueError, "at least one scheduler"),
+])
+def test_more_invalid_arguments(make, error, message):
+    with pytest.raises(error, match=message):
+        make(_optimizer(plugtorch, momentum=0.9))
+
+
+def test_cyclic_momentum_needs_momentum_or_betas():
+    with pytest.raises(ValueError, match="momentum or beta1"):
+        lr_scheduler.CyclicLR(_optimizer(plugtorch, "Adagrad"), 0.01, 0.1)

@@ -12,7 +12,9 @@ from collections import Counter
 from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR",
-           "CosineAnnealingLR", "OneCycleLR", "ReduceLROnPlateau"]
+           "CosineAnnealingLR", "ConstantLR", "LinearLR", "PolynomialLR",
+           "CosineAnnealingWarmRestarts", "CyclicLR", "SequentialLR", "ChainedScheduler",
+           "OneCycleLR", "ReduceLROnPlateau"]
 
 _EPOCH_DEPRECATED = ("The epoch parameter in `scheduler.step()` was not necessary and is being "
                      "deprecated where possible. Please use `scheduler.step()` to step the "
@@ -74,6 +76,10 @@ class LRScheduler:
                                    "when resuming scheduler with last_epoch >= 0")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._initial_step()
+
+    def _initial_step(self):
+        """The step a scheduler takes when it is created (SequentialLR repeats it)."""
         self._step_count = 0
         self._is_initial = True
         try:
@@ -110,11 +116,17 @@ class LRScheduler:
                           "before `lr_scheduler.step()`; otherwise the first value of the "
                           "learning rate schedule is skipped.", UserWarning, stacklevel=2)
         self._step_count += 1
+        if epoch is not None:
+            warnings.warn(_EPOCH_DEPRECATED, UserWarning, stacklevel=2)
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch=None):
+        """Advance by one epoch, or jump to `epoch` (closed form where there is one), and
+        write the learning rates."""
         if epoch is None:
             self.last_epoch += 1
             values = self.get_lr()
         else:
-            warnings.warn(_EPOCH_DEPRECATED, UserWarning, stacklevel=2)
             self.last_epoch = epoch
             closed = getattr(self, "_get_closed_form_lr", None)
             values = closed() if closed is not None else self.get_lr()
@@ -322,6 +334,9 @@ class CosineAnnealingLR(LRScheduler):
                 for base in self.base_lrs]
 
 
-# the two larger schedulers live in their own files (they need LRScheduler, defined above)
+# the larger schedulers live in their own files (they need LRScheduler, defined above)
+from ._composite import ChainedScheduler, SequentialLR  # noqa: E402
+from ._factor import ConstantLR, LinearLR, PolynomialLR  # noqa: E402
+from ._cyclic import CosineAnnealingWarmRestarts, CyclicLR  # noqa: E402
 from ._onecycle import OneCycleLR  # noqa: E402
 from ._plateau import ReduceLROnPlateau  # noqa: E402

@@ -10,7 +10,10 @@ asynchronous device (OpenCL, CUDA) only enqueues kernels.
 The one counter a step needs on the host, `state["step"]`, is a 0-d float32 tensor that is
 kept on the CPU whatever the parameter's device (as PyTorch does unless capturable/fused):
 reading it is a read of host memory, not a device synchronisation, and bias corrections
-such as ``1 - beta1 ** step`` become Python floats.
+such as ``1 - beta1 ** step`` become Python floats. The few other scalars a rule carries
+from step to step (NAdam's ``mu_product``, ASGD's ``eta`` and ``mu``) are kept the same way;
+an optimizer lists them in ``_host_state``. LBFGS is the exception: like PyTorch's, it reads
+dot products and norms back to decide its line search and stopping.
 """
 import copy
 import functools
@@ -67,6 +70,10 @@ class Optimizer:
         >>> w, b
         (tensor([0.9000, 0.9000, 0.9000], requires_grad=True), tensor([-1.], requires_grad=True))
     """
+
+    # state entries kept as 0-d float32 CPU tensors whatever the parameter's device (see
+    # NOTE [optimizer updates stay on the device]); load_state_dict places them back there
+    _host_state = ("step",)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -252,7 +259,8 @@ class Optimizer:
 
         Hyper-parameters come from the saved groups; state tensors are copied onto each
         parameter's device (floating-point ones also to its dtype), except ``"step"``,
-        which stays a CPU tensor (see NOTE [optimizer updates stay on the device]).
+        and the other host-side counters of `_host_state`, which stay 0-d float32 CPU
+        tensors (see NOTE [optimizer updates stay on the device]).
         Unlike PyTorch, the loaded tensors are copies: the optimizer never aliases the
         state of the optimizer that produced `state_dict`.
 
@@ -272,7 +280,8 @@ class Optimizer:
         for k, v in state_dict["state"].items():
             if k in id_map:
                 p = id_map[k]
-                state[p] = {key: _cast_state(p, key, val) for key, val in v.items()}
+                state[p] = {key: _cast_state(p, key, val, self._host_state)
+                            for key, val in v.items()}
             else:
                 state[k] = v
         for group, saved in zip(self.param_groups, saved_groups):
@@ -282,17 +291,19 @@ class Optimizer:
         self.__setstate__({"state": state, "param_groups": saved_groups})
 
 
-def _cast_state(param, key, value):
+def _cast_state(param, key, value, host_keys=("step",)):
     """A copy of one saved state value, placed the way the optimizer expects it."""
     if isinstance(value, Tensor):
-        if key == "step":
+        if key in host_keys:
             return value.detach().to(device="cpu", dtype=_float32()).clone()
         if value.is_floating_point() and param.is_floating_point():
             return value.detach().to(device=param.device, dtype=param.dtype).clone()
         return value.detach().to(device=param.device).clone()
     if isinstance(value, dict):
-        return {k: _cast_state(param, k, v) for k, v in value.items()}
-    if key == "step" and isinstance(value, (int, float)):
+        return {k: _cast_state(param, k, v, host_keys) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):      # e.g. the history of LBFGS
+        return type(value)(_cast_state(param, key, v, host_keys) for v in value)
+    if key in host_keys and isinstance(value, (int, float)):
         return _cpu_step(float(value))
     return copy.deepcopy(value)
 
