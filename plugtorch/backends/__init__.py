@@ -23,6 +23,7 @@ from .base import Backend, Primitive, PRIMITIVES, REQUIRED, OPTIONAL, UNARY, BIN
 from .hookspecs import hookimpl
 from .api import *  # noqa: F401,F403  (the kernel-facing tensor accessors)
 from . import api as _api
+from . import cudnn  # noqa: F401  (PyTorch's cuDNN switches; no effect here)
 
 __all__ = ["Backend", "Primitive", "PRIMITIVES", "REQUIRED", "OPTIONAL", "UNARY", "BINARY",
            "REDUCTIONS", "hookimpl", "register",
