@@ -53,3 +53,18 @@ class device:
 
     def __reduce__(self):
         return (device, (self.type, self.index))
+
+    def __enter__(self):
+        """`with plugtorch.device("opencl"):` makes factories without device= use this
+        device until the block ends, as `set_default_device` does."""
+        from . import _default_device, set_default_device
+        _REPLACED.append(_default_device[0])
+        set_default_device(self)
+        return self
+
+    def __exit__(self, *exc):
+        from . import _default_device
+        _default_device[0] = _REPLACED.pop()
+
+
+_REPLACED = []      # the default devices that open `with device(...)` blocks replaced

@@ -17,7 +17,7 @@ LAYERS = [
     ("registry and dispatch", ["plugtorch.backends", "plugtorch._dispatch", "plugtorch.debug"]),
     ("autograd", ["plugtorch.autograd"]),
     ("ops", ["plugtorch.ops", "plugtorch._generator", "plugtorch._interop",
-             "plugtorch._format"]),
+             "plugtorch._format", "plugtorch._legacy"]),
     ("frontend", ["plugtorch"]),      # nn, optim, utils, serialization, testing, ...
 ]
 

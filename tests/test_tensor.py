@@ -256,8 +256,8 @@ def test_broadcast_error_with_many_shapes():
 
 def test_type_names_and_casts():
     x = pt.tensor([1.5, -2.0])
-    assert x.type() == "plugtorch.FloatTensor"
-    assert (x > 0).type() == "plugtorch.BoolTensor" and x.long().type() == "plugtorch.LongTensor"
+    assert x.type() == "torch.FloatTensor"      # PyTorch's names (NOTE [legacy type names])
+    assert (x > 0).type() == "torch.BoolTensor" and x.long().type() == "torch.LongTensor"
     assert x.type(pt.int32).dtype is pt.int32 and x.type(pt.int32).tolist() == [1, -2]
     assert x.type("torch.DoubleTensor").dtype is pt.float64
     with pytest.raises(ValueError, match="invalid type"):

@@ -1,2 +1,2 @@
-"""Utilities: data loading."""
-from . import data  # noqa: F401  (plugtorch.utils.data after import plugtorch, as PyTorch)
+"""Utilities: data loading, activation checkpointing."""
+from . import data, checkpoint  # noqa: F401  (available after import plugtorch, as PyTorch)

@@ -7,6 +7,7 @@ from .. import init
 from .. import functional as F
 from ..parameter import Parameter
 from .module import Module
+from ._attention import MultiheadAttention  # noqa: F401  (PyTorch's module path)
 
 __all__ = ["ReLU", "ReLU6", "ELU", "SELU", "CELU", "PReLU", "LeakyReLU", "GELU", "SiLU",
            "Mish", "Sigmoid", "Tanh", "Softplus", "Softsign", "Tanhshrink", "LogSigmoid",

@@ -77,6 +77,10 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear layer; the type PyTorch's MultiheadAttention uses for its out_proj."""
+
+
 class Bilinear(Module):
     """Applies y = x1^T A x2 + b.
 
