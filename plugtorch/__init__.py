@@ -11,14 +11,15 @@ from ._dtype import (dtype, float16, float32, float64, int8, int16, int32, int64
 from ._dtype import result_type as _result_type  # noqa: E402
 from ._device import device  # noqa: E402
 from ._size import Size  # noqa: E402
-from ._tensor import Tensor  # noqa: E402
+from ._tensor import Tensor, OutOfMemoryError  # noqa: E402
 from . import backends  # noqa: E402
 from . import autograd  # noqa: E402
 from .autograd import (no_grad, enable_grad, set_grad_enabled, inference_mode,  # noqa: E402
                        is_grad_enabled)
 from . import ops  # noqa: E402
 from . import debug  # noqa: E402
-from . import nn, optim, utils  # noqa: E402
+from . import nn, optim, utils, special, linalg  # noqa: E402
+from . import cuda  # noqa: E402
 from .serialization import save, load  # noqa: E402
 from ._interop import from_dlpack  # noqa: E402
 from ._format import set_printoptions, get_printoptions, printoptions  # noqa: E402
@@ -32,6 +33,12 @@ for _m in ops.MODULES:
 del _m, _name
 
 from .backends import hookimpl  # noqa: E402
+from ._legacy import LEGACY_TYPES as _LEGACY_TYPES, set_default_tensor_type  # noqa: E402
+
+globals().update(_LEGACY_TYPES)          # FloatTensor, LongTensor, … (NOTE [legacy type names])
+for _name in ops._tensor_methods.TORCH_INPLACE:
+    globals()[_name] = getattr(Tensor, _name)
+del _name
 
 
 def is_tensor(obj):

@@ -1,8 +1,11 @@
 """repr of tensors, laid out the way PyTorch prints them.
 
 NOTE [tensor repr]
-The values are fetched to the host once (one transfer on device backends) and formatted
-there. One formatter serves the whole tensor, so columns line up:
+The values shown are fetched to the host once (one transfer on device backends) and
+formatted there. A summarized tensor (over `threshold` elements) is never read whole: the
+edge items of each long dim are cut out as views on the tensor's device and joined there
+(`_edges`), so printing `zeros(1).expand(10**6, 10**6)` reads 36 elements. One formatter
+serves the whole tensor, so columns line up:
 
 - integers and bools print as `str(v)`; floats pick one of three modes from the non-zero
   finite values: integral values print as `3.` (int mode); if max/min > 1000, max > 1e8,
@@ -128,22 +131,36 @@ class _Formatter:
         return s.rjust(self.width)
 
 
-def _summarized(a):
-    """The values a summarized print shows: edgeitems from each end of every dim."""
+def _cut_dims(shape):
+    """Per dim, whether a summarized print shows only its edge items."""
     e = PRINT_OPTS.edgeitems
-    for axis, n in enumerate(a.shape):
-        if n > 2 * e:
-            keep = np.r_[0:e, n - e:n]
-            a = np.take(a, keep, axis=axis)
-    return a
+    return tuple(n > 2 * e for n in shape)
 
 
-def _vector(a, indent, summarize, fmt):
+def _edges(t, cut, dim=0):
+    """The edge items of tensor t along every `cut` dim (each such dim becomes 2 *
+    edgeitems long), cut out as views and joined on t's device: only the elements a
+    summarized print shows are ever copied."""
+    while dim < len(cut) and not cut[dim]:
+        dim += 1
+    if dim == len(cut):
+        return t
+    e, n = PRINT_OPTS.edgeitems, t._shape[dim]
+    return _cat([_edges(t.narrow(dim, 0, e), cut, dim + 1),
+                  _edges(t.narrow(dim, n - e, e), cut, dim + 1)], dim)
+
+
+def _cat(parts, dim):
+    from .ops.shape_ops import cat
+    return cat(parts, dim)
+
+
+def _vector(a, indent, cut, fmt):
     e = PRINT_OPTS.edgeitems
     per_line = max(1, int(math.floor((PRINT_OPTS.linewidth - indent) / (fmt.width + 2))))
-    if summarize and not e:
+    if cut[0] and not e:
         data = ["..."]
-    elif summarize and a.shape[0] > 2 * e:
+    elif cut[0]:
         data = ([fmt.format(v) for v in a[:e].tolist()] + [" ..."] +
                 [fmt.format(v) for v in a[-e:].tolist()])
     else:
@@ -152,31 +169,35 @@ def _vector(a, indent, summarize, fmt):
     return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
 
 
-def _nested(a, indent, summarize, fmt):
+def _nested(a, indent, cut, fmt):
     if a.ndim == 0:
         return fmt.format(a.item())
     if a.ndim == 1:
-        return _vector(a, indent, summarize, fmt)
-    e = PRINT_OPTS.edgeitems
-    n = a.shape[0]
-    if summarize and n > 2 * e:
-        rows = ([_nested(a[i], indent + 1, summarize, fmt) for i in range(e)] + ["..."] +
-                [_nested(a[i], indent + 1, summarize, fmt) for i in range(n - e, n)])
-    else:
-        rows = [_nested(a[i], indent + 1, summarize, fmt) for i in range(n)]
+        return _vector(a, indent, cut, fmt)
+    e, n = PRINT_OPTS.edgeitems, a.shape[0]
+    rows = [_nested(a[i], indent + 1, cut[1:], fmt) for i in range(n)]
+    if cut[0]:
+        rows = rows[:e] + ["..."] + rows[e:]
     return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(rows) + "]"
 
 
-def format_values(a, indent):
-    """The bracketed body for host array `a` (float16 values print as float32)."""
-    if a.size == 0:
+def format_values(a, indent, cut=None):
+    """The bracketed body for host array `a` (float16 values print as float32). `cut`:
+    for a summarized print, which dims of `a` hold only their edge items (see `_edges`);
+    by default `a` holds every value and is summarized here when over the threshold."""
+    if a.size == 0 and not any(cut or ()):
         return "[]"
     if a.dtype == np.float16:
         a = a.astype(np.float32)
-    summarize = a.size > PRINT_OPTS.threshold
-    floating = a.dtype.kind == "f"
-    fmt = _Formatter(_summarized(a) if summarize else a, floating)
-    return _nested(a, indent, summarize, fmt)
+    if cut is None:
+        cut = (False,) * a.ndim
+        if a.size > PRINT_OPTS.threshold:
+            cut = _cut_dims(a.shape)
+            e = PRINT_OPTS.edgeitems
+            for axis in (i for i, c in enumerate(cut) if c):
+                a = np.take(a, np.r_[0:e, a.shape[axis] - e:a.shape[axis]], axis=axis)
+    fmt = _Formatter(a, a.dtype.kind == "f")
+    return _nested(a, indent, cut, fmt)
 
 
 def _add_suffixes(text, suffixes, indent):
@@ -231,7 +252,9 @@ def tensor_repr(t, tensor_contents=None):
     else:
         if dt not in (D.get_default_dtype(), D.int64, D.bool):
             suffixes.append(f"dtype={dt}")
-        body = format_values(np.asarray(host_array(t)), indent)
+        cut = _cut_dims(t._shape) if n > PRINT_OPTS.threshold else (False,) * t.dim()
+        shown = _edges(t.detach(), cut) if any(cut) else t
+        body = format_values(np.asarray(host_array(shown)), indent, cut)
     if tensor_contents is not None:
         body = tensor_contents
     node = t._node

@@ -22,7 +22,7 @@ def _public(path):
 
 def _covered(path, fn):
     name = path.rsplit(".", 1)[-1]
-    return ((name in OPS and OPS[name].fn is fn) or
+    return ((name in OPS and OPS[name].fn is fn) or (path in OPS and OPS[path].fn is fn) or
             (path in ALIASES and ALIASES[path].fn is fn))
 
 
@@ -36,11 +36,22 @@ def test_every_functional_is_declared_or_an_alias():
     assert not missing, f"nn.functional functions neither declared nor aliases: {missing}"
 
 
+@pytest.mark.parametrize("namespace", [plugtorch.special, plugtorch.linalg],
+                         ids=lambda m: m.__name__)
+def test_every_namespace_function_is_declared_or_an_alias(namespace):
+    prefix = namespace.__name__.removeprefix("plugtorch.") + "."
+    missing = [n for n in namespace.__all__
+               if not _covered(prefix + n, getattr(namespace, n))]
+    assert not missing, f"{namespace.__name__} functions neither declared nor aliases: {missing}"
+
+
 def test_each_declared_fn_is_the_public_callable():
     wrong = [name for name, op in OPS.items()
-             if not any(op.fn is getattr(ns, name, None)
-                        for ns in (plugtorch, F, plugtorch.Tensor))]
-    assert not wrong, f"declared fn is not plugtorch.X, nn.functional.X or Tensor.X: {wrong}"
+             if not (op.fn is _public(name) if "." in name else
+                     any(op.fn is getattr(ns, name, None)
+                         for ns in (plugtorch, F, plugtorch.Tensor)))]
+    assert not wrong, f"declared fn is not plugtorch.X, nn.functional.X, Tensor.X or the " \
+        f"dotted path (linalg.X, special.X): {wrong}"
 
 
 def test_aliases_are_public_callables_of_declared_ops():

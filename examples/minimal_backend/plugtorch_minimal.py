@@ -94,7 +94,10 @@ def _divide(x, y, dt):
 def _power(x, y, dt):
     if dt.kind == "f":
         return np.power(x, y)
-    return np.power(x.astype(np.int64), y.astype(np.int64))   # exact, wraps when cast
+    x, y = x.astype(np.int64), y.astype(np.int64)
+    neg = y < 0       # integer a ** -n: 1 for a == 1, +-1 for a == -1, else 0
+    small = np.where((x == 1) | ((x == -1) & (y % 2 == 0)), 1, np.where(x == -1, -1, 0))
+    return np.where(neg, small, np.power(x, np.where(neg, 0, y)))   # exact, wraps when cast
 
 
 def _unary(fn):

@@ -103,7 +103,8 @@ def numpy_view(t):
         if t._offset == 0 and t._stride is _T.contiguous_strides(shape) and \
                 data.size == _T.numel_of(shape):
             v = data.reshape(shape)
-        elif data.size == 0:
+        elif data.size == 0 or 0 in shape:
+            # no element to reach (its offset may even lie past the buffer's end)
             v = np.empty(shape, data.dtype)
         else:
             item = data.itemsize

@@ -90,7 +90,8 @@ _p("fmod", "out a b", "elementwise C fmod: a - trunc(a / b) * b with the sign of
    "floats; for integers the truncated remainder, 0 for a zero divisor and for MIN % -1.",
    required=True)
 _p("pow", "out a b", "elementwise a ** b (C pow for floats; for integers exact repeated "
-   "multiplication, b >= 0).", required=True)
+   "multiplication wrapping like C, and for b < 0: 1 where a == 1, 1 or -1 (b even or odd) "
+   "where a == -1, else 0).", required=True)
 _p("eq lt", "out a b", "elementwise comparison a == b, a < b; out is bool; any NaN compares "
    "false.", required=True)
 _p("bitwise_and", "out a b", "elementwise a & b on integers and bool.", required=True)
@@ -170,7 +171,9 @@ class Backend:
         return 0 if self.multi_device else None
 
     def empty(self, numel, dtype, index):
-        """Return a new buffer holding `numel` elements of `dtype` on device `index`."""
+        """Return a new buffer holding `numel` elements of `dtype` on device `index`.
+        Raise MemoryError when the device cannot hold it (plugtorch reports it to the user as
+        `plugtorch.OutOfMemoryError`, naming the size and the device)."""
         raise NotImplementedError
 
     def from_numpy(self, array, index):

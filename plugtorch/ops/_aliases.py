@@ -4,7 +4,7 @@ The conformance suite checks that each gives its op's result on one sample
 (test_ops.test_op_alias) instead of running the op's matrix again under the other name.
 """
 from ._decl import declare_alias
-from . import binary, creation, grid, linalg, masked, pointwise, shape_ops, views
+from . import binary, creation, grid, linalg, masked, pointwise, shape_ops, special, views
 
 declare_alias("absolute", "abs", pointwise.absolute)
 declare_alias("negative", "neg", pointwise.negative)
@@ -26,3 +26,7 @@ declare_alias("moveaxis", "movedim", grid.moveaxis)
 declare_alias("asarray", "as_tensor", creation.asarray)
 declare_alias("ger", "outer", linalg.ger)
 declare_alias("argwhere", "nonzero", masked.argwhere)
+declare_alias("fix", "trunc", pointwise.fix)
+declare_alias("special.expit", "sigmoid", pointwise.sigmoid)
+declare_alias("special.gammaln", "lgamma", special.lgamma)
+declare_alias("special.psi", "digamma", special.digamma)

@@ -4,6 +4,9 @@ output allocation, kernel calls and autograd recording.
 Everything a user can get wrong is checked here, before any kernel runs, so every backend
 reports the same error for the same bad input.
 """
+import numpy as np
+
+from .. import _dtype as D
 from .._tensor import Tensor, _wrap, empty_like_meta
 from ..autograd import graph
 from ..autograd.grad_mode import STATE
@@ -63,11 +66,35 @@ def expand_meta(t, shape):
 
 
 def scalar_for(v, dtype):
+    """A Python number as an operand of a kernel computing in `dtype`: an int outside an
+    integer dtype's range wraps around (two's complement), as in PyTorch; one that does not
+    fit in 64 bits is an OverflowError."""
     if dtype.kind == 2:
         return float(v)
     if dtype.kind == 1:
-        return int(v)
+        v = int(v)
+        lo, hi = _INT_RANGE[dtype]
+        if not lo <= v <= hi:
+            if not -2**63 <= v < 2**64:
+                raise OverflowError(f"Python integer {v} does not fit in 64 bits")
+            span = hi - lo + 1
+            v = (v - lo) % span + lo
+        return v
     return bool(v)
+
+
+_INT_RANGE = {d: (int(np.iinfo(d.np).min), int(np.iinfo(d.np).max))
+              for d in (D.uint8, D.int8, D.int16, D.int32, D.int64)}
+
+
+def check_values(values, check):
+    """Run `check(values as numpy)`, which raises for bad input: at once when `values` is in
+    host memory, else at the next host read (NOTE [deferred index checks])."""
+    if values._storage.backend.host_memory:
+        check(values.numpy())
+    else:
+        from .. import _deferred
+        _deferred.defer(values, check)
 
 
 def wrap_dims(op, dims, ndim):
@@ -128,8 +155,15 @@ def record(backward, name, inputs, out, params=None, saved=(), save_out=False):
 
 # ----------------------------------------------------------------------------- in place
 
-def check_inplace(op, self):
-    """The autograd rules for writing into `self`."""
+def check_inplace(op, self, same_value=False):
+    """The rules for writing into `self`: it must not repeat an element in memory (an
+    expanded tensor) -- unless every element gets the same value (`same_value`: fill_,
+    masked_fill_, index_put_), as in PyTorch -- and autograd's rules for leaves and views."""
+    if not same_value and any(s == 0 and n > 1 for n, s in zip(self._shape, self._stride)):
+        raise RuntimeError(f"{op}: unsupported operation: more than one element of the "
+                           f"written-to tensor refers to a single memory location (shape "
+                           f"{list(self._shape)}, stride {list(self._stride)}). Please clone() "
+                           f"the tensor before performing the operation.")
     if STATE.enabled and self._rg and self._node is None:
         raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an "
                            f"in-place operation.")
@@ -145,9 +179,14 @@ def overlaps(a, b):
             (a._shape != b._shape or a._stride != b._stride or a._offset != b._offset))
 
 
-def commit_inplace(op, self, result):
+def commit_inplace(op, self, result, others=(), overwrites=False):
     """Write `result` (an out-of-place value with its own history) into `self`, and make
     self's history (and its base's, when self is a view) lead to result.
+
+    As in PyTorch, every differentiable input of the in-place op gets a gradient, zeros where
+    it does not affect the result: `overwrites` says result does not depend on self's old
+    value (copy_, `x[:] = v`), `others` are the op's other tensor inputs (for a result that is
+    not differentiable, e.g. ge_).
 
     NOTE [in-place autograd]
     An in-place op on a tensor that takes part in autograd is computed out of place first
@@ -171,10 +210,13 @@ def commit_inplace(op, self, result):
         r = r.expand(self._shape)
     if base is not None:
         copy_slices(base, self, r)
-    elif not r._rg:   # overwritten by a constant: zero gradient to the old value
-        old = _wrap(self._storage, self._shape, self._stride, self._offset)
-        old._rg, old._node, old._output_nr = True, self._node, self._output_nr
-        graph.record(lambda n, g: (g.new_zeros(g._shape),), "CopyBackwards", (old,), self)
+    elif not r._rg:   # overwritten by a constant: zero gradient to the old value (and others)
+        inputs = (_old_self(self),) + tuple(t for t in others if getattr(t, "_rg", False))
+        graph.record(lambda n, g: tuple(g.new_zeros(shape) for shape in n.params),
+                     "CopyBackwards", inputs, self, params=tuple(t._shape for t in inputs))
+    elif overwrites and tracked:   # zero to the old value, the gradient to what replaced it
+        graph.record(lambda n, g: (g.new_zeros(g._shape), g), "CopyBackwards",
+                     (_old_self(self), r), self)
     else:
         self._rg = True
         self._node = r._node
@@ -182,6 +224,13 @@ def commit_inplace(op, self, result):
         if r._node is None:   # result is a leaf (e.g. copy_ from a leaf): identity node
             graph.record(lambda n, g: (g,), "CopyBackwards", (r,), self)
     return self
+
+
+def _old_self(self):
+    """self before an in-place write, as an autograd input: its storage and its history."""
+    old = _wrap(self._storage, self._shape, self._stride, self._offset)
+    old._rg, old._node, old._output_nr = self._rg, self._node, self._output_nr
+    return old
 
 
 def write_out(op, out, result):

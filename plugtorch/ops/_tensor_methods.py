@@ -8,16 +8,18 @@ import numpy as np
 
 from .. import _dtype as D
 from .. import _interop as I
+from .. import _legacy as L
 from .._tensor import Tensor
 from ..autograd import _methods as A
+from ..autograd.grad_mode import STATE
 from . import (binary as B, composite as CO, counting as CN, creation as CR, extrema as EX,
                gather_scatter as GS, grid as GR, indexing as IX, linalg as LA, masked as MK,
                pointwise as P, reduction as R, sampling as SM, sequence as SQ,
-               shape_ops as SH, slicing as SL, ternary as T3, views as V)
+               shape_ops as SH, slicing as SL, special as SP, ternary as T3, views as V)
 from ._core import check_inplace
 from ._matrix import diag, trace
 
-__all__ = ["METHODS", "bind"]
+__all__ = ["METHODS", "TORCH_INPLACE", "bind"]
 
 
 def _same(module, names):
@@ -83,13 +85,57 @@ def type_as(self, other):
 def _inplace_of(fn, name):
     def method(self, *args, **kwargs):
         check_inplace(name, self)
-        return self.copy_(fn(self, *args, **kwargs))
+        out = fn(self, *args, **kwargs)
+        if not D.can_cast(out._dtype, self._dtype):
+            raise RuntimeError(f"{name}: result type {D.scalar_name(out._dtype)} can't be cast "
+                               f"to the desired output type {D.scalar_name(self._dtype)}")
+        return self.copy_(out)
     method.__name__ = name
     return method
 
 
+def _inplace_view(fn, name):
+    """x.t_(), x.squeeze_(0), …: the view op's result becomes x's own shape and strides, and
+    (recording grad) its history, so x now is that view of its old value."""
+    def method(self, *args, **kwargs):
+        if STATE.enabled and self._rg and self._node is None:
+            raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in "
+                               f"an in-place operation.")
+        v = fn(self, *args, **kwargs)
+        self._set_geometry(self._storage, v._shape, v._stride, v._offset)
+        if v._node is not None:
+            self._node, self._output_nr, self._vnode = v._node, v._output_nr, v._vnode
+        return self
+    method.__name__ = name
+    return method
+
+
+def _t_checked(self):
+    if len(self._shape) > 2:
+        raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is "
+                           f"{len(self._shape)}D")
+    return V.t(self)
+
+
+def resize_(self, *size):
+    if self._rg:
+        raise RuntimeError("resize_: cannot resize variables that require grad")
+    return CR.resize_(self, *size)
+
+
+def resize_as_(self, other, memory_format=None):
+    return resize_(self, other._shape)
+
+
 def where(self, condition, other):
     return B.where(condition, self, other)
+
+
+def flip(self, *dims, **kwargs):
+    """x.flip(0, 1) as well as x.flip((0, 1)) and x.flip(dims=[0])."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        return SH.flip(self, dims[0], **kwargs)
+    return SH.flip(self, dims, **kwargs) if dims else SH.flip(self, **kwargs)
 
 
 # operators: `binary` directly with the op's spec (the hot path of `a + b`)
@@ -162,6 +208,14 @@ for _group in (
              "floor ceil round trunc reciprocal logical_not isnan isinf isfinite bitwise_not "
              "negative absolute square exp2 log2 log10 sinh cosh atan asin acos nan_to_num"),
     {n + "_": getattr(P, n + "_") for n in P.INPLACE},
+    {"fix": P.fix, "fix_": P.fix_},
+    {n + "_": _inplace_of(getattr(P, n), n + "_")
+     for n in "asin acos atan sinh cosh exp2 log2 log10 square nan_to_num".split()},
+    {"negative_": P.neg_, "clamp_min_": _inplace_of(P._clamp_min, "clamp_min_"),
+     "clamp_max_": _inplace_of(P._clamp_max, "clamp_max_")},
+    _same(SP, "erfc erfinv lgamma digamma i0 sinc xlogy logit"),
+    {n + "_": _inplace_of(getattr(SP, n), n + "_")
+     for n in "erfc erfinv lgamma digamma i0 sinc xlogy logit".split()},
     {"__neg__": P.neg, "__abs__": P.abs, "__invert__": __invert__,
      "clamp_min": P._clamp_min, "clamp_max": P._clamp_max},
     _same(B, "add sub mul div floor_divide remainder pow maximum minimum atan2 eq ne lt le gt "
@@ -182,13 +236,20 @@ for _group in (
      "T": property(_T), "mT": property(_mT), "H": property(_T),
      "data": property(V.detach, _set_data)},
     _same(SL, "narrow select unbind split chunk diagonal as_strided"),
-    _same(SH, "sort argsort topk flip fliplr flipud roll repeat tile tril triu"),
+    _same(SH, "sort argsort topk fliplr flipud roll repeat tile tril triu"),
+    {"flip": flip},
+    {n + "_": _inplace_view(getattr(V, n), n + "_")
+     for n in "squeeze unsqueeze transpose swapaxes swapdims".split()},
+    {"t_": _inplace_view(_t_checked, "t_")},
+    {"as_strided_": _inplace_view(SL.as_strided, "as_strided_")},
     {"tril_": _inplace_of(SH.tril, "tril_"), "triu_": _inplace_of(SH.triu, "triu_")},
     _same(GR, "rot90 moveaxis"),
     # creation, conversion, in-place fills
-    _same(CR, "to copy_ fill_ zero_ new_full new_tensor resize_"),
+    _same(CR, "to copy_ fill_ zero_ new_full new_tensor"),
+    {"resize_": resize_, "resize_as_": resize_as_},
     {"new_zeros": CR.new_method(CR.zeros), "new_ones": CR.new_method(CR.ones),
-     "new_empty": CR.new_method(CR.empty), "type": CR.type_method,
+     "new_empty": CR.new_method(CR.empty), "type": L.type_method,
+     "storage": L.storage, "untyped_storage": L.untyped_storage, "data_ptr": L.data_ptr,
      "cpu": cpu, "cuda": cuda, "type_as": type_as},
     {name: _cast(dt) for name, dt in (("float", D.float32), ("double", D.float64),
                                        ("half", D.float16), ("long", D.int64),
@@ -216,6 +277,15 @@ for _group in (
      "__array__": I.__array__},
 ):
     METHODS.update(_group)
+
+
+# in-place methods PyTorch also offers as functions: plugtorch.exp_(x) is x.exp_()
+TORCH_INPLACE = tuple(n for n in (
+    "abs_ acos_ as_strided_ asin_ atan_ ceil_ clamp_ clamp_max_ "
+    "clamp_min_ clip_ cos_ cosh_ detach_ erf_ erfc_ exp2_ exp_ expm1_ fill_ fix_ floor_ i0_ "
+    "index_put_ log10_ log1p_ log2_ log_ logit_ nan_to_num_ neg_ negative_ reciprocal_ relu_ "
+    "resize_as_ round_ rsqrt_ sigmoid_ sin_ sinc_ sinh_ sqrt_ square_ tan_ tanh_ trunc_ "
+    "xlogy_ zero_").split() if n in METHODS)
 
 
 def bind():

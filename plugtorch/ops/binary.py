@@ -3,7 +3,7 @@ reflected forms, and where/clamp."""
 import numpy as np
 
 from .. import _dtype as D
-from .._tensor import Tensor, empty_like_meta
+from .._tensor import Tensor, empty_like_meta, numel_of
 from ..autograd.grad_mode import STATE
 from . import _core as C
 from ._decl import declare
@@ -51,12 +51,54 @@ def _integral(name):
     return rule
 
 
+# operand checks: (op, a, b, compute dtype) -> raises for operands the op refuses
+
+def _no_bool_operand(op, a, b, cdt):
+    """PyTorch refuses subtraction with a bool operand, tensor or Python bool."""
+    bools = [x is True or x is False or getattr(x, "_dtype", None) is D.bool for x in (a, b)]
+    if all(bools):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if any(bools):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+
+
+def _nonzero_divisor(op, a, b, cdt):
+    """Integer division by zero raises (RuntimeError 'ZeroDivisionError', as PyTorch): at
+    once for a number or a tensor in host memory; on a device at the next host read, like
+    the index checks (NOTE [deferred index checks]), the kernel meanwhile giving 0."""
+    if cdt.kind == 2:
+        return
+    if not isinstance(b, Tensor):
+        if b == 0:
+            raise RuntimeError(f"ZeroDivisionError: integer {op} by zero")
+        return
+    st = b._storage
+    known = st.range if st.range is not None and st.range[0] == st.version else None
+    if not numel_of(b._shape) or (known is not None and (known[1] > 0 or known[2] < 0)):
+        return
+    from .reduction import any as any_
+    state, STATE.enabled = STATE.enabled, False
+    try:
+        flag = any_(eq(b, 0))
+    finally:
+        STATE.enabled = state
+
+    def check(v):
+        if v.any():
+            raise RuntimeError(f"ZeroDivisionError: integer {op} by zero")
+    C.check_values(flag, check)
+
+
 class _Binary:
     """What the driver needs of an op at run time (built by `elementwise`)."""
-    __slots__ = ("name", "kernel", "rule", "backward", "bname", "cache", "saves")
+    __slots__ = ("name", "kernel", "rule", "backward", "bname", "cache", "saves", "check")
 
-    def __init__(self, name, rule, backward, saves, kernel=None):
+    def __init__(self, name, rule, backward, saves, kernel=None, check=None):
         self.name, self.rule, self.backward, self.saves = name, rule, backward, saves
+        self.check = check
         self.kernel = kernel or name
         self.bname = name.capitalize() + "Backward0"
         self.cache = {}
@@ -84,6 +126,8 @@ def binary(spec, a, b):
         except KeyError:
             cdt, odt = spec.cache[a._dtype] = spec.rule(a._dtype)
         if cdt is a._dtype:
+            if spec.check is not None:
+                spec.check(spec.name, a, b, cdt)
             out = empty_like_meta(a, dtype=odt)
             _kernel(spec.kernel, a)(out, a, b)
             if spec.backward is not None and STATE.enabled and (a._rg or b._rg):
@@ -116,6 +160,8 @@ def binary(spec, a, b):
         cdt, odt = spec.cache[dt]
     except KeyError:
         cdt, odt = spec.cache[dt] = spec.rule(dt)
+    if spec.check is not None:
+        spec.check(spec.name, a, b, cdt)
     xa = _prep(a, cdt, shape) if ta else C.scalar_for(a, cdt)
     xb = _prep(b, cdt, shape) if tb else C.scalar_for(b, cdt)
     out = empty_like_meta(like, shape=shape, dtype=odt)
@@ -166,11 +212,13 @@ def binary_(spec, self, other):
                                    f"the broadcast shape {shape}")
     dt = D.result_type(self, other)
     cdt, odt = spec.rule(dt)
+    if spec.check is not None:
+        spec.check(name, self, other, cdt)
     if not D.can_cast(odt, self._dtype):
         raise RuntimeError(f"{name}: result type {D.scalar_name(odt)} can't be cast to the "
                            f"desired output type {D.scalar_name(self._dtype)}")
     if STATE.enabled and (self._rg or getattr(other, "_rg", False)):
-        return C.commit_inplace(name, self, binary(spec, self.clone(), other))
+        return C.commit_inplace(name, self, binary(spec, self.clone(), other), others=(other,))
     alias = isinstance(other, Tensor) and C.overlaps(self, other)
     if odt is self._dtype and cdt is self._dtype and not alias:
         xo = _prep(other, cdt, self._shape) if isinstance(other, Tensor) else \
@@ -234,15 +282,20 @@ def _pow_bw(n, g):
 
 def _minmax_bw(pick):
     def bw(n, g):
+        # an operand gets the gradient unless the other one wins, half of it on a tie; with a
+        # NaN neither wins, so both get it (as PyTorch)
         x, y = _operands(n)
-        win = pick(x, y).to(g._dtype) + eq(x, y).to(g._dtype) * 0.5
-        return _g(g * win, n, 0), _g(g * (1 - win), n, 1)
+        tie = eq(x, y).to(g._dtype) * 0.5
+        wx = 1 - pick(y, x).to(g._dtype) - tie
+        wy = 1 - pick(x, y).to(g._dtype) - tie
+        return _g(g * wx, n, 0), _g(g * wy, n, 1)
     return bw
 
 
 def _atan2_bw(n, g):
     x, y = _operands(n)
     d = x * x + y * y
+    d = where(d == 0, 1.0, d)       # at (0, 0) both numerators are 0: a zero gradient, as PyTorch
     return _g(g * y / d, n, 0), _g(-g * x / d, n, 1)
 
 
@@ -282,7 +335,7 @@ def _saves_both(ra, rb):
 
 
 def elementwise(name, rule, *, ref, derivative=None, saves=_saves_none, grad=None,
-                dtypes=D.ALL, domain=None, samples=None, public=None, inplace=None):
+                dtypes=D.ALL, domain=None, samples=None, public=None, inplace=None, check=None):
     """Define binary elementwise op `name`, all of it in one call.
 
     Args:
@@ -292,6 +345,8 @@ def elementwise(name, rule, *, ref, derivative=None, saves=_saves_none, grad=Non
             the op records no graph.
         saves: (a requires grad, b requires grad) -> (save a, save b): the operands the
             derivative reads.
+        check: (op, a, b, compute dtype) -> None, raising for operands the op refuses
+            beyond its dtype rule (a zero integer divisor, a bool in a subtraction).
         grad: whether the suite checks the gradient (default: derivative is not None).
         dtypes, domain, samples: the dtypes it accepts and its test inputs (samples
             default to `samples.binary(domain)`).
@@ -300,7 +355,7 @@ def elementwise(name, rule, *, ref, derivative=None, saves=_saves_none, grad=Non
             `SPECS[name]`.
     The backend primitive is `name`; the public callable runs `binary(SPECS[name], ...)`.
     """
-    spec = SPECS[name] = _Binary(name, rule, derivative, saves)
+    spec = SPECS[name] = _Binary(name, rule, derivative, saves, check=check)
     if public is None:
         def public(input, other):
             return binary(spec, input, other)
@@ -350,8 +405,9 @@ def div(input, other, *, rounding_mode=None):
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
-        q = binary(SPECS["div"], input, other)
         dt = D.result_type(input, other)
+        _nonzero_divisor("div", input, other, dt)
+        q = binary(SPECS["div"], input, other)
         return q.trunc() if dt.kind == 2 else q.trunc().to(dt)
     raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
                      f"found '{rounding_mode}'")
@@ -378,18 +434,24 @@ def where(condition, input=None, other=None):
 def clamp(input, min=None, max=None):
     """Clamp every element into [min, max]; min and max may be numbers or tensors.
 
-    The gradient passes to input where min <= input <= max (bounds included, as PyTorch),
-    to a tensor min where input < min and to a tensor max where input > max.
+    The result type is promoted over input, min and max together. Where min > max every
+    element becomes max. The gradient passes to input where min <= input <= max (bounds
+    included, as PyTorch), to a tensor min where input < min < max, and to a tensor max
+    where input > max or max < min.
     """
     if min is None and max is None:
         raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
-    out = input
+    dt = D.result_type(input, min, max)
+    if dt is D.bool and not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        # PyTorch's clamp with number bounds has no bool kernel (with tensor bounds it has)
+        raise NotImplementedError("clamp: not implemented for 'Bool'")
+    out = input if input._dtype is dt else input.to(dt)
     state, STATE.enabled = STATE.enabled, False
     try:
         if min is not None:
-            out = binary(SPECS["maximum"], out, min)
+            out = binary(SPECS["maximum"], out, _as(min, dt))
         if max is not None:
-            out = binary(SPECS["minimum"], out, max)
+            out = binary(SPECS["minimum"], out, _as(max, dt))
     finally:
         STATE.enabled = state
     lo = min if isinstance(min, Tensor) else None
@@ -400,26 +462,55 @@ def clamp(input, min=None, max=None):
     return out
 
 
+def _as(bound, dtype):
+    """A tensor bound in the result type (a number is converted by the kernel)."""
+    return bound.to(dtype) if isinstance(bound, Tensor) and bound._dtype is not dtype \
+        else bound
+
+
 def _clamp_bw(n, g):
     x, lo_t, hi_t = n.inputs
     lo, hi = n.params
     lo = lo_t if lo_t is not None else lo
     hi = hi_t if hi_t is not None else hi
     zero = g.new_zeros(())
+
+    def part(mask, i, like):
+        if n.edges[i] is None:
+            return None
+        gi = C.sum_to(where(mask, g, zero), like._shape)
+        return gi if gi._dtype is like._dtype else gi.to(like._dtype)
+
     keep = None
     if lo is not None:
         keep = ge(x, lo)
     if hi is not None:
         keep = le(x, hi) if keep is None else logical_and(keep, le(x, hi))
-    gx = C.sum_to(where(keep, g, zero), x._shape) if n.edges[0] is not None else None
-    glo = C.sum_to(where(lt(x, lo_t), g, zero), lo_t._shape) if n.edges[1] is not None else None
-    ghi = C.sum_to(where(gt(x, hi_t), g, zero), hi_t._shape) if n.edges[2] is not None else None
-    return gx, glo, ghi
+    glo = ghi = None
+    if lo_t is not None:
+        below = lt(x, lo_t)
+        glo = part(below if hi is None else logical_and(below, lt(lo_t, hi)), 1, lo_t)
+    if hi_t is not None:
+        above = gt(x, hi_t)
+        ghi = part(above if lo is None else logical_or(above, lt(hi_t, lo)), 2, hi_t)
+    return part(keep, 0, x), glo, ghi
 
 
 def _clamp_(self, min=None, max=None):
-    return self.copy_(clamp(self, min, max)) if not (STATE.enabled and self._rg) \
-        else C.commit_inplace("clamp_", self, clamp(self.clone(), min, max))
+    C.check_inplace("clamp_", self)
+    bounds = [b._shape for b in (min, max) if isinstance(b, Tensor)]
+    if bounds and C.broadcast_shapes("clamp_", self._shape, *bounds) != self._shape:
+        raise RuntimeError(f"clamp_: output with shape {list(self._shape)} doesn't match the "
+                           f"broadcast shape "
+                           f"{list(C.broadcast_shapes('clamp_', self._shape, *bounds))}")
+    dt = D.result_type(self, min, max)
+    if not D.can_cast(dt, self._dtype):
+        raise RuntimeError(f"clamp_: result type {D.scalar_name(dt)} can't be cast to the "
+                           f"desired output type {D.scalar_name(self._dtype)}")
+    if not (STATE.enabled and C.needs_grad(self, min, max)):
+        return self.copy_(clamp(self, min, max))
+    # the derivative reads self's old value: clamp a clone of it
+    return C.commit_inplace("clamp_", self, clamp(self.clone(), min, max), others=(min, max))
 
 
 declare("clamp", clamp, ref=lambda x, lo, hi: np.clip(x, lo, hi), samples=S.clamp(),
@@ -449,19 +540,21 @@ elementwise("add", _same, ref=S.ref_alpha(np.add),
             derivative=_add_bw, public=add, inplace=_add_)
 elementwise("sub", _no_bool("sub"), ref=S.ref_alpha(np.subtract),
             samples=S.extended(S.binary(), S.alpha_samples),
-            dtypes=D.NUMERIC, derivative=_sub_bw, public=sub, inplace=_sub_)
+            dtypes=D.NUMERIC, derivative=_sub_bw, public=sub, inplace=_sub_,
+            check=_no_bool_operand)
 elementwise("mul", _same, ref=np.multiply, derivative=_mul_bw,
             saves=lambda ra, rb: (rb, ra))
 elementwise("div", _float, ref=S.ref_div, derivative=_div_bw,
             samples=S.extended(S.binary("nonzero_b"), S.rounding_samples),
             saves=lambda ra, rb: (rb, True), public=div, inplace=_div_)
 elementwise("floor_divide", _no_bool("floor_divide"), ref=np.floor_divide,
-            domain="nonzero_b", dtypes=D.NUMERIC, derivative=_floor_div_bw, grad=False)
+            domain="nonzero_b", dtypes=D.NUMERIC, derivative=_floor_div_bw, grad=False,
+            check=_nonzero_divisor)
 elementwise("remainder", _no_bool("remainder"), ref=np.remainder, domain="nonzero_b",
             dtypes=D.NUMERIC, derivative=_remainder_bw, saves=lambda ra, rb: (rb, rb),
-            grad=False)
+            grad=False, check=_nonzero_divisor)
 elementwise("fmod", _no_bool("fmod"), ref=np.fmod, domain="nonzero_b", dtypes=D.NUMERIC,
-            derivative=_fmod_bw, saves=lambda ra, rb: (rb, rb))
+            derivative=_fmod_bw, saves=lambda ra, rb: (rb, rb), check=_nonzero_divisor)
 elementwise("pow", _no_bool("pow"), ref=np.power,
             samples=S.extended(S.binary("pow"), S.pow_samples), dtypes=D.NUMERIC,
             derivative=_pow_bw, saves=_saves_both, public=pow)

@@ -49,7 +49,7 @@ def _var(name, input, dim, unbiased, keepdim, correction):
     if isinstance(dim, bool):        # the old form var(input, unbiased)
         dim, unbiased = None, dim
     _require_float(name, input, "std and var only support floating point and complex dtypes")
-    x = input
+    x = input if input._dtype is not D.float16 else input.float()   # float16: in float32
     dims = reduce_dims(name, dim, len(x._shape))
     n = numel_of(tuple(x._shape[d] for d in dims)) if x._shape else 1
     mu = x.mean(dims, keepdim=True)
@@ -74,7 +74,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
         >>> plugtorch.tensor([1., 2., 3., 4.]).var()
         tensor(1.6667)
     """
-    return _var("var", input, dim, unbiased, keepdim, correction)[0]
+    return _as(_var("var", input, dim, unbiased, keepdim, correction)[0], input)
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -85,7 +85,12 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
         >>> plugtorch.tensor([1., 2., 3., 4.]).std(correction=0)
         tensor(1.1180)
     """
-    return _std_of(_var("std", input, dim, unbiased, keepdim, correction)[0])
+    return _as(_std_of(_var("std", input, dim, unbiased, keepdim, correction)[0]), input)
+
+
+def _as(t, like):
+    """t in like's dtype (float16 statistics are computed in float32, as PyTorch)."""
+    return t if t._dtype is like._dtype else t.to(like._dtype)
 
 
 def _std_of(v):
@@ -114,7 +119,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
         (tensor(2.), tensor(2.))
     """
     v, mu, dims = _var("var_mean", input, dim, unbiased, keepdim, correction)
-    return v, (mu if keepdim else mu.reshape(_squeezed(input._shape, dims)))
+    return _as(v, input), _as(mu if keepdim else mu.reshape(_squeezed(input._shape, dims)), input)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
@@ -125,8 +130,9 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
         >>> plugtorch.std_mean(plugtorch.tensor([1., 3.]), correction=0)
         (tensor(1.), tensor(2.))
     """
-    v, mu = var_mean(input, dim, unbiased, keepdim, correction=correction)
-    return _std_of(v), mu
+    v, mu, dims = _var("std_mean", input, dim, unbiased, keepdim, correction)
+    mu = mu if keepdim else mu.reshape(_squeezed(input._shape, dims))
+    return _as(_std_of(v), input), _as(mu, input)
 
 
 # ----------------------------------------------------------------------------- norm

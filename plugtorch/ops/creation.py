@@ -8,7 +8,8 @@ import numpy as np
 from .. import _dtype as D
 from .._device import device as Device
 from .._tensor import (_unsupported_dtype, Tensor, Storage, _wrap, resolve_device, empty_on,
-                       from_numpy_on, host_array, numel_of, contiguous_strides, empty_like_meta)
+                       from_numpy_on, host_array, numel_of, contiguous_strides, empty_like_meta,
+                       new_storage)
 from ..autograd.grad_mode import STATE
 from ..autograd import graph
 from . import _core as C
@@ -109,7 +110,7 @@ def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False)
     if dt not in backend.dtypes:
         raise _unsupported_dtype(dt, dev, backend)
     n = 1 + sum((a - 1) * s for a, s in zip(size, stride)) if numel_of(size) else 0
-    st = Storage(backend.empty(n, dt, dev.index), backend, dev, dt, n)
+    st = new_storage(n, dt, dev, backend)
     return _finish(_wrap(st, size, stride, 0), requires_grad)
 
 
@@ -368,7 +369,7 @@ def copy_(self, src, non_blocking=False):
                                f"the broadcast shape {shape}")
     if STATE.enabled and (src._rg or self._rg):
         r = src if src.device == self.device else src.to(self.device)
-        return C.commit_inplace("copy_", self, r)
+        return C.commit_inplace("copy_", self, r, overwrites=True)
     if src._storage.device != self._storage.device:
         src = src.to(self.device)
     elif C.overlaps(self, src):
@@ -379,7 +380,7 @@ def copy_(self, src, non_blocking=False):
 
 
 def fill_(self, value):
-    C.check_inplace("fill_", self)
+    C.check_inplace("fill_", self, same_value=True)
     if isinstance(value, Tensor):
         if value._shape:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor "
@@ -435,30 +436,3 @@ def resize_(self, *size):
     self._set_geometry(st, shape, contiguous_strides(shape), self._offset)
     st.version += 1
     return self
-
-
-_TENSOR_TYPES = {D.scalar_name(d) + "Tensor": d for d in D.ALL}
-
-
-def type_method(self, dtype=None, non_blocking=False):
-    """With no dtype, the type name ("plugtorch.FloatTensor"; "plugtorch.opencl.FloatTensor"
-    off the CPU); with a dtype or such a name (a "torch." prefix is accepted too), a cast.
-
-    Example:
-        >>> import plugtorch
-        >>> plugtorch.ones(2).type()
-        'plugtorch.FloatTensor'
-        >>> plugtorch.ones(2).type(plugtorch.int64).dtype
-        plugtorch.int64
-    """
-    if dtype is None:
-        where = "" if self.device.type == "cpu" else self.device.type + "."
-        return f"plugtorch.{where}{D.scalar_name(self._dtype)}Tensor"
-    if isinstance(dtype, str):
-        name = dtype.rsplit(".", 1)[-1]
-        if name not in _TENSOR_TYPES:
-            raise ValueError(f"invalid type: {dtype!r}")
-        dtype = _TENSOR_TYPES[name]
-    return to(self, dtype, non_blocking=non_blocking)
-
-

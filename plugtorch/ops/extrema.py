@@ -29,6 +29,9 @@ def _even_bw(n, g):
 
 
 def _extreme(kernel, name, x, dim, keepdim, bname):
+    if (dim is None or dim == ()) and x.numel() == 0:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                           f"== 0. Specify the reduction dim with the 'dim' argument.")
     dims = reduce_dims(name, dim, len(x._shape))
     _check_nonempty(name, x, dims)
     return reduce(kernel, x, dims, keepdim, x._dtype, _even_bw, bname, save_in=True,

@@ -10,7 +10,7 @@ from .._tensor import Tensor, _wrap, empty_like_meta, numel_of
 from ..autograd.grad_mode import STATE
 from . import _core as C
 from ._decl import declare
-from .indexing import (checked, _index_tensor, _take, _contig, _commit,
+from .indexing import (checked, _raise_if_out, _index_tensor, _take, _contig, _commit,
                        _samples)
 
 __all__ = ["gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add",
@@ -39,12 +39,20 @@ def _check_dim_index(op, x, dim, index, src=None):
                                f"{list(index._shape)} to be no larger than self "
                                f"{list(x._shape)} apart from dimension {d}")
     if isinstance(src, Tensor):
+        ns = len(src._shape)
+        if ns != ni and not (ni <= 1 and ns <= 1):
+            raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as "
+                               f"src tensor (index {list(index._shape)}, src {list(src._shape)})")
         ssh = src._shape or (1,)
         for k, (a, b) in enumerate(zip(ish, ssh)):
             if a > b:
                 raise RuntimeError(f"{op}(): Expected index {list(index._shape)} to be no "
                                    f"larger than src {list(src._shape)} in any dimension")
-    return d, checked(op, index, xsh[d], d, negative=False)
+    n = xsh[d]
+    # RuntimeError, not IndexError, for gather and scatter: PyTorch's classes
+    return d, checked(op, index, n, d, negative=False,
+                      raise_out=lambda lo, hi: _raise_if_out(op, lo, hi, n, d, False,
+                                                             RuntimeError))
 
 
 def _narrow_to(t, shape, skip=None):
@@ -222,10 +230,13 @@ def index_select(input, dim, index):
                 [5, 3]])
     """
     x = input
+    if not x._shape and isinstance(index, Tensor) and index.numel() != 1:
+        raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
+                           f"{index.numel()} value(s)")
     d, index = _check_select("index_select", x, dim, index)
     xs = x._shape or (1,)
     shape = tuple(index.numel() if k == d else n for k, n in enumerate(xs))
-    out = empty_like_meta(x, shape=shape if x._shape else tuple(index._shape))
+    out = empty_like_meta(x, shape=shape if x._shape else ())
     if numel_of(shape):
         C.run("gather", _wrap(out._storage, shape, _contig(shape), 0),
               _wrap(x._storage, xs, x._stride or (1,), x._offset), d,

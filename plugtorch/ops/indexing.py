@@ -48,7 +48,14 @@ _BAD_KEY = ("only integers, slices (`:`), ellipsis (`...`), None and long or byt
 def _minmax(idx):
     """(min, max) of a non-empty int tensor: one amin + one amax reduction and a single host
     read of both (see NOTE [indexing]). The result is remembered on the tensor until its
-    storage is written again, so a backward reusing a checked index reads nothing."""
+    storage is written again, so a backward reusing a checked index reads nothing.
+
+    Host memory (cpu) is never cached: numpy arrays sharing it (`from_numpy`, `.numpy()`,
+    DLPack) can change it without a version bump, so its range is read from it each time,
+    which costs no more than one numpy min and max."""
+    if idx._storage.backend.host_memory:
+        values = host_array(idx)
+        return int(values.min()), int(values.max())
     cached = idx.__dict__.get("_minmax_cache")
     if cached is not None and cached[0] == idx._storage.version:
         return cached[1], cached[2]
@@ -73,11 +80,11 @@ def _bounds(op, idx, n, dim, negative):
     return lo
 
 
-def _raise_if_out(op, lo, hi, n, dim, negative):
+def _raise_if_out(op, lo, hi, n, dim, negative, error=IndexError):
     low = -n if negative else 0
     bad = hi if hi >= n else (lo if lo < low else None)
     if bad is not None:
-        raise IndexError(f"{op}: index {bad} is out of bounds for dimension {dim} with size {n}")
+        raise error(f"{op}: index {bad} is out of bounds for dimension {dim} with size {n}")
 
 
 def checked(op, idx, n, dim, negative, raise_out=None):
@@ -88,6 +95,12 @@ def checked(op, idx, n, dim, negative, raise_out=None):
     raise_out = raise_out or (lambda lo, hi: _raise_if_out(op, lo, hi, n, dim, negative))
     if numel_of(idx._shape) == 0:
         return idx
+    if n == 0:
+        # no value is in range for an empty dim, and no clamped index would be either (a
+        # kernel would touch memory outside the tensor): raise now, on every backend
+        lo, hi = _minmax(idx)
+        raise_out(lo, hi)
+        raise IndexError(f"{op}: index {hi} is out of bounds for dimension {dim} with size 0")
     st = idx._storage
     cached = idx.__dict__.get("_minmax_cache")
     if st.backend.host_memory or (cached is not None and cached[0] == st.version):
@@ -113,7 +126,7 @@ def checked(op, idx, n, dim, negative, raise_out=None):
         C.run("copy", _wrap(both._storage, one, one, 1), hi)
         _deferred.defer(both, lambda v: raise_out(int(v[0]), int(v[1])))
         safe = where(idx < 0, idx + n, idx) if negative else idx
-        return safe.clamp(0, max(n - 1, 0))
+        return safe.clamp(0, n - 1)
 
 
 def _index_tensor(op, idx, like, allow32=True):
@@ -448,7 +461,7 @@ def _value_for(value, res):
 
 def index_put_(self, indices, values, accumulate=False):
     """In-place index_put (see index_put)."""
-    C.check_inplace("index_put_", self)
+    C.check_inplace("index_put_", self, same_value=True)
     return _commit(self, index_put(self, indices, values, accumulate))
 
 
@@ -475,7 +488,7 @@ def setitem(self, key, value):
     grad = STATE.enabled and (self._rg or (base is not None and base._rg)
                               or getattr(value, "requires_grad", False))
     if grad:
-        C.check_inplace("index_put_", self)
+        C.check_inplace("index_put_", self, same_value=True)
         if not isinstance(value, Tensor):
             from .creation import full
             value = full((), value, dtype=self._dtype, device=self.device)
@@ -484,7 +497,7 @@ def setitem(self, key, value):
         v = _view(self, geometry)
         r = index_put(v, advs, value) if advs else _value_for(value, shape)
         if v is self:
-            C.commit_inplace("__setitem__", self, r)
+            C.commit_inplace("__setitem__", self, r, overwrites=not advs)
         else:
             v.copy_(r)
         return

@@ -31,7 +31,7 @@ def masked_fill(input, mask, value):
 
 
 def masked_fill_(self, mask, value):
-    C.check_inplace("masked_fill_", self)
+    C.check_inplace("masked_fill_", self, same_value=True)
     value = _mask_value("masked_fill_", self, mask, value)
     if C.broadcast_shapes("masked_fill_", self._shape, mask._shape) != self._shape:
         raise RuntimeError(f"masked_fill_: mask of shape {list(mask._shape)} does not broadcast "

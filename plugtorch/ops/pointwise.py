@@ -112,7 +112,7 @@ _NO_BOOL = tuple(d for d in D.ALL if d is not D.bool)      # as PyTorch
 
 
 def elementwise(name, rule, *, ref, derivative=None, saves=None, dtypes=D.ALL, domain=None,
-                inplace=True):
+                inplace=True, public=None, samples=None):
     """Define unary elementwise op `name`, all of it in one call.
 
     Args:
@@ -125,6 +125,9 @@ def elementwise(name, rule, *, ref, derivative=None, saves=None, dtypes=D.ALL, d
         dtypes, domain: the dtypes it accepts and the kind of test values
             (`samples.unary(domain)`).
         inplace: whether it has an in-place form `<name>_`.
+        public: for an op with more arguments than the primitive (round's decimals),
+            (fn, fn_) -> the public (fn, fn_) built on the primitive's.
+        samples: samples beyond `samples.unary(domain)`.
     The backend primitive is `name`.
     """
     spec = _Unary(name, rule, derivative, saves == "input", saves == "output")
@@ -133,15 +136,19 @@ def elementwise(name, rule, *, ref, derivative=None, saves=None, dtypes=D.ALL, d
         return unary(spec, input)
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name}. Returns a new tensor."
+
+    def fn_(self):
+        return unary_(spec, self)
+    fn_.__name__ = name + "_"
+    if public is not None:
+        fn, fn_ = public(fn, fn_)
     globals()[name] = fn
     __all__.append(name)
     if inplace:
-        def fn_(self):
-            return unary_(spec, self)
-        fn_.__name__ = name + "_"
         globals()[name + "_"] = fn_
         INPLACE.append(name)
-    declare(name, fn, ref=ref, samples=S.unary(domain), dtypes=dtypes, primitive=name,
+    gen = S.unary(domain) if samples is None else S.extended(S.unary(domain), samples)
+    declare(name, fn, ref=ref, samples=gen, dtypes=dtypes, primitive=name,
             grad=derivative is not None and derivative is not _zeros_grad)
 
 
@@ -181,9 +188,50 @@ elementwise("relu", _same("relu", False), ref=lambda x: np.maximum(x, 0), dtypes
             derivative=lambda n, g: (g * (n.out() > 0).to(g._dtype),))
 elementwise("erf", _to_float("erf"), ref=_erf_ref, saves="input",
             derivative=lambda n, g: (g * (2 / math.sqrt(math.pi)) * (-n.inputs[0] ** 2).exp(),))
-for _name in ("floor", "ceil", "round", "trunc"):
+for _name in ("floor", "ceil", "trunc"):
     elementwise(_name, _same(_name, False), ref=getattr(np, _name), derivative=_zeros_grad,
                 dtypes=_NO_BOOL, domain="nonint")
+
+
+def _with_decimals(prim, prim_):
+    """round(input, *, decimals=0): half to even, at `decimals` decimal places."""
+    def round(input, *, decimals=0):
+        """Round half to even; with `decimals`, to that many decimal places (negative: to
+        tens, hundreds, ...), as round(x * 10**decimals) / 10**decimals.
+
+        Example:
+            >>> import plugtorch
+            >>> plugtorch.round(plugtorch.tensor([2.5, 0.125, 1234.5]), decimals=2)
+            tensor([2.5000e+00, 1.2000e-01, 1.2345e+03])
+        """
+        if decimals == 0:
+            return prim(input)
+        if not isinstance(decimals, int) or isinstance(decimals, bool):
+            raise TypeError(f"round(): argument 'decimals' must be int, not "
+                            f"{type(decimals).__name__}")
+        if isinstance(input, Tensor) and input._dtype.kind != 2:
+            raise NotImplementedError(f"round: decimals={decimals} is not implemented for "
+                                      f"{input._dtype.name} tensors")
+        scale = 10.0 ** (decimals if decimals > 0 else -decimals)   # (abs is the op here)
+        return prim(input * scale) / scale if decimals > 0 else prim(input / scale) * scale
+
+    def round_(self, *, decimals=0):
+        if decimals == 0:
+            return prim_(self)
+        C.check_inplace("round_", self)
+        return self.copy_(round(self, decimals=decimals))
+    return round, round_
+
+
+def _decimals_samples(dtype, rng):
+    if dtype.kind != 2:
+        return []
+    x = S.array((3, 4), dtype, rng, "nonint") * 10
+    return [Sample(x, decimals=d, name=f"decimals={d}") for d in (1, 2, -1)]
+
+
+elementwise("round", _same("round", False), ref=np.round, derivative=_zeros_grad,
+            dtypes=_NO_BOOL, domain="nonint", public=_with_decimals, samples=_decimals_samples)
 elementwise("reciprocal", _to_float("reciprocal"), ref=lambda x: 1 / x, saves="output",
             derivative=lambda n, g: (-g * n.out() ** 2,), domain="nonzero")
 elementwise("logical_not", _to_bool("logical_not"), ref=np.logical_not)
@@ -194,7 +242,8 @@ elementwise("bitwise_not", _integral("bitwise_not"), ref=np.invert,
             dtypes=(D.bool,) + D.INTEGRAL)
 absolute = abs
 negative = neg
-__all__ += ["absolute", "negative"]
+fix, fix_ = trunc, trunc_   # noqa: F821  (defined by elementwise above)
+__all__ += ["absolute", "negative", "fix"]
 
 
 

@@ -206,6 +206,8 @@ def flip(input, dims):
     """Reverse the order of entries along each of dims (a copy, as in PyTorch)."""
     x = input
     dims = C.wrap_dims("flip", dims, len(x._shape))
+    if not x._shape:                # a 0-d tensor: dim 0 or -1 names the tensor itself
+        dims = ()
     out = x
     for d in dims:
         n = x._shape[d]
@@ -235,6 +237,8 @@ def roll(input, shifts, dims=None):
     if len(shifts) != len(dims):
         raise RuntimeError(f"roll(): shifts and dimensions must align. shifts: {len(shifts)}, "
                            f"dims: {len(dims)}")
+    if not x._shape:
+        raise IndexError(f"roll: Dimension specified as {dims[0]} but tensor has no dimensions")
     out = x
     for s, dim in zip(shifts, dims):
         d = x._wrap_dim(dim, "roll")

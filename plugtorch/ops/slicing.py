@@ -139,9 +139,11 @@ def split(tensor, split_size_or_sections, dim=0):
 def chunk(input, chunks, dim=0):
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    n = input._shape[input._wrap_dim(dim, "chunk")]
-    size = -(-n // chunks) if n else 1
-    return split(input, size, dim)
+    d = input._wrap_dim(dim, "chunk")
+    n = input._shape[d]
+    if n == 0:          # an empty dim gives `chunks` empty pieces, as PyTorch
+        return tuple(narrow(input, d, 0, 0) for _ in range(chunks))
+    return split(input, -(-n // chunks), dim)
 
 
 def diagonal(input, offset=0, dim1=0, dim2=1):

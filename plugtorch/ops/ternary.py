@@ -75,7 +75,11 @@ def lerp(input, end, weight):
                            f"{end._dtype.name}")
     if input._dtype.kind != 2:
         raise TypeError(f"lerp: not implemented for {input._dtype.name} (floating point only)")
-    return input + weight * (end - input)
+    # two-sided, as PyTorch: exact at both ends, and the same inf/NaN for infinite operands
+    diff = end - input
+    if not isinstance(weight, Tensor):
+        return input + weight * diff if abs(weight) < 0.5 else end - diff * (1 - weight)
+    return where(weight.abs() < 0.5, input + weight * diff, end - diff * (1 - weight))
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):

@@ -223,8 +223,15 @@ def movedim(input, source, destination):
     n = len(input._shape)
     src = [source] if isinstance(source, int) else list(source)
     dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) "
+                           f"should contain the same number of dims as destination ({dst} dims)")
     src = [input._wrap_dim(s, "movedim") for s in src]
     dst = [input._wrap_dim(d, "movedim") for d in dst]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in source ({src}) or destination ({dst})")
+    if n == 0:                 # a 0-d tensor: dim 0 or -1 names the tensor itself
+        return permute(input, ())
     order = [None] * n
     for s, d in zip(src, dst):
         order[d] = s
@@ -315,9 +322,7 @@ def contiguous(self, memory_format=None):
 def detach(input):
     """A tensor sharing storage (and version counter) with input, outside the graph."""
     x = input
-    d = _wrap(x._storage, x._shape, x._stride, x._offset)
-    d._base = x._base
-    return d
+    return _wrap(x._storage, x._shape, x._stride, x._offset)
 
 
 def detach_(self):

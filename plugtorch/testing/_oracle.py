@@ -70,9 +70,10 @@ _INTEGER_INPUTS = {
                      "binary_cross_entropy_with_logits", "fold", "huber_loss", "logsigmoid",
                      "max_pool1d", "nll_loss", "smooth_l1_loss", "unfold"), ("int64",)),
     **dict.fromkeys(("celu", "elu", "gelu", "glu", "hardsigmoid", "hardswish", "interpolate",
-                     "kl_div", "leaky_relu", "mish", "prelu", "selu", "silu", "softplus",
+                     "leaky_relu", "mish", "prelu", "selu", "silu", "softplus",
                      "upsample_nearest"), ("bool", "int64")),
-    **dict.fromkeys(("hardtanh", "pad", "relu6", "tanhshrink", "threshold"), ("bool",)),
+    **dict.fromkeys(("hardtanh", "pad", "relu6", "threshold"), ("bool",)),
+    "kl_div": ("int64",),
 }
 
 # op name -> the known differences from PyTorch (a Known or a tuple of them). Anything not

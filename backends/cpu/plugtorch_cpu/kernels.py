@@ -113,12 +113,16 @@ for _n, _f in _UNARY.items():
     KERNELS[_n] = _make_unary(_f)
 
 
-def _int_floor_divide(a, b, out):
-    np.floor_divide(a, b, out=out)
-
-
-def _pow(a, b, out):
-    np.power(a, b, out=out)
+def _power(a, b, out, casting="same_kind"):
+    # the contract: integer a ** b for b < 0 is 1 for a == 1, +-1 for a == -1, else 0
+    if out.dtype.kind == "f" or not np.any(np.less(b, 0)):
+        return np.power(a, b, out=out, casting=casting)
+    neg = np.less(b, 0)
+    r = np.power(a, np.where(neg, 0, b))
+    odd = np.bitwise_and(b, 1).astype(bool)
+    small = np.where(np.equal(a, 1) | (np.equal(a, -1) & ~odd), 1,
+                     np.where(np.equal(a, -1), -1, 0))
+    np.copyto(out, np.where(neg, small, r), casting="unsafe")
 
 
 def _divide(a, b, out, casting="same_kind"):
@@ -131,7 +135,7 @@ def _divide(a, b, out, casting="same_kind"):
 _BINARY = {
     "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": _divide,
     "floor_divide": np.floor_divide, "remainder": np.remainder, "fmod": np.fmod,
-    "pow": np.power,
+    "pow": _power,
     "maximum": np.maximum, "minimum": np.minimum, "atan2": np.arctan2, "eq": np.equal,
     "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
     "ge": np.greater_equal, "logical_and": np.logical_and, "logical_or": np.logical_or,
@@ -209,7 +213,10 @@ def _arange(out, start, step):
 def _reduction(ufunc, accumulate_in_out_dtype):
     def k(out, x, dims):
         o = _v(out)
-        if accumulate_in_out_dtype:      # sum/prod of ints accumulate in int64
+        if accumulate_in_out_dtype and o.dtype == np.float16:     # float16 adds up in float32
+            np.copyto(o, ufunc.reduce(_v(x), axis=dims, keepdims=True, dtype=np.float32),
+                      casting="unsafe")
+        elif accumulate_in_out_dtype:      # sum/prod of ints accumulate in int64
             ufunc.reduce(_v(x), axis=dims, keepdims=True, out=o, dtype=o.dtype)
         else:
             ufunc.reduce(_v(x), axis=dims, keepdims=True, out=o)
@@ -239,7 +246,10 @@ KERNELS["argmin"] = _arg(np.argmin)
 @kernel("cumsum")
 def _cumsum(out, x, dim):
     o = _v(out)
-    np.cumsum(_v(x), axis=dim, dtype=o.dtype, out=o)
+    if o.dtype == np.float16:          # a running float16 sum stalls at 2048: add in float32
+        np.copyto(o, np.cumsum(_v(x), axis=dim, dtype=np.float32), casting="unsafe")
+    else:
+        np.cumsum(_v(x), axis=dim, dtype=o.dtype, out=o)
 
 
 @kernel("bmm")

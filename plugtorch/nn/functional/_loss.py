@@ -6,8 +6,9 @@ nll_loss and cross_entropy read no value back to the host, so a training step on
 stays asynchronous. Picking the log-probability of each target class is one `gather`
 primitive (`_pick`), not the public `gather`, whose range check reads the index values.
 The target is clamped into [0, C) on the device before the kernel runs, so no kernel reads
-out of bounds; a target that is neither in range nor `ignore_index` makes its loss NaN (the
-device-side counterpart of PyTorch's "Target 7 is out of bounds." error) instead of raising.
+out of bounds; a target that is neither in range nor `ignore_index` raises PyTorch's
+IndexError ("Target 7 is out of bounds.") -- at once on the host, and on a device at the next
+host read, as the deferred index checks do (its loss is NaN until then).
 binary_cross_entropy likewise does not check that its input lies in [0, 1].
 """
 import math
@@ -218,6 +219,7 @@ def _nll_parts(input, target, weight, ignore_index, cdim):
         t = t.reshape(()) if len(input._shape) == 1 else t
         ignored = t == ignore_index
         valid = (t >= 0) & (t < nc)
+        _check_targets(t, valid | ignored)
         safe = where(valid, t, 0)
     loss = -_pick(input, cdim, safe.unsqueeze(cdim)).squeeze(cdim)
     w = None
@@ -229,6 +231,28 @@ def _nll_parts(input, target, weight, ignore_index, cdim):
     # out-of-range targets poison their loss instead of raising (no host read)
     loss = where(valid | ignored, loss, math.nan)
     return loss, w, ignored
+
+
+def _check_targets(t, ok):
+    """IndexError for the first target that is neither a class nor ignore_index, as PyTorch:
+    at once on the host, at the next host read on a device (the loss is NaN meanwhile)."""
+    if not numel_of(t._shape):
+        return
+    if t._storage.backend.host_memory:
+        okn = ok.numpy()
+        if not okn.all():
+            bad = t.numpy()[~okn].reshape(-1)[0]
+            raise IndexError(f"Target {int(bad)} is out of bounds.")
+        return
+    bad = (~ok).reshape(-1)
+    first = bad.to(D.uint8).argmax().reshape(1)          # the first bad target, or 0
+    flag = bad.any().reshape(1).to(D.int64)
+
+    def check(v):
+        if v[0]:
+            raise IndexError(f"Target {int(v[1])} is out of bounds.")
+    from ...ops.shape_ops import cat
+    C.check_values(cat([flag, _pick(t.reshape(-1), 0, first)]), check)
 
 
 def _nll_reduce(loss, w, ignored, reduction):
@@ -253,7 +277,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         ignore_index: targets with this value contribute 0 and are left out of the mean.
         reduction: 'none' | 'mean' (divided by the summed weight of the kept targets) | 'sum'.
 
-    An out-of-range target gives a NaN loss (NOTE [asynchronous class-index losses]).
+    An out-of-range target raises IndexError (NOTE [asynchronous class-index losses]).
 
     Example:
         >>> import plugtorch

@@ -231,16 +231,24 @@ def _assert_no_host_transfers(like):
     assert plugtorch.debug.transfers(name) == 0, plugtorch.debug.counters()
 
 
-def test_out_of_range_target_gives_nan_without_host_reads(device):
-    # NOTE [asynchronous class-index losses]: no range check reads the target back
-    x = _t(np.zeros((2, 3)), device, grad=True)
-    t = _t([0, 7], device)
-    plugtorch.debug.reset_counters()
-    loss = F.cross_entropy(x, t, reduction="none")
-    loss.sum().backward()
-    _assert_no_host_transfers(t)
-    out = to_host(loss)
-    assert np.isclose(out[0], np.log(3)) and np.isnan(out[1])
+@pytest.mark.parametrize("loss_fn, bad", [
+    (lambda x, t: F.cross_entropy(x, t, reduction="none"), -1),
+    (lambda x, t: F.nll_loss(x.log_softmax(1), t), -1),
+    (lambda x, t: F.cross_entropy(x, t, ignore_index=-1), 7),
+], ids=["cross_entropy", "nll_loss", "ignore_index"])
+def test_out_of_range_target_raises_index_error(device, loss_fn, bad):
+    """PyTorch's IndexError naming the first bad target (ignore_index is not one): at once on
+    the host; on a device at the next host read, with no host read before it (NOTE
+    [asynchronous class-index losses])."""
+    x = _t(np.zeros((3, 3)), device, grad=True)
+    t = _t([0, -1, 7], device)
+    with pytest.raises(IndexError, match=f"Target {bad} is out of bounds"):
+        plugtorch.debug.reset_counters()
+        loss = loss_fn(x, t)
+        _assert_no_host_transfers(t)
+        to_host(loss)
+    ok = loss_fn(x, _t([0, 2, 1], device))
+    assert np.isfinite(to_host(ok)).all()
 
 
 def test_training_step_loss_reads_nothing_back(device):
