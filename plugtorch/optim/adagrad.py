@@ -1,5 +1,4 @@
 """Adagrad: per-coordinate learning rates from the accumulated squared gradients."""
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, _addcdiv_, _addcmul_, _check_compat, _cpu_step, _next_step
 
 __all__ = ["Adagrad", "adagrad"]
@@ -71,21 +70,10 @@ class Adagrad(Optimizer):
         state["sum"] = p.new_full(p.shape, group["initial_accumulator_value"])
         return state
 
-    def step(self, closure=None):
-        """Perform one optimization step.
-
-        Args:
-            closure (callable, optional): re-evaluates the model and returns the loss.
-        """
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                # a group added after construction gets its state on first use
-                params, states = self._params_with_state(group)
-                adagrad(params, [p.grad for p in params], states, lr=group["lr"],
-                        weight_decay=group["weight_decay"], lr_decay=group["lr_decay"],
-                        eps=group["eps"], maximize=group["maximize"])
-        return loss
+    def _update(self, group, params, states):
+        adagrad(params, [p.grad for p in params], states, lr=group["lr"],
+                weight_decay=group["weight_decay"], lr_decay=group["lr_decay"],
+                eps=group["eps"], maximize=group["maximize"])
 
 
 def adagrad(params, grads, states, *, lr, weight_decay, lr_decay, eps, maximize):

@@ -1,5 +1,4 @@
 """Adamax: Adam with the infinity norm in place of the second moment."""
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, _addcdiv_, _check_compat, _cpu_step, _lerp_, _next_step
 
 __all__ = ["Adamax", "adamax"]
@@ -48,21 +47,11 @@ class Adamax(Optimizer):
                         capturable=capturable)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Perform one optimization step.
-
-        Args:
-            closure (callable, optional): re-evaluates the model and returns the loss.
-        """
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                params, states = self._params_with_state(group)
-                beta1, beta2 = group["betas"]
-                adamax(params, [p.grad for p in params], states, lr=group["lr"], beta1=beta1,
-                       beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
-                       maximize=group["maximize"])
-        return loss
+    def _update(self, group, params, states):
+        beta1, beta2 = group["betas"]
+        adamax(params, [p.grad for p in params], states, lr=group["lr"], beta1=beta1,
+               beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+               maximize=group["maximize"])
 
     def _init_state(self, p, group):
         state = self.state[p]

@@ -1,5 +1,4 @@
 """ASGD: averaged stochastic gradient descent."""
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, _check_compat, _cpu_step, _next_step
 
 __all__ = ["ASGD", "asgd"]
@@ -59,20 +58,10 @@ class ASGD(Optimizer):
                         capturable=capturable)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Perform one optimization step.
-
-        Args:
-            closure (callable, optional): re-evaluates the model and returns the loss.
-        """
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                params, states = self._params_with_state(group)
-                asgd(params, [p.grad for p in params], states, lr=group["lr"],
-                     lambd=group["lambd"], alpha=group["alpha"], t0=group["t0"],
-                     weight_decay=group["weight_decay"], maximize=group["maximize"])
-        return loss
+    def _update(self, group, params, states):
+        asgd(params, [p.grad for p in params], states, lr=group["lr"],
+             lambd=group["lambd"], alpha=group["alpha"], t0=group["t0"],
+             weight_decay=group["weight_decay"], maximize=group["maximize"])
 
     def _init_state(self, p, group):
         state = self.state[p]

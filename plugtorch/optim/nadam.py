@@ -1,5 +1,4 @@
 """NAdam: Adam with Nesterov momentum (and a decaying momentum schedule)."""
-from ..autograd.grad_mode import no_grad
 from .adamax import _check_adam_like
 from .optimizer import Optimizer, _addcdiv_, _addcmul_, _check_compat, _cpu_step, _lerp_, \
     _next_step
@@ -65,22 +64,12 @@ class NAdam(Optimizer):
                         foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Perform one optimization step.
-
-        Args:
-            closure (callable, optional): re-evaluates the model and returns the loss.
-        """
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                params, states = self._params_with_state(group)
-                beta1, beta2 = group["betas"]
-                nadam(params, [p.grad for p in params], states, lr=group["lr"], beta1=beta1,
-                      beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
-                      momentum_decay=group["momentum_decay"], maximize=group["maximize"],
-                      decoupled_weight_decay=group["decoupled_weight_decay"])
-        return loss
+    def _update(self, group, params, states):
+        beta1, beta2 = group["betas"]
+        nadam(params, [p.grad for p in params], states, lr=group["lr"], beta1=beta1,
+              beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+              momentum_decay=group["momentum_decay"], maximize=group["maximize"],
+              decoupled_weight_decay=group["decoupled_weight_decay"])
 
     def _init_state(self, p, group):
         state = self.state[p]

@@ -21,7 +21,7 @@ from collections import defaultdict
 from itertools import chain
 
 from .._tensor import Tensor
-from ..autograd.grad_mode import enable_grad
+from ..autograd.grad_mode import enable_grad, no_grad
 
 __all__ = ["Optimizer", "required"]
 
@@ -196,13 +196,27 @@ class Optimizer:
                         g.requires_grad_(False)
                     g.zero_()
 
+    @_wrap_step
     def step(self, closure=None):
-        """Perform one optimization step; subclasses implement it.
+        """Perform one optimization step.
 
         Args:
             closure (callable, optional): re-evaluates the model and returns the loss;
                 it runs with gradients enabled.
+
+        Returns the closure's loss (None without one). Each parameter group's parameters
+        that have a gradient are updated by the subclass's `_update` (a subclass whose step
+        works differently, as LBFGS, overrides `step` itself).
         """
+        loss = self._closure_loss(closure)
+        with no_grad():
+            for group in self.param_groups:
+                params, states = self._params_with_state(group)
+                self._update(group, params, states)
+        return loss
+
+    def _update(self, group, params, states):
+        """Update `params` (those of `group` with a gradient) given their state dicts."""
         raise NotImplementedError
 
     def _closure_loss(self, closure):

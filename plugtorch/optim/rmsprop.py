@@ -1,5 +1,4 @@
 """RMSprop: gradients scaled by a running root-mean-square, optionally centered."""
-from ..autograd.grad_mode import no_grad
 from .optimizer import Optimizer, _addcdiv_, _addcmul_, _check_compat, _cpu_step, _lerp_
 
 __all__ = ["RMSprop", "rmsprop"]
@@ -62,21 +61,11 @@ class RMSprop(Optimizer):
                         maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Perform one optimization step.
-
-        Args:
-            closure (callable, optional): re-evaluates the model and returns the loss.
-        """
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                params, states = self._params_with_state(group)
-                rmsprop(params, [p.grad for p in params], states, lr=group["lr"],
-                        alpha=group["alpha"], eps=group["eps"],
-                        weight_decay=group["weight_decay"], momentum=group["momentum"],
-                        centered=group["centered"], maximize=group["maximize"])
-        return loss
+    def _update(self, group, params, states):
+        rmsprop(params, [p.grad for p in params], states, lr=group["lr"],
+                alpha=group["alpha"], eps=group["eps"],
+                weight_decay=group["weight_decay"], momentum=group["momentum"],
+                centered=group["centered"], maximize=group["maximize"])
 
     def _init_state(self, p, group):
         # lazy (on a parameter's first step): a parameter may never receive a gradient

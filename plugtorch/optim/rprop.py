@@ -1,5 +1,4 @@
 """Rprop: resilient backpropagation (sign-based steps with adaptive per-entry sizes)."""
-from ..autograd.grad_mode import no_grad
 from ..ops.binary import where
 from .optimizer import Optimizer, _check_compat, _cpu_step
 
@@ -56,22 +55,12 @@ class Rprop(Optimizer):
                         capturable=capturable)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Perform one optimization step.
-
-        Args:
-            closure (callable, optional): re-evaluates the model and returns the loss.
-        """
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                params, states = self._params_with_state(group)
-                etaminus, etaplus = group["etas"]
-                step_size_min, step_size_max = group["step_sizes"]
-                rprop(params, [p.grad for p in params], states, etaminus=etaminus,
-                      etaplus=etaplus, step_size_min=step_size_min,
-                      step_size_max=step_size_max, maximize=group["maximize"])
-        return loss
+    def _update(self, group, params, states):
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        rprop(params, [p.grad for p in params], states, etaminus=etaminus,
+              etaplus=etaplus, step_size_min=step_size_min,
+              step_size_max=step_size_max, maximize=group["maximize"])
 
     def _init_state(self, p, group):
         state = self.state[p]

@@ -1,5 +1,4 @@
 """SparseAdam: Adam that moves only the entries a gradient touches."""
-from ..autograd.grad_mode import no_grad
 from ..ops.binary import where
 from .adamax import _check_adam_like
 from .optimizer import Optimizer
@@ -59,21 +58,11 @@ class SparseAdam(Optimizer):
         defaults = dict(lr=lr, betas=betas, eps=eps, maximize=maximize)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Perform one optimization step.
-
-        Args:
-            closure (callable, optional): re-evaluates the model and returns the loss.
-        """
-        loss = self._closure_loss(closure)
-        with no_grad():
-            for group in self.param_groups:
-                params, states = self._params_with_state(group)
-                beta1, beta2 = group["betas"]
-                sparse_adam(params, [p.grad for p in params], states, lr=group["lr"],
-                            beta1=beta1, beta2=beta2, eps=group["eps"],
-                            maximize=group.get("maximize", False))
-        return loss
+    def _update(self, group, params, states):
+        beta1, beta2 = group["betas"]
+        sparse_adam(params, [p.grad for p in params], states, lr=group["lr"],
+                    beta1=beta1, beta2=beta2, eps=group["eps"],
+                    maximize=group.get("maximize", False))
 
     def _init_state(self, p, group):
         state = self.state[p]
