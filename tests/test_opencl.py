@@ -344,7 +344,7 @@ def test_unreadable_signature_is_a_build_error():
 
 
 def test_scalar_args_round_and_wrap_as_the_cpu():
-    from plugtorch_opencl.cl_source import scalar_arg
+    from plugtorch_kernels.args import scalar_arg
     assert scalar_arg(1e300, pt.float32) == np.inf
     assert scalar_arg(0.1, pt.float32) == float(np.float32(0.1))
     assert scalar_arg(300, pt.uint8) == 44 and scalar_arg(200, pt.int8) == -56

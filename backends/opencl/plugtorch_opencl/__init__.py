@@ -1,4 +1,4 @@
-"""The OpenCL backend: cl buffers as storage, kernels generated from OpenCL C templates.
+"""The OpenCL backend: cl buffers as storage, kernels from the shared kernel library.
 
 Found through the ``plugtorch.backends`` entry point like any outside backend. pyopencl is
 imported only when the backend starts, so a machine without it lists "opencl" as

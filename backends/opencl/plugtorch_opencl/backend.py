@@ -3,7 +3,8 @@
 Every device of every OpenCL platform pyopencl sees is one plugtorch device, `opencl:0`,
 `opencl:1`, … in platform order; the default device follows `PYOPENCL_CTX` when it is set
 ("<platform>:<device>", "<platform>" or part of a device name). Each device gets its own
-context, in-order queue and memory pool (runtime.Runtime), created on first use. Storage
+context, in-order queue and memory pool (runtime.Runtime, the pyopencl implementation of
+the kernel library's Runtime protocol), created on first use. Storage
 is a cl buffer from the pool; work is only enqueued, and the host waits only in
 `to_numpy` and `synchronize`.
 """
@@ -17,7 +18,7 @@ from plugtorch.backends import (Backend, UNARY, BINARY, buffer, device_index, dt
                                 is_contiguous, new_tensor, offset, shape)
 
 # float16 is stored as half and computed in float on every device, with or without
-# cl_khr_fp16 (NOTE [float16 storage] in cl_source.py)
+# cl_khr_fp16 (NOTE [float16 storage] in plugtorch_kernels/cl_source.py)
 _BASE_DTYPES = (plugtorch.bool, plugtorch.uint8, plugtorch.int8, plugtorch.int16, plugtorch.int32,
                 plugtorch.int64, plugtorch.float16, plugtorch.float32)
 
@@ -38,6 +39,11 @@ def _cannot_compile(cl, device):
     except Exception as e:      # a build failure, or a device that cannot make a context
         lines = [ln.strip() for ln in str(e).splitlines() if "error" in ln.lower()]
         return (lines[-1] if lines else f"{type(e).__name__}: {e}")[:200]
+
+
+def _is_accelerator(device):
+    import pyopencl as cl
+    return not device.type & cl.device_type.CPU
 
 
 class _Runtimes(dict):
@@ -96,6 +102,10 @@ class OpenCLBackend(Backend):
         if exts and all("cl_khr_fp64" in e for e in exts):
             dts.add(plugtorch.float64)
         self.dtypes = frozenset(dts)
+        # an accelerator (for plugtorch.accelerator) when the default device is not a CPU:
+        # PoCL's CPU device computes on the host cores, a GPU does not
+        self.accelerator = bool(self.devices) and _is_accelerator(
+            self.devices[self.default_index()])
         self.kernels = self._make_kernels() if not self._error else {}
 
     def _make_kernels(self):
@@ -137,7 +147,7 @@ class OpenCLBackend(Backend):
         return 0
 
     def empty(self, numel, dtype, index):
-        return self.runtimes[index].alloc(numel * dtype.itemsize)
+        return self.runtimes[index].allocate(numel * dtype.itemsize)
 
     def from_numpy(self, array, index):
         # copy on the host first: the upload is asynchronous and the caller may change
@@ -158,7 +168,7 @@ class OpenCLBackend(Backend):
 
     def synchronize(self, index):
         if index in self.runtimes:
-            self.runtimes[index].finish()
+            self.runtimes[index].synchronize()
 
     def describe(self):
         out = []

@@ -1,10 +1,9 @@
-"""Elementwise kernels: unary, binary, where, copy (with casts), fill, arange.
+"""Elementwise launchers: unary, binary, where, copy (with casts), fill, arange.
 
-One template serves them all: an output and up to three operands, each a tensor or a scalar
-passed by value. A program holds two kernels, `k_c` for the contiguous fast path (one
-index, an offset per operand) and `k_s` for strided operands (shape and strides as struct
-arguments, see cl_source.HEADER). Programs are keyed by (op, output dtype, operand dtypes,
-operand kinds); see NOTE [program cache] in runtime.py.
+The sources and launch plans are the kernel library's (plugtorch_kernels.elementwise,
+NOTE [elementwise launch plans] in plugtorch_kernels/geometry.py); programs are the
+registry's keys ("unary", name, dtype, output dtype), ("binary", ...), ... and every
+launch goes through the Runtime protocol.
 """
 import itertools
 import struct
@@ -13,112 +12,20 @@ import plugtorch
 from plugtorch import Tensor
 from plugtorch.backends import buffer, device_index, dtype, is_tensor, offset, shape, strides
 
-from .cl_source import CTYPE, VTYPE, preamble, cast, load, store, scalar_arg
-from .cl_source import MAXD
-from .geometry import merge, dims_struct, geo_struct, fits
-from .runtime import LOCAL_SIZE
-from . import ops_table
+from plugtorch_kernels.args import dims_struct, geo_struct, scalar_arg
+from plugtorch_kernels.cl_source import MAXD
+from plugtorch_kernels.geometry import elementwise_plan
+from plugtorch_kernels.tuning import LOCAL
 
-_TEMPLATE = r"""
-#define T %(T)s
-%(helpers)s
-KERNEL void k_c(GLOBAL %(OT)s* out, long oo%(cparams)s, long n) {
-    long i = GID(0);
-    if (i >= n) return;
-%(cloads)s
-    %(cstore)s;
-}
-KERNEL void k_s(GLOBAL %(OT)s* out, geo_t go%(sparams)s, dims_t shape, int nd, long n) {
-    long i = GID(0);
-    if (i >= n) return;
-    long qo = go.off%(offs)s;
-    /* the coordinates of i, computed once for every operand; 32-bit division (several
-       times cheaper than 64-bit) whenever the element count allows it */
-    if (n <= 0x7fffffffL) {
-        uint r = (uint)i;
-        for (int d = nd - 1; d > 0; --d) {
-            uint len = (uint)shape.n[d], c = r %% len;
-            r /= len;
-            qo += (long)c * go.s[d]%(steps)s;
-        }
-        qo += (long)r * go.s[0]%(last)s;
-    } else {
-        long r = i;
-        for (int d = nd - 1; d > 0; --d) {
-            long len = shape.n[d], c = r %% len;
-            r /= len;
-            qo += c * go.s[d]%(steps)s;
-        }
-        qo += r * go.s[0]%(last)s;
-    }
-%(sloads)s
-    %(sstore)s;
-}
-"""
-
-
-def source(expr, edt, odt, idts, kinds, tdt, helpers=""):
-    """Kernel source computing `expr` (of dtype edt) from operands x0.. into dtype odt."""
-    cp, cl, sp, sl = [], [], [], []
-    offs, steps, last = [], [], []
-    for k, (dt, kind) in enumerate(zip(idts, kinds)):
-        c, v = CTYPE[dt], VTYPE[dt]
-        if kind == "s":
-            cp.append(f", {v} s{k}")
-            sp.append(f", {v} s{k}")
-            cl.append(f"    {v} x{k} = s{k};")
-            sl.append(f"    {v} x{k} = s{k};")
-        else:
-            cp.append(f", GLOBAL const {c}* p{k}, long o{k}")
-            sp.append(f", GLOBAL const {c}* p{k}, geo_t g{k}")
-            cl.append(f"    {v} x{k} = {load(dt, f'p{k}', f'o{k} + i')};")
-            sl.append(f"    {v} x{k} = {load(dt, f'p{k}', f'q{k}')};")
-            offs.append(f", q{k} = g{k}.off")
-            steps.append(f"; q{k} += (long)c * g{k}.s[d]")
-            last.append(f"; q{k} += (long)r * g{k}.s[0]")
-    value = cast(expr, edt, odt)
-    return preamble(odt, tdt, *idts) + _TEMPLATE % {
-        "T": VTYPE[tdt], "OT": CTYPE[odt], "helpers": helpers,
-        "cstore": store(odt, "out", "oo + i", value), "sstore": store(odt, "out", "qo", value),
-        "cparams": "".join(cp), "sparams": "".join(sp), "cloads": "\n".join(cl),
-        "sloads": "\n".join(sl), "offs": "".join(offs), "steps": "".join(steps),
-        "last": "".join(last)}
-
-
-# NOTE [elementwise launch plans]
-# A launch's geometry depends only on the output shape and the operands' strides, and a
-# program runs the same few shapes over and over, so the merged geometry is computed once
-# per (shape, strides) and kept as a plan: ("c", n, global size) for the contiguous kernel,
-# or ("s", n, global size, [packed strides per tensor operand], packed dims, nd) for the
-# strided one (an operand's geo_t is its packed offset followed by those stride bytes), or
-# ("x", shp, sts) when more than MAXD merged dims remain (_split). Offsets are not part of
-# the key. The global size is n rounded up to LOCAL_SIZE (NOTE [launch geometry]), the same
-# on every device.
 _PLANS = {}
 _Q = struct.Struct("q").pack
-
-
-def _plan(oshape, ostrides):
-    n = 1
-    for s in oshape:
-        n *= s
-    shp, sts = merge(oshape, ostrides)
-    if n == 0:
-        return (None, 0)
-    g = ((n + LOCAL_SIZE - 1) // LOCAL_SIZE * LOCAL_SIZE,)
-    if len(shp) <= 1 and all(not s or s[0] == 1 for s in sts):
-        return ("c", n, g)
-    if not fits(shp):
-        return ("x", shp, sts)
-    return ("s", n, g, [geo_struct(0, st)[8:] for st in sts], dims_struct(shp), len(shp))
 
 
 def _new_plan(key):
     if len(_PLANS) > 4096:
         _PLANS.clear()
-    plan = _PLANS[key] = _plan(key[0], key[1:])
+    plan = _PLANS[key] = elementwise_plan(key[0], key[1:])
     return plan
-
 
 def run1(rt, ks, out, x):
     """run() with one tensor operand (unary ops, copy), spelled out: the hot path."""
@@ -126,11 +33,11 @@ def run1(rt, ks, out, x):
     plan = _PLANS.get(key) or _new_plan(key)
     kind = plan[0]
     if kind == "c":
-        ks["k_c"](rt.queue, plan[2], rt.local, buffer(out), offset(out), buffer(x), offset(x),
+        rt.launch(ks["k_c"], plan[2], LOCAL, buffer(out), offset(out), buffer(x), offset(x),
                   plan[1])
     elif kind == "s":
         _, n, g, sts, dims, nd = plan
-        ks["k_s"](rt.queue, g, rt.local, buffer(out), _Q(offset(out)) + sts[0], buffer(x),
+        rt.launch(ks["k_s"], g, LOCAL, buffer(out), _Q(offset(out)) + sts[0], buffer(x),
                   _Q(offset(x)) + sts[1], dims, nd, n)
     elif kind == "x":
         _split(rt, ks, out, (x,), plan[1], plan[2])
@@ -142,11 +49,11 @@ def run2(rt, ks, out, a, b):
     plan = _PLANS.get(key) or _new_plan(key)
     kind = plan[0]
     if kind == "c":
-        ks["k_c"](rt.queue, plan[2], rt.local, buffer(out), offset(out), buffer(a), offset(a),
+        rt.launch(ks["k_c"], plan[2], LOCAL, buffer(out), offset(out), buffer(a), offset(a),
                   buffer(b), offset(b), plan[1])
     elif kind == "s":
         _, n, g, sts, dims, nd = plan
-        ks["k_s"](rt.queue, g, rt.local, buffer(out), _Q(offset(out)) + sts[0], buffer(a),
+        rt.launch(ks["k_s"], g, LOCAL, buffer(out), _Q(offset(out)) + sts[0], buffer(a),
                   _Q(offset(a)) + sts[1], buffer(b), _Q(offset(b)) + sts[2], dims, nd, n)
     elif kind == "x":
         _split(rt, ks, out, (a, b), plan[1], plan[2])
@@ -171,7 +78,7 @@ def run(rt, ks, out, operands, kinds):
             else:
                 args.append(o)
         args.append(n)
-        ks["k_c"](rt.queue, plan[2], rt.local, *args)
+        rt.launch(ks["k_c"], plan[2], LOCAL, *args)
     elif kind == "s":
         _, n, g, sts, dims, nd = plan
         args = [buffer(out), _Q(offset(out)) + sts[0]]
@@ -183,7 +90,7 @@ def run(rt, ks, out, operands, kinds):
             else:
                 args.append(o)
         args += (dims, nd, n)
-        ks["k_s"](rt.queue, g, rt.local, *args)
+        rt.launch(ks["k_s"], g, LOCAL, *args)
     elif kind == "x":
         _split(rt, ks, out, operands, plan[1], plan[2])
 
@@ -208,7 +115,7 @@ def _split(rt, ks, out, operands, shp, sts):
                 k += 1
             else:
                 args.append(o)
-        rt.launch(ks["k_s"], n, *args, dims_struct(tail), len(tail), n)
+        rt.launch_n(ks["k_s"], n, *args, dims_struct(tail), len(tail), n)
 
 
 # ----------------------------------------------------------------------------- primitives
@@ -221,12 +128,7 @@ def make_unary(backend, name):
         rt = runtimes[0] if one else runtimes[device_index(out)]
         dt, odt = dtype(x), dtype(out)
         key = ("unary", name, dt, odt)
-        ks = rt.programs.get(key)
-        if ks is None:
-            def make():
-                expr, edt = ops_table.unary_expr(name, dt)
-                return source(expr, edt, odt, (dt,), "t", dt)
-            ks = rt.kernels(key, make, f"{name} ({dt.name})")
+        ks = rt.programs.get(key) or rt.program(key)
         run1(rt, ks, out, x)
     kernel.__name__ = name
     return kernel
@@ -243,12 +145,7 @@ def make_binary(backend, name):
         odt = dtype(out)
         kinds = _KINDS[ta, tb]
         key = ("binary", name, dt, odt, kinds)
-        ks = rt.programs.get(key)
-        if ks is None:
-            def make():
-                expr, edt, helpers = ops_table.binary_expr(name, dt, VTYPE[dt])
-                return source(expr, edt, odt, (dt, dt), kinds, dt, helpers)
-            ks = rt.kernels(key, make, f"{name} ({dt.name})")
+        ks = rt.programs.get(key) or rt.program(key)
         if ta and tb:
             run2(rt, ks, out, a, b)
             return
@@ -277,8 +174,7 @@ def make_where(backend):
                 ops.append(scalar_arg(v, dt))
                 kinds += "s"
         key = ("where", dt, kinds)
-        ks = rt.kernels(key, lambda: source("(x0 ? x1 : x2)", dt, dt, (plugtorch.bool, dt, dt),
-                                            kinds, dt), f"where ({dt.name})")
+        ks = rt.program(key)
         run(rt, ks, out, ops, kinds)
     return where
 
@@ -291,9 +187,7 @@ def make_copy(backend):
         rt = runtimes[0] if one else runtimes[device_index(out)]
         sdt, odt = dtype(src), dtype(out)
         key = ("copy", sdt, odt)
-        ks = rt.programs.get(key) or rt.kernels(
-            key, lambda: source("x0", sdt, odt, (sdt,), "t", sdt),
-            f"copy ({sdt.name} to {odt.name})")
+        ks = rt.programs.get(key) or rt.program(key)
         run1(rt, ks, out, src)
     return copy
 
@@ -306,27 +200,9 @@ def make_fill(backend):
         rt = runtimes[0] if one else runtimes[device_index(out)]
         odt = dtype(out)
         key = ("fill", odt)
-        ks = rt.programs.get(key) or rt.kernels(
-            key, lambda: source("x0", odt, odt, (odt,), "s", odt), f"fill ({odt.name})")
+        ks = rt.programs.get(key) or rt.program(key)
         run(rt, ks, out, (scalar_arg(value, odt),), "s")
     return fill
-
-
-_ARANGE = r"""
-KERNEL void arange(GLOBAL %(OT)s* out, long oo, long os, %(A)s start, %(A)s step, long n) {
-    long i = GID(0);
-    if (i >= n) return;
-    %(store)s;
-}
-"""
-
-
-def arange_source(odt, acc):
-    """Source of the arange kernel writing dtype odt, counting in dtype acc."""
-    return preamble(odt, acc) + _ARANGE % {
-        "OT": CTYPE[odt], "A": CTYPE[acc],
-        "store": store(odt, "out", "oo + i * os", cast(f"start + ({CTYPE[acc]})i * step",
-                                                      acc, odt))}
 
 
 def make_arange(backend):
@@ -336,10 +212,10 @@ def make_arange(backend):
         acc = (plugtorch.int64 if odt.kind != 2 else
                plugtorch.float64 if rt.fp64 else plugtorch.float32)
         key = ("arange", odt, acc)
-        ks = rt.kernels(key, lambda: arange_source(odt, acc), f"arange ({odt.name})")
+        ks = rt.program(key)
         n = shape(out)[0]
-        rt.launch(ks["arange"], n, buffer(out), offset(out), strides(out)[0],
-                  scalar_arg(start, acc), scalar_arg(step, acc), n)
+        rt.launch_n(ks["arange"], n, buffer(out), offset(out), strides(out)[0],
+                    scalar_arg(start, acc), scalar_arg(step, acc), n)
     return arange
 
 

@@ -1,22 +1,10 @@
-"""Index kernels: gather, scatter (None/sum/prod), sort, nonzero, and Philox `uniform`.
-
-scatter runs one work-item per line of `index` along `dim` and walks the line in order:
-every output element a line can touch lies in that same line of `out`, so lines never
-race, no atomics are needed, and duplicate indices resolve as on the CPU (the last write
-wins; sums and products accumulate in order).
-
-NOTE [index bounds]
-The frontend checks every index before these kernels run (NOTE [deferred index checks] in
-plugtorch/_deferred.py) and raises at once for an empty indexed dim, where no index is
-valid. The kernels still never touch memory past a tensor, whatever index they get: gather
-leaves the output element of an index outside [-dsize, dsize) unwritten, scatter drops it.
-"""
+"""Index launchers: gather, scatter (None/sum/prod), sort, nonzero, and Philox `uniform`
+(sources: plugtorch_kernels.indexing and .sorting; NOTE [index bounds] there)."""
 import plugtorch
 from plugtorch.backends import (buffer, cast as cast_to, dtype, is_tensor, numel, offset,
                                 shape, strides)
 
-from .cl_source import CTYPE, VTYPE, preamble, cast, load, store, scalar_arg
-from .geometry import dims_struct, geo_struct
+from plugtorch_kernels.args import dims_struct, geo_struct, scalar_arg
 
 _offset_of = offset      # `uniform` has a parameter named offset
 
@@ -31,34 +19,6 @@ def _full_geo(tshape, tstrides, drop=None):
     return [tshape[i] for i in dims], [tstrides[i] for i in dims]
 
 
-_GATHER = r"""
-KERNEL void gather(GLOBAL %(T)s* out, geo_t og, GLOBAL const %(T)s* src, geo_t sg,
-                   GLOBAL const long* idx, geo_t ig, dims_t shape, int nd, int dim,
-                   long dsize, long n) {
-    long g = GID(0);
-    if (g >= n) return;
-    long r = g, po = og.off, ps = sg.off, pi = ig.off;
-    for (int d = nd - 1; d >= 0; --d) {
-        long c = r %% shape.n[d];
-        r /= shape.n[d];
-        po += c * og.s[d];
-        pi += c * ig.s[d];
-        if (d != dim) ps += c * sg.s[d];
-    }
-    long j = idx[pi];
-    if (j < 0) j += dsize;
-    if (j < 0 || j >= dsize) return;     /* never past the tensor: NOTE [index bounds] */
-    %(COPY)s;
-}
-"""
-
-
-def gather_source(dt):
-    """Source of gather over dtype dt."""
-    return preamble(dt) + _GATHER % {
-        "T": CTYPE[dt], "COPY": store(dt, "out", "po", load(dt, "src", "ps + j * sg.s[dim]"))}
-
-
 def make_gather(backend):
     def gather(out, src, dim, index):
         rt = backend.rt(out)
@@ -68,53 +28,12 @@ def make_gather(backend):
             return
         index = cast_to(index, plugtorch.int64)
         ishape = shape(index)
-        ks = rt.kernels(("gather", dt), lambda: gather_source(dt), f"gather ({dt.name})")
-        rt.launch(ks["gather"], n, buffer(out), geo_struct(offset(out), strides(out)),
-                  buffer(src), geo_struct(offset(src), strides(src)), buffer(index),
-                  geo_struct(offset(index), strides(index)), dims_struct(ishape),
-                  _i32(len(ishape)), _i32(dim), _i64(shape(src)[dim]), _i64(n))
+        ks = rt.program(("gather", dt))
+        rt.launch_n(ks["gather"], n, buffer(out), geo_struct(offset(out), strides(out)),
+                    buffer(src), geo_struct(offset(src), strides(src)), buffer(index),
+                    geo_struct(offset(index), strides(index)), dims_struct(ishape),
+                    _i32(len(ishape)), _i32(dim), _i64(shape(src)[dim]), _i64(n))
     return gather
-
-
-_SCATTER = r"""
-KERNEL void scatter(GLOBAL %(T)s* out, geo_t og, GLOBAL const long* idx, geo_t ig,
-                    GLOBAL const %(T)s* src, geo_t sg, %(V)s sval, dims_t lshape, int lnd,
-                    long ost, long ist, long sst, long L, long dsize, long n) {
-    long g = GID(0);
-    if (g >= n) return;
-    long r = g, po = og.off, pi = ig.off, ps = sg.off;
-    for (int d = lnd - 1; d >= 0; --d) {
-        long c = r %% lshape.n[d];
-        r /= lshape.n[d];
-        po += c * og.s[d];
-        pi += c * ig.s[d];
-        ps += c * sg.s[d];
-    }
-    for (long k = 0; k < L; ++k) {
-        long j = idx[pi + k * ist];
-        if (j < 0) j += dsize;
-        if (j < 0 || j >= dsize) continue;
-        %(V)s v = %(SRC)s;
-        long q = po + j * ost;
-        %(UPDATE)s;
-    }
-}
-"""
-
-
-def _scatter_update(dt, reduce):
-    old = load(dt, "out", "q")
-    upd = {None: "v", "sum": f"{old} + v", "prod": f"{old} * v"}[reduce]
-    if dt is plugtorch.bool and reduce is not None:
-        upd = f"{old} | v" if reduce == "sum" else f"{old} & v"
-    return upd
-
-
-def scatter_source(dt, reduce, is_t):
-    """Source of scatter into dtype dt (reduce None/"sum"/"prod"; src a tensor if is_t)."""
-    return preamble(dt) + _SCATTER % {
-        "T": CTYPE[dt], "V": VTYPE[dt], "SRC": load(dt, "src", "ps + k * sst") if is_t else "sval",
-        "UPDATE": store(dt, "out", "q", cast(_scatter_update(dt, reduce), dt, dt))}
 
 
 def make_scatter(backend):
@@ -132,9 +51,7 @@ def make_scatter(backend):
         xstrides = strides(index)
         if is_t:
             src = cast_to(src, dt)
-        upd = _scatter_update(dt, reduce)
-        key = ("scatter", dt, upd, is_t)
-        ks = rt.kernels(key, lambda: scatter_source(dt, reduce, is_t), f"scatter ({dt.name})")
+        ks = rt.program(("scatter", dt, reduce, is_t))
         ishape, ist = _full_geo(xshape, xstrides, dim) if xshape else ([], [])
         _, ost = _full_geo(oshape, ostrides, dim) if oshape else ([], [])
         if is_t:
@@ -143,45 +60,14 @@ def make_scatter(backend):
             sbuf, soff, sd = buffer(src), offset(src), (sstrides[dim] if sshape else 0)
         else:
             sbuf, soff, sst, sd = buffer(out), 0, [], 0
-        rt.launch(ks["scatter"], n, buffer(out), geo_struct(offset(out), ost),
-                  buffer(index), geo_struct(offset(index), ist), sbuf,
-                  geo_struct(soff, sst), scalar_arg(0 if is_t else src, dt),
-                  dims_struct(ishape), _i32(len(ishape)),
-                  _i64(ostrides[dim] if oshape else 0),
-                  _i64(xstrides[dim] if xshape else 0), _i64(sd), _i64(L),
-                  _i64(oshape[dim] if oshape else 1), _i64(n))
+        rt.launch_n(ks["scatter"], n, buffer(out), geo_struct(offset(out), ost),
+                    buffer(index), geo_struct(offset(index), ist), sbuf,
+                    geo_struct(soff, sst), scalar_arg(0 if is_t else src, dt),
+                    dims_struct(ishape), _i32(len(ishape)),
+                    _i64(ostrides[dim] if oshape else 0),
+                    _i64(xstrides[dim] if xshape else 0), _i64(sd), _i64(L),
+                    _i64(oshape[dim] if oshape else 1), _i64(n))
     return scatter
-
-
-_UNIFORM = r"""
-KERNEL void uniform(GLOBAL %(T)s* out, geo_t og, dims_t shape, int nd, uint s0, uint s1,
-                    ulong offset, long n) {
-    long i = GID(0);
-    if (i >= n) return;
-    ulong c = offset + (ulong)i;
-    uint x0 = (uint)c, x1 = (uint)(c >> 32), x2 = 0, x3 = 0, k0 = s0, k1 = s1;
-    for (int r = 0; r < 10; ++r) {
-        ulong p0 = (ulong)x0 * 0xD2511F53UL, p1 = (ulong)x2 * 0xCD9E8D57UL;
-        uint y0 = (uint)(p1 >> 32) ^ x1 ^ k0, y2 = (uint)(p0 >> 32) ^ x3 ^ k1;
-        x1 = (uint)p1; x3 = (uint)p0; x0 = y0; x2 = y2;
-        k0 += 0x9E3779B9U; k1 += 0xBB67AE85U;
-    }
-    %(STORE)s;
-}
-"""
-
-_UNIFORM_VALUE = {
-    plugtorch.float32: "(float)(x0 >> 8) * (float)(1.0f / 16777216.0f)",
-    plugtorch.float64: "((double)(x0 >> 5) * 67108864.0 + (double)(x1 >> 6))"
-                       " * (1.0 / 9007199254740992.0)",
-    plugtorch.float16: "(float)(x0 >> 21) * (1.0f / 2048.0f)",
-}
-
-
-def uniform_source(dt):
-    """Source of the Philox uniform generator writing float dtype dt."""
-    return preamble(dt) + _UNIFORM % {
-        "T": CTYPE[dt], "STORE": store(dt, "out", "at(i, shape, nd, og)", _UNIFORM_VALUE[dt])}
 
 
 def make_uniform(backend):
@@ -192,11 +78,12 @@ def make_uniform(backend):
         n = numel(oshape)
         if n == 0:
             return
-        ks = rt.kernels(("uniform", dt), lambda: uniform_source(dt), f"uniform ({dt.name})")
+        ks = rt.program(("uniform", dt))
         seed = int(seed) & (2 ** 64 - 1)
-        rt.launch(ks["uniform"], n, buffer(out), geo_struct(_offset_of(out), strides(out)),
-                  dims_struct(oshape), _i32(len(oshape)), _u32(seed & 0xFFFFFFFF),
-                  _u32(seed >> 32), int(offset) % 2 ** 64, _i64(n))
+        rt.launch_n(ks["uniform"], n, buffer(out),
+                    geo_struct(_offset_of(out), strides(out)), dims_struct(oshape),
+                    _i32(len(oshape)), _u32(seed & 0xFFFFFFFF), _u32(seed >> 32),
+                    int(offset) % 2 ** 64, _i64(n))
     return uniform
 
 

@@ -72,6 +72,13 @@ __device__ __forceinline__ void vstore_half_rte(double v, size_t i, half* p) {
 }
 
 /* ---- OpenCL built-ins without a CUDA twin of the same name ---------------------------- */
+/* OpenCL's float constants; nvcc has them from the host's <math.h>, NVRTC has none */
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+#ifndef NAN
+#define NAN __int_as_float(0x7fffffff)
+#endif
 template <typename T> __device__ __forceinline__ T clamp(T x, T lo, T hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }

@@ -1,5 +1,5 @@
-"""Pieces every kernel source shares: the portability macros, C types per dtype, casts and
-the geometry structs of strided operands.
+"""Pieces every kernel source shares: the macro layer, C types per dtype, loads, stores and
+casts, and the geometry structs of strided operands.
 
 NOTE [portable kernel sources]
 Kernels are plain OpenCL C 1.2 written against a few macros (KERNEL, GLOBAL, LOCAL, GID,
@@ -7,9 +7,8 @@ LID, BARRIER, INLINE) and fixed-width scalar types, never 8/16-wide vectors, ima
 OpenCL-only built-ins without a `#define`d twin, so a CUDA backend can compile the same text
 after a translation header that defines those macros (`#define KERNEL extern "C" __global__`,
 `#define GID(d) (blockIdx.x * blockDim.x + threadIdx.x)` …): that header is cuda_compat.h,
-and tests/test_cuda_translation.py compiles every generated program with it (see NOTE [CUDA
-translation check] in cuda_check.py). The macro block below is only used when
-`__OPENCL_VERSION__` is defined.
+and check.py compiles every registered program with it (see NOTE [CUDA translation check]
+in check.py). The macro block below is only used when `__OPENCL_VERSION__` is defined.
 
 Booleans are stored as one byte (numpy's layout) and always written as 0 or 1.
 
@@ -23,13 +22,9 @@ Templates therefore read and write elements through `load`/`store` and spell val
 value is stored with the double overload of vstore_half_rte, so it is rounded once, as
 numpy does, not first to float.
 """
-import struct
-
-import numpy as np
-
 import plugtorch
 
-MAXD = 8   # strided operands carry up to this many dims (after merging, see geometry.py)
+MAXD = 8   # strided operands carry up to this many dims (after merging, geometry.merge)
 
 HEADER = r"""//CL//
 #ifdef __OPENCL_VERSION__
@@ -104,34 +99,3 @@ def cast(expr, src, dst):
     if src.kind == 2 and dst.kind == 1 and dst is not plugtorch.int64:
         return f"({CTYPE[dst]})(long)({expr})"
     return f"({CTYPE[dst]})({expr})"
-
-
-#: float dtype -> its largest finite value, and the struct that rounds a Python float to it
-_FMAX = {plugtorch.float16: 65504.0, plugtorch.float32: float(np.finfo(np.float32).max),
-         plugtorch.float64: float(np.finfo(np.float64).max)}
-_ROUND = {plugtorch.float16: struct.Struct("e"), plugtorch.float32: struct.Struct("f"),
-          plugtorch.float64: None}
-
-
-def scalar_arg(value, dtype):
-    """A Python number as the by-value kernel argument of `dtype`: a Python int or float
-    that pyopencl packs directly (numpy scalars take a slow path, see NOTE [launch cost]).
-
-    Integers wrap as the CPU's unsafe cast does; floats are rounded to `dtype` first, so
-    values beyond its range become inf as on the CPU instead of failing to pack.
-    """
-    if dtype is plugtorch.bool:
-        return 1 if value else 0
-    if dtype.kind == 1:
-        bits = dtype.itemsize * 8
-        v = int(value) & ((1 << bits) - 1)
-        if dtype.is_signed and v >= 1 << (bits - 1):
-            v -= 1 << bits
-        return v
-    if type(value) is float and -_FMAX[dtype] <= value <= _FMAX[dtype]:
-        # in range (not NaN or inf): struct rounds to nearest even as numpy does, without
-        # np.errstate's ~2 us a call
-        s = _ROUND[dtype]
-        return value if s is None else s.unpack(s.pack(value))[0]
-    with np.errstate(over="ignore"):
-        return float(dtype.np.type(value))
