@@ -15,7 +15,10 @@ lookup. Resolution, first match wins:
 
 For a composite op that a backend may override (declared with `overridable=` in its spec),
 `override(name, tensor)` returns the backend's kernel or None; None means the frontend runs
-the op's own composite definition.
+the op's own composite definition. An overridable op with a host kernel (`HOST_KERNELS`:
+the matrix factorizations, written with numpy) has no composite: cpu runs the host kernel
+as its own, and any other backend without a kernel of its own runs it through the CPU
+fallback of step 3, counted and warned like a primitive's.
 """
 import contextlib
 import inspect
@@ -26,12 +29,15 @@ from ._counters import COUNTERS
 from .backends.base import PRIMITIVES
 
 __all__ = ["kernel", "backend_kernel", "override", "FallbackWarning", "FallbackError", "DECOMPOSITIONS",
-           "OVERRIDABLE", "coverage", "validate_kernels", "resolution"]
+           "OVERRIDABLE", "HOST_KERNELS", "coverage", "validate_kernels", "resolution"]
 
 #: optional primitive name -> decomposition(*args) written with other primitives
 DECOMPOSITIONS = {}
 #: composite op name -> kernel signature, for ops a backend may replace with its own kernel
 OVERRIDABLE = {}
+#: overridable op name -> (host kernel on cpu tensors, number of outputs) for the ops whose
+#: only definition is a host kernel (see NOTE [dispatch])
+HOST_KERNELS = {}
 
 _warned = set()
 _backends = []          # every backend that has a table (to rebuild them on invalidate)
@@ -109,6 +115,8 @@ def resolution(name, backend):
         return "kernel"
     if name in DECOMPOSITIONS:
         return "decomposition"
+    if name in HOST_KERNELS:
+        return "kernel" if _is_cpu(backend) else "fallback"
     if name in PRIMITIVES:
         return "fallback"
     return "composite"
@@ -119,7 +127,7 @@ def _resolve(name, backend):
     if fn is not None:
         return fn
     if name in OVERRIDABLE:
-        return None
+        return _make_fallback(name, backend) if name in HOST_KERNELS else None
     decomposition = DECOMPOSITIONS.get(name)
     if decomposition is not None:
         return decomposition
@@ -141,19 +149,26 @@ def is_strict():
 
 
 def _make_fallback(name, backend):
-    from . import backends
-    cpu = backends.get("cpu")
-    if backend is cpu:
-        raise NotImplementedError(f"{name}: the cpu backend has no kernel for this primitive")
-    cpu_kernel = cpu.kernels[name]
-    prim = PRIMITIVES[name]
+    if name in HOST_KERNELS:
+        cpu_kernel, n_out = HOST_KERNELS[name]
+        returns, what = False, "op"
+        if _is_cpu(backend):
+            return cpu_kernel
+    else:
+        if _is_cpu(backend):
+            raise NotImplementedError(f"{name}: the cpu backend has no kernel for this "
+                                      f"primitive")
+        from . import backends
+        cpu_kernel = backends.get("cpu").kernels[name]
+        prim = PRIMITIVES[name]
+        n_out, returns, what = prim.n_out, prim.returns, "required primitive"
 
     def fallback(*args):
         from ._tensor import Tensor, to_cpu_copy, upload_into, to_device_copy
         if _strict[0]:
             COUNTERS[("fallback", backend.name, name)] += 1
             raise FallbackError(
-                f"{name}: backend {backend.name!r} has no kernel for this required primitive "
+                f"{name}: backend {backend.name!r} has no kernel for this {what} "
                 f"and strict mode forbids running it on the CPU (plugtorch.debug.strict)")
         COUNTERS[("fallback", backend.name, name)] += 1
         if (backend.name, name) not in _warned:
@@ -162,9 +177,10 @@ def _make_fallback(name, backend):
                           f"CPU with host copies (slow)", FallbackWarning, stacklevel=4)
         host = [to_cpu_copy(a) if isinstance(a, Tensor) else a for a in args]
         result = cpu_kernel(*host)
-        for dst, src in zip(args[:prim.n_out], host[:prim.n_out]):
-            upload_into(dst, src)
-        if prim.returns:
+        for dst, src in zip(args[:n_out], host[:n_out]):
+            if dst is not None:
+                upload_into(dst, src)
+        if returns:
             device = next(a for a in args if isinstance(a, Tensor)).device
             return to_device_copy(result, device)
         return result
@@ -228,6 +244,11 @@ def substitute(backend, name, fn):
         invalidate()
 
 
+def _is_cpu(backend):
+    from . import backends
+    return backend is backends.get("cpu")
+
+
 def _is_op(name):
     from .ops import OPS
     return name in OPS
@@ -237,11 +258,14 @@ def coverage(backend):
     """Report of a backend's kernels: {'native': primitives it implements,
     'required': the required ones among them, 'decomposed': optional primitives it runs
     through their decomposition, 'fallback': required primitives that run on the CPU,
-    'overrides': composite ops it replaces}."""
+    'overrides': composite ops it replaces, 'fallback_ops': ops with a host kernel
+    (HOST_KERNELS) that run on the CPU for lack of a kernel of its own}."""
     native = sorted(n for n in PRIMITIVES if n in backend.kernels)
     missing = [n for n in PRIMITIVES if n not in backend.kernels]
     return {"native": native,
             "required": [n for n in native if PRIMITIVES[n].required],
             "decomposed": sorted(n for n in missing if n in DECOMPOSITIONS),
             "fallback": sorted(n for n in missing if n not in DECOMPOSITIONS),
-            "overrides": sorted(n for n in backend.kernels if n not in PRIMITIVES)}
+            "overrides": sorted(n for n in backend.kernels if n not in PRIMITIVES),
+            "fallback_ops": [] if _is_cpu(backend) else
+            sorted(n for n in HOST_KERNELS if n not in backend.kernels)}

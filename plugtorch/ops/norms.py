@@ -1,6 +1,6 @@
-"""`plugtorch.linalg`'s norms: vector_norm and norm (vector norms and the matrix norms that
-need no singular values), on the composite `norm` (composite.py), so every backend has them
-with their gradients."""
+"""`plugtorch.linalg`'s norms: vector_norm and norm, on the composite `norm` (composite.py),
+so every backend has them with their gradients; the matrix norms that need singular values
+come from `linalg.matrix_norm` (decomp.py)."""
 import math
 
 import numpy as np
@@ -73,8 +73,8 @@ _MATRIX_ORDS = ("fro", math.inf, -math.inf, 1, -1)
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
     """A vector or matrix norm. With `dim` an int, or with ord=None and dim=None, the vector
     norm (ord 2 by default); with `dim` a pair, or for a 2-d input with ord given, the matrix
-    norm: 'fro', inf / -inf (max / min row sum of |A|) or 1 / -1 (max / min column sum).
-    Norms that need singular values ('nuc', 2, -2) are not provided.
+    norm: 'fro', 'nuc' (sum of singular values), 2 / -2 (largest / smallest singular
+    value), inf / -inf (max / min row sum of |A|) or 1 / -1 (max / min column sum).
 
     Example:
         >>> import plugtorch
@@ -108,9 +108,11 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError(f"{name}: dims must be different, got {dim}")
     if ord is None or ord == "fro":
         return vector_norm(x, 2, (r, c), keepdim)
+    if ord in ("nuc", 2, -2):
+        from .decomp import matrix_norm            # singular values: linalg.svdvals
+        return matrix_norm(x, ord, (r, c), keepdim)
     if ord not in _MATRIX_ORDS:
-        raise RuntimeError(f"{name}: matrix norm ord={ord!r} needs singular values, which "
-                           f"plugtorch does not provide; supported: 'fro', inf, -inf, 1, -1")
+        raise RuntimeError(f"{name}: Order {ord} not supported.")
     # inf: max over rows of the sum along the row; 1: max over columns of the column sum
     inner, outer = (c, r) if abs(ord) == math.inf else (r, c)
     sums = x.abs().sum(inner, keepdim=True)
