@@ -4,10 +4,12 @@ output allocation, kernel calls and autograd recording.
 Everything a user can get wrong is checked here, before any kernel runs, so every backend
 reports the same error for the same bad input.
 """
+import warnings
+
 import numpy as np
 
 from .. import _dtype as D
-from .._tensor import Tensor, _wrap, empty_like_meta
+from .._tensor import Tensor, _wrap, empty_like_meta, numel_of
 from ..autograd import graph
 from ..autograd.grad_mode import STATE
 from .._dispatch import kernel as _kernel, run  # noqa: F401  (run: ops call C.run)
@@ -233,17 +235,63 @@ def _old_self(self):
     return old
 
 
-def write_out(op, out, result):
-    """The `out=` argument: resize `out` to the result's shape (as PyTorch does when sizes
-    differ), copy the result in, and return `out`."""
+def write_out(op, out, result, exact=False, warn=True):
+    """Write `result` (a tensor, or a tuple of them) into `out` by PyTorch's rules and return
+    `out`: same device; a dtype the result can be cast to (or the very dtype, `exact`, as for
+    matmul and index results); a shape that differs is resized, with PyTorch's deprecation
+    warning when out had elements (`warn`; factories resize silently). See NOTE [out=] in
+    `plugtorch/ops/_out.py`."""
+    if isinstance(result, tuple):
+        if not isinstance(out, (tuple, list)):
+            raise TypeError(f"{op}(): argument 'out' must be tuple of Tensors, not "
+                            f"{type(out).__name__}")
+        if len(out) != len(result):
+            raise TypeError(f"{op}(): argument 'out' must be a tuple of {len(result)} Tensors, "
+                            f"got {len(out)}")
+        for o, r in zip(out, result):
+            _check_out(op, o, r, True)
+        done = tuple(_write_one(op, o, r, warn) for o, r in zip(out, result))
+        return type(result)(*done) if hasattr(result, "_fields") else done
+    _check_out(op, out, result, exact)
+    return _write_one(op, out, result, warn)
+
+
+def _check_out(op, out, result, exact):
     if not isinstance(out, Tensor):
         raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
     if out._storage.device is not result._storage.device:
-        raise RuntimeError(f"{op}: expected out on {result.device}, got out on {out.device}")
-    if out._dtype is not result._dtype:
-        raise RuntimeError(f"{op}: expected out to have dtype {result._dtype.name}, got "
-                           f"{out._dtype.name}")
-    if out._shape != result._shape:
-        out.resize_(result._shape)
-    return out.copy_(result)
+        raise RuntimeError(f"{op}: Expected out tensor to have device {result.device}, but got "
+                           f"{out.device} instead")
+    src, dst = result._dtype, out._dtype
+    if exact and src is not dst:
+        raise RuntimeError(f"{op}: Expected out tensor to have dtype {src}, but got {dst} "
+                           f"instead")
+    if not D.can_cast(src, dst):
+        raise RuntimeError(f"{op}: result type {D.scalar_name(src)} can't be cast to the "
+                           f"desired output type {D.scalar_name(dst)}")
+    if any(s == 0 and n > 1 for n, s in zip(out._shape, out._stride)):
+        raise RuntimeError(f"{op}: unsupported operation: more than one element of the "
+                           f"written-to tensor refers to a single memory location (shape "
+                           f"{list(out._shape)}, stride {list(out._stride)}). Please clone() "
+                           f"the tensor before performing the operation.")
 
+
+def _write_one(op, out, result, warn):
+    shape = result._shape
+    if out._shape != shape:
+        if warn and numel_of(out._shape):   # out had elements: deprecated, so a warning
+            warnings.warn(
+                f"{op}: An output with one or more elements was resized since it had shape "
+                f"{list(out._shape)}, which does not match the required output shape "
+                f"{list(shape)}. This behavior is deprecated, and in a future PyTorch release "
+                f"outputs will not be resized unless they have zero elements. You can "
+                f"explicitly reuse an out tensor t by resizing it, inplace, to zero elements "
+                f"with t.resize_(0).", UserWarning, stacklevel=4)
+        from .creation import resize_
+        resize_(out, shape)
+    if overlaps(out, result):
+        result = result.clone()
+    if numel_of(shape):
+        _kernel("copy", out)(out, result)
+    out._storage.version += 1
+    return out

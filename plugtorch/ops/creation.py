@@ -50,12 +50,10 @@ def _fill(t, value):
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False,
-          memory_format=None, out=None):
+          memory_format=None):
     """A tensor of the given shape with unspecified contents."""
     dev, backend = resolve_device(device)
     shape = _shape_arg("empty", size)
-    if out is not None:
-        return out.resize_(shape)
     t = empty_on(shape, D.to_dtype(dtype) if dtype else D.get_default_dtype(), dev, backend)
     return _finish(t, requires_grad)
 

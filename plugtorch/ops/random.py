@@ -68,17 +68,7 @@ def _randint_values(lo, hi, shape, dt, dev, backend, generator):
     return k if dt is D.int64 else k.to(dt)
 
 
-def _out(result, out, requires_grad=False):
-    if out is None:
-        return _finish(result, requires_grad)
-    if out._shape != result._shape:
-        out.resize_(result._shape)
-    with no_grad():
-        out.copy_(result)
-    return out
-
-
-def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
+def rand(*size, generator=None, dtype=None, layout=None, device=None,
          requires_grad=False, pin_memory=False):
     """A tensor of uniform [0, 1) random numbers.
 
@@ -96,10 +86,10 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     dt = _float_dtype("rand", dtype)
     dev, backend = resolve_device(device)
     t = fill_uniform(empty_on(_shape_arg("rand", size), dt, dev, backend), generator)
-    return _out(t, out, requires_grad)
+    return _finish(t, requires_grad)
 
 
-def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
+def randn(*size, generator=None, dtype=None, layout=None, device=None,
           requires_grad=False, pin_memory=False):
     """A tensor of standard normal random numbers (Box-Muller, NOTE [random numbers]).
 
@@ -113,7 +103,7 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     dt = _float_dtype("randn", dtype)
     dev, backend = resolve_device(device)
     t = _std_normal(_shape_arg("randn", size), dt, dev, backend, generator)
-    return _out(t, out, requires_grad)
+    return _finish(t, requires_grad)
 
 
 def _like_args(input, dtype, device):
@@ -162,7 +152,7 @@ def _int_arg(op, name, v):
     return int(v)
 
 
-def randint(*args, low=None, high=None, size=None, generator=None, out=None, dtype=None,
+def randint(*args, low=None, high=None, size=None, generator=None, dtype=None,
             layout=None, device=None, requires_grad=False, pin_memory=False):
     """Integers drawn uniformly from [low, high): randint(high, size) or
     randint(low, high, size).
@@ -192,8 +182,8 @@ def randint(*args, low=None, high=None, size=None, generator=None, out=None, dty
     _check_range("randint", low, high, dt)
     dev, backend = resolve_device(device)
     empty_on((), dt, dev, backend)     # rejects a dtype the device lacks
-    return _out(_randint_values(low, high, shape, dt, dev, backend, generator), out,
-                requires_grad)
+    return _finish(_randint_values(low, high, shape, dt, dev, backend, generator),
+                   requires_grad)
 
 
 def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=None,
@@ -209,7 +199,7 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, layout=
                    requires_grad)
 
 
-def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None,
+def randperm(n, *, generator=None, dtype=None, layout=None, device=None,
              requires_grad=False, pin_memory=False):
     """A random permutation of 0 .. n-1 (sorted uniform keys; float64 keys where the device
     has float64, so ties are vanishingly rare, and a stable sort breaks them anyway).
@@ -232,7 +222,7 @@ def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=Non
     vals, idx = empty_on((n,), kdt, dev, backend), empty_on((n,), D.int64, dev, backend)
     if n:
         _backend_kernel("sort", backend)(vals, idx, keys, 0, False, True)
-    return _out(idx if dt is D.int64 else idx.to(dt), out, requires_grad)
+    return _finish(idx if dt is D.int64 else idx.to(dt), requires_grad)
 
 
 # ----------------------------------------------------------------------------- declarations

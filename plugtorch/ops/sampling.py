@@ -13,8 +13,8 @@ from ..autograd.grad_mode import no_grad
 from .._generator import fill_uniform, philox_uniform_numpy
 from . import _core as C
 from ._decl import declare, Sample, seeded
-from .creation import _shape_arg
-from .random import (_float_dtype, _work_dtype, _std_normal, _randint_values, _out,
+from .creation import _shape_arg, _finish
+from .random import (_float_dtype, _work_dtype, _std_normal, _randint_values,
                      _check_range, _int_arg, _ref_uniform, _samples)
 from .._dispatch import backend_kernel as _backend_kernel
 
@@ -35,7 +35,7 @@ def _record_zero(name, inputs, out):
     return out
 
 
-def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None,
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, layout=None,
            device=None, requires_grad=False, pin_memory=False):
     """Normal random numbers with the given mean and std (numbers or tensors, broadcast).
 
@@ -75,7 +75,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, la
     if r._dtype is not dt:
         r = r.to(dt)
     _record_zero("NormalBackward0", (mean, std), r)
-    return _out(r, out, requires_grad)
+    return _finish(r, requires_grad)
 
 
 def _count(mask):
@@ -92,7 +92,7 @@ def _check_probs(op, p):
         raise RuntimeError(f"{op} expects p to be in [0, 1], but got p={p}")
 
 
-def bernoulli(input, p=None, *, generator=None, out=None):
+def bernoulli(input, p=None, *, generator=None):
     """0/1 draws: element i is 1 with probability input[i] (or `p` for every element).
 
     Example:
@@ -110,7 +110,7 @@ def bernoulli(input, p=None, *, generator=None, out=None):
     _check_probs("bernoulli", prob)
     r = _bernoulli_values(input, prob, generator)
     _record_zero("BernoulliBackward0", (input,) if p is None else (), r)
-    return _out(r, out)
+    return r
 
 
 def _bernoulli_values(like, p, generator):
@@ -121,7 +121,7 @@ def _bernoulli_values(like, p, generator):
     return hit.to(like._dtype)
 
 
-def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Category indices drawn from the (unnormalised) probability rows of `input`.
 
     Args:
@@ -176,7 +176,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
             idx = order.narrow(1, 0, num_samples).clone()
     if input.dim() == 1:
         idx = idx.reshape(num_samples)
-    return _out(idx, out)
+    return idx
 
 
 # ----------------------------------------------------------------------------- in place

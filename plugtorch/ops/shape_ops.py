@@ -53,7 +53,7 @@ def _cat_bw(n, g):
     return tuple(out)
 
 
-def cat(tensors, dim=0, *, axis=None, out=None):
+def cat(tensors, dim=0, *, axis=None):
     """Concatenate tensors along an existing dim, promoting to a common dtype.
 
     1-d empty tensors are skipped (PyTorch's legacy rule), whatever the others' shapes.
@@ -108,7 +108,7 @@ def cat(tensors, dim=0, *, axis=None, out=None):
         sizes = [None if t._shape == (0,) and used else t._shape[d] for t in ts]
         C.record(_cat_bw, "CatBackward0", tuple(ts), res,
                  params=(d, sizes, [t._dtype for t in ts]))
-    return res if out is None else C.write_out("cat", out, res)
+    return res
 
 
 concat = cat
