@@ -1,12 +1,14 @@
 """pytest plugin of the conformance suite: chooses the backends tests run on.
 
-Registered through the ``pytest11`` entry point, so it is active wherever plugtorch is
-installed. It adds:
+Active only when asked for: ``pytest -p plugtorch.testing.plugin`` (plugtorch's own test
+configuration and `plugtorch conformance` pass it), so the pytest runs of other projects in
+the same environment do not get it. It adds:
 
 - ``--backend NAME`` (repeatable): the backends to test; default: every available one
   (`plugtorch.backends.available()`, after conftest files had a chance to register more).
-- ``--backend-plugin MODULE`` (repeatable): import MODULE and register it as a backend
-  plugin first, for a backend that is not installed with an entry point yet.
+- ``--plugin MODULE`` (repeatable): import MODULE and register it as a backend plugin
+  first, for a backend that is not installed with an entry point yet (``--backend-plugin``
+  is its older spelling).
 - ``--strict`` (pytest's own flag, which also turns on pytest's strict checks) or
   ``PLUGTORCH_STRICT=1``: strict conformance. A primitive that would run on the CPU fallback
   raises `plugtorch.debug.FallbackError` instead, and a test during which any fallback ran
@@ -16,8 +18,10 @@ installed. It adds:
   type string, e.g. ``plugtorch.ones(3, device=device)``.
 
 Example (a third-party backend author):
-    pytest --pyargs plugtorch.testing.suite --backend mybackend --strict
+    pytest -p plugtorch.testing.plugin --pyargs plugtorch.testing.suite \
+        --backend mybackend --strict
 """
+import argparse
 import importlib
 
 import pytest
@@ -31,8 +35,12 @@ def pytest_addoption(parser):
     group.addoption("--backend", action="append", default=None, metavar="NAME",
                     help="run device tests on this backend (repeatable); default: every "
                          "available backend")
-    group.addoption("--backend-plugin", action="append", default=[], metavar="MODULE",
-                    help="import MODULE and register it as a plugtorch backend plugin")
+    group.addoption("--plugin", action="append", default=[], metavar="MODULE",
+                    dest="backend_plugin",
+                    help="import MODULE and register it as a plugtorch backend plugin first "
+                         "(repeatable)")
+    group.addoption("--backend-plugin", action="append", dest="backend_plugin",
+                    metavar="MODULE", help=argparse.SUPPRESS)
 
 
 def pytest_configure(config):
@@ -81,7 +89,7 @@ def selected_backends(config):
             if name not in known:
                 raise pytest.UsageError(
                     f"--backend {name}: no such backend; known: {', '.join(sorted(known))} "
-                    f"(install its package, or pass --backend-plugin MODULE)")
+                    f"(install its package, or pass --plugin MODULE)")
             if not known[name]["available"]:
                 raise pytest.UsageError(f"--backend {name}: backend is not available: "
                                         f"{known[name]['reason']}")
