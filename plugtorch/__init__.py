@@ -19,7 +19,7 @@ from .autograd import (no_grad, enable_grad, set_grad_enabled, inference_mode,  
 from . import ops  # noqa: E402
 from . import debug  # noqa: E402
 from . import nn, optim, utils, special, linalg  # noqa: E402
-from . import cuda  # noqa: E402
+from . import cuda, accelerator  # noqa: E402
 from .serialization import save, load  # noqa: E402
 from ._interop import from_dlpack  # noqa: E402
 from ._format import set_printoptions, get_printoptions, printoptions  # noqa: E402
@@ -31,6 +31,7 @@ for _m in ops.MODULES:
     for _name in _m.__all__:
         globals()[_name] = getattr(_m, _name)
 del _m, _name
+globals().update(ops.decomp.TOP_LEVEL)   # inverse, det, logdet, slogdet, svd, qr, ...
 
 from .backends import hookimpl  # noqa: E402
 from ._legacy import LEGACY_TYPES as _LEGACY_TYPES, set_default_tensor_type  # noqa: E402

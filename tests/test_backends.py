@@ -451,6 +451,7 @@ class _FakeDevice:
     def __init__(self, name, broken):
         self.name, self.broken, self.extensions = name, broken, "cl_khr_fp64"
         self.version, self.global_mem_size, self.max_compute_units = "OpenCL 1.2", 2**30, 1
+        self.type = 2          # CL_DEVICE_TYPE_CPU
 
 
 class _FakePlatform:
@@ -476,7 +477,8 @@ def _fake_cl(devices):
             return self
 
     return types.SimpleNamespace(get_platforms=lambda: [_FakePlatform(devices)],
-                                 Context=lambda devs: devs[0], Program=Program)
+                                 Context=lambda devs: devs[0], Program=Program,
+                                 device_type=types.SimpleNamespace(CPU=2))
 
 
 def test_opencl_device_whose_compiler_fails_is_left_out(monkeypatch):
@@ -487,7 +489,7 @@ def test_opencl_device_whose_compiler_fails_is_left_out(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyopencl", _fake_cl(devices))
     b = ocl.OpenCLBackend()
     assert b.availability() == (True, "")
-    assert [d.name for d in b.devices] == ["good-cpu"]
+    assert [d.name for d in b.devices] == ["good-cpu"] and b.accelerator is False
     assert b.unusable == [("broken-cpu", "Fake CL", "error: unknown target CPU 'generic'")]
     left_out = b.describe()[-1]
     assert left_out["device"] is None and left_out["name"] == "broken-cpu"

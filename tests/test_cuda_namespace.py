@@ -10,7 +10,6 @@ from plugtorch.cuda import CudaUnavailableError
 import _fake_cupy
 
 NO_CUPY = importlib.util.find_spec("cupy") is None
-no_cupy = pytest.mark.skipif(not NO_CUPY, reason="CuPy is installed here")
 INSTALL_HINT = "pip install 'plugtorch[cuda]'"
 
 
@@ -27,7 +26,7 @@ def test_without_gpu_queries_answer_false_and_zero():
     assert plugtorch.ones(2, device=device).sum().item() == 2.0
 
 
-@no_cupy
+@pytest.mark.skipif(plugtorch.cuda.is_available(), reason="a CUDA device is available")
 @pytest.mark.parametrize("call", [
     lambda c: c.current_device(), lambda c: c.set_device(0), lambda c: c.get_device_name(),
     lambda c: c.get_device_properties(0), lambda c: c.get_device_capability(),
@@ -35,11 +34,17 @@ def test_without_gpu_queries_answer_false_and_zero():
     lambda c: c.max_memory_allocated(), lambda c: c.memory_reserved(),
     lambda c: c.reset_peak_memory_stats(), lambda c: c.Stream(), lambda c: c.current_stream(),
     lambda c: c.Event().record(), lambda c: c.init(), lambda c: c.device(0).__enter__()])
-def test_without_cupy_gpu_calls_say_cupy_is_missing(call):
+def test_without_gpu_calls_say_why(call):
+    """Each call that needs a GPU raises CudaUnavailableError with the backend's reason:
+    CuPy missing (with the install command), or CuPy's own message (no driver, no device)."""
+    reason = next(b["reason"] for b in plugtorch.backends.list() if b["name"] == "cuda")
     with pytest.raises(CudaUnavailableError) as info:
         call(plugtorch.cuda)
-    assert isinstance(info.value, RuntimeError)
-    assert "CuPy is not installed" in str(info.value) and INSTALL_HINT in str(info.value)
+    assert isinstance(info.value, RuntimeError) and reason and reason in str(info.value)
+    if NO_CUPY:
+        assert "CuPy is not installed" in str(info.value) and INSTALL_HINT in str(info.value)
+    else:
+        assert "CuPy cannot reach a CUDA device" in str(info.value)
 
 
 def test_unavailability_reason_is_cupys_message(monkeypatch):

@@ -159,6 +159,9 @@ class Backend:
     #: True when tensors live in host memory and reading them costs nothing (the cpu
     #: backend): no host transfers are counted and index checks read values directly.
     host_memory = False
+    #: True for a backend whose devices are accelerators (GPUs): `plugtorch.accelerator`
+    #: offers it to programs that ask for "the accelerator, if any"
+    accelerator = False
 
     def availability(self):
         """Return (available, reason). Called once; a backend that cannot run says why."""

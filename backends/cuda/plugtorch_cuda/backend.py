@@ -43,6 +43,7 @@ class CudaBackend(Backend):
     """NVIDIA GPUs through CuPy (CUDA 12)."""
     name = "cuda"
     multi_device = True
+    accelerator = True
 
     def __init__(self):
         self.cp = None
