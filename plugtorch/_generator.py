@@ -33,6 +33,7 @@ Random ops (plugtorch.ops.random) are decompositions of `uniform`; they draw thr
 `fill_uniform`.
 """
 import os
+import threading
 
 import numpy as np
 
@@ -152,9 +153,17 @@ class Generator:
         self.device = device if isinstance(device, Device) else Device(device)
         self._seed = _DEFAULT_SEED
         self._offset = 0
+        self._lock = threading.Lock()    # threads drawing at once get disjoint counters
 
     def __repr__(self):
         return f"<plugtorch.Generator device='{self.device}' seed={self._seed}>"
+
+    def __getstate__(self):
+        return {"device": self.device, "_seed": self._seed, "_offset": self._offset}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def manual_seed(self, seed):
         """Set the seed and rewind the stream; returns the generator."""
@@ -193,9 +202,10 @@ class Generator:
 
     def _take(self, n):
         """Reserve n counters: return (seed, first counter) and advance the offset."""
-        off = self._offset
-        self._offset = (off + n) & _MASK64
-        return self._seed, off
+        with self._lock:
+            off = self._offset
+            self._offset = (off + n) & _MASK64
+            return self._seed, off
 
 
 default_generator = Generator("cpu")

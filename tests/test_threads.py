@@ -114,3 +114,25 @@ def test_deferred_index_error_raises_in_the_thread_that_made_it(dev):
             read.set()
 
     assert _run_threads([bad, good]) == [True, [[9.0, 10.0, 11.0], [3.0, 4.0, 5.0]]]
+
+
+def test_threads_drawing_random_numbers_get_disjoint_counters():
+    """Generator counters are reserved under a lock: threads drawing at once (dropout in
+    DataParallel replicas) never share a counter, so never repeat each other's numbers."""
+    import copy
+    import pickle
+    g = pt.Generator()
+    g.manual_seed(3)
+    taken = []
+
+    def draw():
+        for _ in range(3000):
+            taken.append(g._take(4)[1])
+
+    workers = [threading.Thread(target=draw) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(set(taken)) == len(taken) == 12000 and g.get_offset() == 48000
+    assert copy.deepcopy(g).get_offset() == pickle.loads(pickle.dumps(g)).get_offset() == 48000
