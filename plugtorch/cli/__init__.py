@@ -6,6 +6,7 @@
                                [pytest options...]
     plugtorch demo [--device DEVICE] [--epochs N] [...]
     plugtorch bench [...]
+    plugtorch run --nproc-per-node N [--hostfile FILE] SCRIPT [ARGS...]
 
 Every command answers ``-h``/``--help``. `--plugin MODULE` (repeatable) imports a backend
 plugin and registers it first, for a backend that is not installed with an entry point
@@ -32,7 +33,9 @@ _EPILOG = ("exit status: 0 success, 1 failure, 2 usage error, 3 backend not avai
 # commands whose arguments go unchanged to a module's own main(argv)
 _FORWARDED = {"demo": ("plugtorch.demo", "train a small CNN on 8x8 digits and report "
                                          "its test accuracy"),
-              "bench": ("plugtorch.bench", "benchmark plugtorch's backends")}
+              "bench": ("plugtorch.bench", "benchmark plugtorch's backends"),
+              "run": ("plugtorch.distributed.run", "run a script on several processes "
+                                                   "(ranks) with mpiexec")}
 
 
 class CommandError(Exception):

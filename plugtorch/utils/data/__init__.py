@@ -14,8 +14,9 @@ from .sampler import (Sampler, SequentialSampler, RandomSampler, SubsetRandomSam
 from .collate import default_collate, default_convert
 from ._worker import get_worker_info, WorkerInfo
 from .dataloader import DataLoader
+from .distributed import DistributedSampler
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
            "ChainDataset", "random_split", "Sampler", "SequentialSampler", "RandomSampler",
            "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "default_collate",
-           "default_convert", "get_worker_info", "WorkerInfo", "DataLoader"]
+           "default_convert", "get_worker_info", "WorkerInfo", "DataLoader", "DistributedSampler"]

