@@ -10,7 +10,7 @@ import pytest
 
 import plugtorch
 import plugtorch.nn as nn
-from plugtorch.testing import assert_close, to_host
+from plugtorch.testing import assert_values, to_host
 
 
 class Net(nn.Module):
@@ -144,7 +144,7 @@ def test_parameter_basics():
         nn.Parameter(plugtorch.ones(2, dtype=plugtorch.int64))
     q = copy.deepcopy(p)
     assert type(q) is nn.Parameter and q.requires_grad and q is not p
-    assert_close(q, to_host(p.detach()))
+    assert_values(q, to_host(p.detach()))
     r = pickle.loads(pickle.dumps(p))
     assert type(r) is nn.Parameter and r.requires_grad
 
@@ -166,7 +166,7 @@ def test_state_dict_round_trip_and_sharing():
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert repr(result) == "<All keys matched successfully>"
     for (k, a), b in zip(net.state_dict().items(), other.state_dict().values()):
-        assert_close(b, to_host(a), msg=k)
+        assert_values(b, to_host(a), msg=k)
     assert other.fc.weight is not net.fc.weight      # copied, not assigned
 
 
@@ -191,7 +191,7 @@ def test_load_state_dict_reports_like_pytorch():
     result = net.load_state_dict(sd, strict=False)
     assert result.missing_keys == ["fc.weight", "fc.bias"]
     assert result.unexpected_keys == ["extra", "body.9.weight"]
-    assert_close(net.body[0].weight, np.ones((4, 4)))
+    assert_values(net.body[0].weight, np.ones((4, 4)))
     assert not np.allclose(before, 1.0)
     with pytest.raises(TypeError, match="Expected state_dict to be dict-like"):
         net.load_state_dict([1, 2])
@@ -236,11 +236,11 @@ def test_forward_hooks():
     h3 = lin.register_forward_hook(lambda m, args, out: out + 1)
     h4 = lin.register_forward_hook(lambda m, args, out: calls.append("first"), prepend=True)
     out = lin(plugtorch.ones(1, 2))
-    assert_close(out, to_host(lin.bias.detach()).reshape(1, 2) + 1)
+    assert_values(out, to_host(lin.bias.detach()).reshape(1, 2) + 1)
     assert calls == ["first", ("post", (1, 2))]
     for h in (h1, h2, h3, h4):
         h.remove()
-    assert_close(lin(plugtorch.zeros(1, 2)), to_host(lin.bias.detach()).reshape(1, 2))
+    assert_values(lin(plugtorch.zeros(1, 2)), to_host(lin.bias.detach()).reshape(1, 2))
 
     def pre_kw(m, args, kwargs):
         return args, {"scale": 3.0}
@@ -282,8 +282,8 @@ def test_full_backward_hooks_closed_form():
     gy = np.array([[-10.0], [22.0]])
     assert seen == [("pre", [[-5.0], [11.0]]),
                     ("post", (gy @ [[1.0, -2.0]]).tolist(), gy.tolist())]
-    assert_close(plugtorch.tensor(xg), gy @ [[1.0, -2.0]] + 1)     # hook's +1 reaches x
-    assert_close(plugtorch.tensor(wg), gy.T @ [[1.0, 2.0], [3.0, -1.0]])  # uses doubled gy
+    assert_values(plugtorch.tensor(xg), gy @ [[1.0, -2.0]] + 1)     # hook's +1 reaches x
+    assert_values(plugtorch.tensor(wg), gy.T @ [[1.0, 2.0], [3.0, -1.0]])  # uses doubled gy
     assert _hook_run(plugtorch, False)[1] == (np.array([[-5.0], [11.0]]) @
                                               [[1.0, -2.0]]).tolist()
 
@@ -369,7 +369,7 @@ def test_train_eval_zero_grad_apply_requires_grad():
     net(plugtorch.ones(3, 2)).sum().backward()
     w = net[0].weight
     net.zero_grad(set_to_none=False)
-    assert_close(w.grad, np.zeros((2, 2)))
+    assert_values(w.grad, np.zeros((2, 2)))
     net.zero_grad()
     assert w.grad is None
     visited = []
@@ -402,12 +402,12 @@ def test_deepcopy_and_pickle_module():
     net2 = copy.deepcopy(net)
     assert net2.fc.weight is not net.fc.weight and isinstance(net2.fc.weight, nn.Parameter)
     x = plugtorch.randn(2, 3)
-    assert_close(net2(x), to_host(net(x)))
+    assert_values(net2(x), to_host(net(x)))
     shared = nn.Linear(1, 1)
     seq = copy.deepcopy(nn.Sequential(shared, shared))
     assert seq[0] is seq[1]
     net3 = pickle.loads(pickle.dumps(net))
-    assert_close(net3(x), to_host(net(x)))
+    assert_values(net3(x), to_host(net(x)))
 
 
 # ----------------------------------------------------------------------------- containers
@@ -503,7 +503,7 @@ def test_default_init_bounds_and_statistics():
     emb = nn.Embedding(200, 50)
     e = to_host(emb.weight)
     assert abs(e.std() - 1.0) < 0.03 and abs(e.mean()) < 0.03
-    assert_close(nn.PReLU(4).weight, np.full(4, 0.25))
+    assert_values(nn.PReLU(4).weight, np.full(4, 0.25))
 
 
 def test_init_functions():
@@ -522,16 +522,16 @@ def test_init_functions():
     assert to_host(t).min() >= -0.5 and to_host(t).max() <= 0.3
     nn.init.constant_(t, 0.5)
     assert np.all(to_host(t) == 0.5)
-    assert_close(nn.init.eye_(plugtorch.empty(2, 3)), np.eye(2, 3))
+    assert_values(nn.init.eye_(plugtorch.empty(2, 3)), np.eye(2, 3))
     d = nn.init.dirac_(plugtorch.empty(2, 2, 3))
-    assert_close(d, np.array([[[0, 1, 0], [0, 0, 0]], [[0, 0, 0], [0, 1, 0]]]))
+    assert_values(d, np.array([[[0, 1, 0], [0, 0, 0]], [[0, 0, 0], [0, 1, 0]]]))
     p = nn.Parameter(plugtorch.zeros(3, 3))
     nn.init.normal_(p)                       # works on a leaf that requires grad (no_grad)
     assert p.requires_grad and p.grad_fn is None
     g1 = plugtorch.Generator().manual_seed(5)
     g2 = plugtorch.Generator().manual_seed(5)
     a = nn.init.uniform_(plugtorch.empty(4), generator=g1)
-    assert_close(nn.init.uniform_(plugtorch.empty(4), generator=g2), to_host(a))
+    assert_values(nn.init.uniform_(plugtorch.empty(4), generator=g2), to_host(a))
     with pytest.raises(ValueError, match="Fan in and fan out can not be computed"):
         nn.init.xavier_uniform_(plugtorch.empty(3))
     with pytest.raises(ValueError, match="Mode fan_up not supported"):

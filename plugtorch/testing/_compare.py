@@ -66,7 +66,7 @@ def mismatch(actual, expected, atol, rtol):
             f"{e[i]!r} (|diff| {err[i]:.3g})")
 
 
-def assert_close(actual, expected, *, atol=None, rtol=None, msg=""):
+def assert_values(actual, expected, *, atol=None, rtol=None, msg=""):
     """Assert that a tensor (or array) equals `expected` within dtype-aware tolerances.
 
     Args:
@@ -77,8 +77,8 @@ def assert_close(actual, expected, *, atol=None, rtol=None, msg=""):
 
     Example:
         >>> import plugtorch
-        >>> from plugtorch.testing import assert_close
-        >>> assert_close(plugtorch.tensor([1.0, 2.0]).exp(), [2.718282, 7.389056])
+        >>> from plugtorch.testing import assert_values
+        >>> assert_values(plugtorch.tensor([1.0, 2.0]).exp(), [2.718282, 7.389056])
     """
     a = to_host(actual)
     d_atol, d_rtol = tolerances(a.dtype)

@@ -13,7 +13,7 @@ import plugtorch
 import plugtorch.nn as nn
 import plugtorch.nn.functional as F
 from plugtorch.autograd import gradcheck, gradgradcheck
-from plugtorch.testing import assert_close, to_host
+from plugtorch.testing import assert_values, to_host
 
 _SQRT2 = math.sqrt(2.0)
 _ERF = np.vectorize(math.erf)
@@ -79,7 +79,7 @@ def test_activation_forward(device, name):
     x = _x(np.random.default_rng(0), (3, 4), 8.0).astype(np.float32)
     y = fn(plugtorch.tensor(x, device=device))
     assert y.dtype is plugtorch.float32 and y.device.type == device
-    assert_close(y, ref(x.astype(np.float64)), atol=1e-5, rtol=1e-4)
+    assert_values(y, ref(x.astype(np.float64)), atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
@@ -108,9 +108,9 @@ def test_activation_inplace(device, name):
     h = leaf * 2                       # a non-leaf: in-place is allowed
     r = fn(h, inplace=True)
     assert r is h
-    assert_close(h, to_host(expected))
+    assert_values(h, to_host(expected))
     (g_in,) = plugtorch.autograd.grad(h.sum(), leaf)
-    assert_close(g_in, to_host(g_out))
+    assert_values(g_in, to_host(g_out))
     with pytest.raises(RuntimeError, match="leaf Variable"):
         fn(leaf, inplace=True)
 
@@ -126,7 +126,7 @@ def test_activation_modules_match_functional(device):
              (nn.LogSoftmax(dim=1), F.log_softmax(x, 1)), (nn.Hardtanh(-2, 2),
                                                             x.clamp(-2, 2))]
     for module, expected in pairs:
-        assert_close(module(x), to_host(expected), msg=repr(module))
+        assert_values(module(x), to_host(expected), msg=repr(module))
 
 
 def test_prelu(device):
@@ -138,10 +138,10 @@ def test_prelu(device):
     xt = plugtorch.tensor(x, device=device, requires_grad=True)
     y = m(xt)
     a = np.array([0.1, -0.2, 0.5]).reshape(3, 1)
-    assert_close(y, np.where(x > 0, x, a * x))
+    assert_values(y, np.where(x > 0, x, a * x))
     y.sum().backward()
-    assert_close(m.weight.grad, np.where(x > 0, 0, x).sum((0, 2)))
-    assert_close(xt.grad, np.where(x > 0, 1.0, np.broadcast_to(a, x.shape)))
+    assert_values(m.weight.grad, np.where(x > 0, 0, x).sum((0, 2)))
+    assert_values(xt.grad, np.where(x > 0, 1.0, np.broadcast_to(a, x.shape)))
     assert gradcheck(lambda t, w: F.prelu(t, w), (xt, m.weight))
 
 
@@ -154,15 +154,15 @@ def test_linear_forward_backward(device):
     w, b = to_host(m.weight).astype(np.float64), to_host(m.bias).astype(np.float64)
     xt = plugtorch.tensor(x, dtype=plugtorch.float32, device=device, requires_grad=True)
     y = m(xt)
-    assert_close(y, x @ w.T + b, atol=1e-5, rtol=1e-5)
+    assert_values(y, x @ w.T + b, atol=1e-5, rtol=1e-5)
     y.backward(plugtorch.tensor(g, dtype=plugtorch.float32, device=device))
-    assert_close(m.weight.grad, g.T @ x, atol=1e-5, rtol=1e-5)
-    assert_close(m.bias.grad, g.sum(0), atol=1e-5, rtol=1e-5)
-    assert_close(xt.grad, g @ w, atol=1e-5, rtol=1e-5)
+    assert_values(m.weight.grad, g.T @ x, atol=1e-5, rtol=1e-5)
+    assert_values(m.bias.grad, g.sum(0), atol=1e-5, rtol=1e-5)
+    assert_values(xt.grad, g @ w, atol=1e-5, rtol=1e-5)
     # leading batch dims and no bias
     m2 = nn.Linear(3, 2, bias=False).to(device)
     x3 = rng.standard_normal((2, 5, 3)).astype(np.float32)
-    assert_close(m2(plugtorch.tensor(x3, device=device)),
+    assert_values(m2(plugtorch.tensor(x3, device=device)),
                  x3 @ to_host(m2.weight).T.astype(np.float64), atol=1e-5, rtol=1e-5)
 
 
@@ -183,7 +183,7 @@ def test_bilinear_forward(device):
     m = nn.Bilinear(3, 2, 4).to(device).double()
     w, b = to_host(m.weight), to_host(m.bias)
     y = m(plugtorch.tensor(x1, device=device), plugtorch.tensor(x2, device=device))
-    assert_close(y, np.einsum("...i,kij,...j->...k", x1, w, x2) + b)
+    assert_values(y, np.einsum("...i,kij,...j->...k", x1, w, x2) + b)
 
 
 def test_linear_shape_error(device):
@@ -201,13 +201,13 @@ def test_embedding_lookup_and_padding_gradient(device):
     w = to_host(e.weight)
     assert np.all(w[1] == 0)
     out = e(plugtorch.tensor(idx, device=device))
-    assert_close(out, w[idx])
+    assert_values(out, w[idx])
     g = np.random.default_rng(8).standard_normal((2, 3, 3))
     out.backward(plugtorch.tensor(g, dtype=plugtorch.float32, device=device))
     expected = np.zeros((5, 3))
     np.add.at(expected, idx.ravel(), g.reshape(-1, 3))
     expected[1] = 0.0                     # no gradient to the padding row
-    assert_close(e.weight.grad, expected, atol=1e-5, rtol=1e-5)
+    assert_values(e.weight.grad, expected, atol=1e-5, rtol=1e-5)
 
 
 def test_embedding_scale_grad_by_freq_and_max_norm(device):
@@ -215,12 +215,12 @@ def test_embedding_scale_grad_by_freq_and_max_norm(device):
     w0 = np.array([[3.0, 4.0], [0.1, 0.1], [0.3, 0.4]])
     w = plugtorch.tensor(w0, device=device, requires_grad=True)
     F.embedding(idx, w, scale_grad_by_freq=True).sum().backward()
-    assert_close(w.grad, [[1.0, 1.0], [0.0, 0.0], [1.0, 1.0]])   # 3 uses / frequency 3
+    assert_values(w.grad, [[1.0, 1.0], [0.0, 0.0], [1.0, 1.0]])   # 3 uses / frequency 3
     e = nn.Embedding.from_pretrained(plugtorch.tensor(w0, device=device), max_norm=1.0)
     out = e(idx)
     assert not e.weight.requires_grad
-    assert_close(out[0], [0.6, 0.8], atol=1e-6)                 # row 0 renormalised to 1
-    assert_close(e.weight, [[0.6, 0.8], [0.1, 0.1], [0.3, 0.4]], atol=1e-6)
+    assert_values(out[0], [0.6, 0.8], atol=1e-6)                 # row 0 renormalised to 1
+    assert_values(e.weight, [[0.6, 0.8], [0.1, 0.1], [0.3, 0.4]], atol=1e-6)
 
 
 def test_embedding_index_errors(device):
@@ -235,7 +235,7 @@ def test_one_hot(device):
     idx = np.array([[0, 3], [2, 1]])
     y = F.one_hot(plugtorch.tensor(idx, device=device))
     assert y.dtype is plugtorch.int64
-    assert_close(y, np.eye(4, dtype=np.int64)[idx])
+    assert_values(y, np.eye(4, dtype=np.int64)[idx])
     assert tuple(F.one_hot(plugtorch.tensor([1], device=device), 5).shape) == (1, 5)
     with pytest.raises(RuntimeError, match="smaller than num_classes"):
         F.one_hot(plugtorch.tensor([3], device=device), 3)
@@ -247,9 +247,9 @@ def test_one_hot(device):
 def test_normalize(device):
     x = np.array([[3.0, -4.0, 0.0], [0.0, 0.0, 0.0]])
     t = plugtorch.tensor(x, device=device)
-    assert_close(F.normalize(t), x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True),
+    assert_values(F.normalize(t), x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True),
                                                  1e-12))   # the zero row stays zero
-    assert_close(F.normalize(t, p=1, dim=0, eps=0.5),
+    assert_values(F.normalize(t, p=1, dim=0, eps=0.5),
                  x / np.maximum(np.abs(x).sum(0, keepdims=True), 0.5))
     w = plugtorch.tensor([[0.3, -1.2, 2.0], [1.0, 0.5, -0.2]], dtype=plugtorch.float64,
                          device=device, requires_grad=True)
@@ -274,7 +274,7 @@ def test_dropout_train_eval_and_seed(device):
     plugtorch.manual_seed(123)
     assert np.array_equal(to_host(F.dropout(plugtorch.ones(40, 50), 0.25)), y)
     assert m.eval()(x) is x
-    assert_close(F.dropout(x, 1.0), np.zeros((40, 50)))
+    assert_values(F.dropout(x, 1.0), np.zeros((40, 50)))
     with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, "
                                          "but got 1.5"):
         nn.Dropout(1.5)
@@ -284,7 +284,7 @@ def test_dropout_gradient_uses_mask(device):
     x = plugtorch.ones(6, 7, device=device, requires_grad=True)
     y = F.dropout(x, 0.5)
     y.sum().backward()
-    assert_close(x.grad, to_host(y))
+    assert_values(x.grad, to_host(y))
 
 
 def test_dropout2d_zeroes_whole_channels(device):
@@ -305,14 +305,14 @@ def test_pad(device, mode):
     y = F.pad(plugtorch.tensor(x, device=device), pads, mode=mode, **kw)
     np_mode = {"circular": "wrap", "replicate": "edge"}.get(mode, mode)
     np_kw = {"constant_values": -1.5} if mode == "constant" else {}
-    assert_close(y, np.pad(x, ((0, 0), (1, 2), (2, 1)), mode=np_mode, **np_kw))
+    assert_values(y, np.pad(x, ((0, 0), (1, 2), (2, 1)), mode=np_mode, **np_kw))
     xt = plugtorch.tensor(x[:1, :2, :3] / 7, device=device, requires_grad=True)
     assert gradcheck(lambda t: F.pad(t, (1, 2, 1, 0), mode=mode), (xt,))
 
 
 def test_pad_negative_crops(device):
     x = np.arange(12.0).reshape(3, 4)
-    assert_close(F.pad(plugtorch.tensor(x, device=device), (-1, 2)),
+    assert_values(F.pad(plugtorch.tensor(x, device=device), (-1, 2)),
                  np.pad(x[:, 1:], ((0, 0), (0, 2))))
 
 
@@ -328,13 +328,13 @@ def test_sequential_on_device_trains_like_numpy(device):
     x = np.random.default_rng(9).standard_normal((2, 3))
     y = net(plugtorch.tensor(x, dtype=plugtorch.float32, device=device))
     h = np.tanh(x @ ws["0.weight"].T + ws["0.bias"])
-    assert_close(y, h, atol=1e-5, rtol=1e-5)
+    assert_values(y, h, atol=1e-5, rtol=1e-5)
     y.sum().backward()
-    assert_close(net[0].bias.grad, (1 - h ** 2).sum(0), atol=1e-5, rtol=1e-5)
+    assert_values(net[0].bias.grad, (1 - h ** 2).sum(0), atol=1e-5, rtol=1e-5)
     # a state dict taken on the device loads into a cpu model
     cpu = nn.Sequential(nn.Linear(3, 4))
     cpu.load_state_dict({k: v for k, v in net.state_dict().items()})
-    assert_close(cpu[0].weight, ws["0.weight"])
+    assert_values(cpu[0].weight, ws["0.weight"])
 
 
 def test_module_to_keeps_parameter_objects(device):
@@ -347,7 +347,7 @@ def test_module_to_keeps_parameter_objects(device):
     assert isinstance(w, nn.Parameter) and w.requires_grad and w.is_leaf
     assert w.device.type == device and w.dtype is plugtorch.float64
     assert g.device.type == device and g.dtype is plugtorch.float64
-    assert_close(g, np.ones((3, 2)))
+    assert_values(g, np.ones((3, 2)))
 
 
 def test_clip_grad_norm_closed_form(device):
@@ -360,27 +360,27 @@ def test_clip_grad_norm_closed_form(device):
         ps.append(p)
     total = math.sqrt(sum((g ** 2).sum() for g in gs))
     out = nn.utils.clip_grad_norm_(ps, 1.0)
-    assert_close(out, total)
+    assert_values(out, total)
     for p, g in zip(ps, gs):
-        assert_close(p.grad, g * (1.0 / (total + 1e-6)))
+        assert_values(p.grad, g * (1.0 / (total + 1e-6)))
     # below the limit: unchanged; inf norm is the largest magnitude
     before = [to_host(p.grad) for p in ps]
-    assert_close(nn.utils.clip_grad_norm_(ps, 10.0, norm_type=math.inf),
+    assert_values(nn.utils.clip_grad_norm_(ps, 10.0, norm_type=math.inf),
                  max(np.abs(b).max() for b in before))
     for p, b in zip(ps, before):
-        assert_close(p.grad, b)
+        assert_values(p.grad, b)
     nn.utils.clip_grad_value_(ps, 0.1)
     for p, b in zip(ps, before):
-        assert_close(p.grad, np.clip(b, -0.1, 0.1))
+        assert_values(p.grad, np.clip(b, -0.1, 0.1))
 
 
 def test_parameters_to_vector_round_trip(device):
     m = nn.Linear(3, 2).to(device)
     vec = nn.utils.parameters_to_vector(m.parameters())
     expected = np.concatenate([to_host(m.weight).ravel(), to_host(m.bias)])
-    assert_close(vec, expected)
+    assert_values(vec, expected)
     nn.utils.vector_to_parameters(vec * 2, m.parameters())
-    assert_close(m.bias, expected[6:] * 2)
+    assert_values(m.bias, expected[6:] * 2)
     assert isinstance(m.weight, nn.Parameter)
 
 
@@ -404,9 +404,9 @@ def test_layers_match_torch(device):
         xo = plugtorch.tensor(x, device=device, requires_grad=True)
         xt = torch.from_numpy(x).requires_grad_()
         yo, yt = ours(xo), theirs(xt)
-        assert_close(yo, yt.detach().numpy(), atol=1e-5, rtol=1e-4, msg=repr(ours))
+        assert_values(yo, yt.detach().numpy(), atol=1e-5, rtol=1e-4, msg=repr(ours))
         (yo * yo).sum().backward()
         (yt * yt).sum().backward()
-        assert_close(xo.grad, xt.grad.numpy(), atol=1e-5, rtol=1e-4)
+        assert_values(xo.grad, xt.grad.numpy(), atol=1e-5, rtol=1e-4)
         for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
-            assert_close(p.grad, q.grad.numpy(), atol=1e-5, rtol=1e-4, msg=name)
+            assert_values(p.grad, q.grad.numpy(), atol=1e-5, rtol=1e-4, msg=name)

@@ -11,7 +11,7 @@ import pytest
 import plugtorch
 import plugtorch.nn as nn
 import plugtorch.nn.functional as F
-from plugtorch.testing import assert_close, to_host
+from plugtorch.testing import assert_values, to_host
 from plugtorch.testing.suite._common import widest_float
 
 REDUCTIONS = ["none", "mean", "sum"]
@@ -105,12 +105,12 @@ def test_elementwise_losses_match_closed_forms(device, name, reduction):
     x, y = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
     ref, kw = _ELEMENTWISE[name]
     out = getattr(F, name)(_t(x, device), _t(y, device), reduction=reduction, **kw)
-    assert_close(out, _reduce(ref(x - y), reduction), **_tol(device))
+    assert_values(out, _reduce(ref(x - y), reduction), **_tol(device))
 
 
 def test_smooth_l1_with_beta_zero_is_l1(device):
     x, y = _t([0.1, -2.0, 3.0], device), _t([0.0, 0.0, 0.0], device)
-    assert_close(F.smooth_l1_loss(x, y, beta=0.0), (0.1 + 2 + 3) / 3, **_tol(device))
+    assert_values(F.smooth_l1_loss(x, y, beta=0.0), (0.1 + 2 + 3) / 3, **_tol(device))
 
 
 @pytest.mark.parametrize("name", sorted(_ELEMENTWISE))
@@ -161,7 +161,7 @@ def test_cross_entropy_with_class_indices(device, shape, kw, reduction):
     out = F.cross_entropy(_t(x, device), _t(t, device), reduction=reduction, **kw)
     expected = _ref_cross_entropy(x, t, w, kw.get("ignore_index", -100), reduction,
                                   kw.get("label_smoothing", 0.0))
-    assert_close(out, expected, **_tol(device))
+    assert_values(out, expected, **_tol(device))
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -175,7 +175,7 @@ def test_cross_entropy_with_class_probabilities(device, kw, reduction):
     ls = kw.get("label_smoothing", 0.0)
     out = F.cross_entropy(_t(x, device), _t(p, device), None if w is None else _t(w, device),
                           reduction=reduction, label_smoothing=ls)
-    assert_close(out, _ref_cross_entropy_probs(x, p, w, reduction, ls), **_tol(device))
+    assert_values(out, _ref_cross_entropy_probs(x, p, w, reduction, ls), **_tol(device))
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -189,7 +189,7 @@ def test_nll_loss_matches_closed_form(device, reduction):
     picked = np.take_along_axis(np.moveaxis(logp, 1, -1), tt[..., None], -1)[..., 0]
     loss = -picked * w[tt] * keep
     expected = {"none": loss, "sum": loss.sum(), "mean": loss.sum() / (w[tt] * keep).sum()}
-    assert_close(out, expected[reduction], **_tol(device))
+    assert_values(out, expected[reduction], **_tol(device))
 
 
 def test_cross_entropy_gradients(device):
@@ -215,7 +215,7 @@ def test_cross_entropy_double_backward(device):
     gn = (s - np.eye(4)[t]) / 3
     v = 2 * gn / 3
     expected = s * (v - (v * s).sum(1, keepdims=True))
-    assert_close(gg, expected, **_tol(device))
+    assert_values(gg, expected, **_tol(device))
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
@@ -274,7 +274,7 @@ def test_binary_cross_entropy(device, reduction):
     x[0, 0], x[0, 1] = 0.0, 1.0          # logs clamped at -100, as PyTorch
     out = F.binary_cross_entropy(_t(x, device), _t(y, device), _t(w, device),
                                  reduction=reduction)
-    assert_close(out, _reduce(_ref_bce(x, y, w), reduction), **_tol(device))
+    assert_values(out, _reduce(_ref_bce(x, y, w), reduction), **_tol(device))
 
 
 @pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
@@ -282,7 +282,7 @@ def test_binary_cross_entropy_gradient_is_finite_at_0_and_1(device):
     x = _t([0.0, 1.0, 0.3], device, grad=True)
     F.binary_cross_entropy(x, _t([0.0, 1.0, 1.0], device), reduction="sum").backward()
     # (x - y) / max(x (1 - x), 1e-12)
-    assert_close(x.grad, [0.0, 0.0, -1 / 0.3], **_tol(device))
+    assert_values(x.grad, [0.0, 0.0, -1 / 0.3], **_tol(device))
     xg = _t([0.2, 0.7], device, grad=True)
     yg = _t([0.4, 0.9], device, grad=True)
     assert plugtorch.autograd.gradcheck(F.binary_cross_entropy, (xg, yg), atol=1e-4,
@@ -303,7 +303,7 @@ def test_binary_cross_entropy_with_logits(device, weights, reduction):
                                              **kw)
     ref = _ref_bce_logits(x, y, w if weights == "weight" else 1.0,
                           pw if weights == "pos_weight" else 1.0)
-    assert_close(out, _reduce(ref, reduction), **_tol(device))
+    assert_values(out, _reduce(ref, reduction), **_tol(device))
 
 
 def test_binary_cross_entropy_with_logits_gradient_at_zero(device):
@@ -314,7 +314,7 @@ def test_binary_cross_entropy_with_logits_gradient_at_zero(device):
     F.binary_cross_entropy_with_logits(x, _t(y, device), pos_weight=_t(pw, device),
                                        reduction="sum").backward()
     s = 1 / (1 + np.exp(-np.array([0.0, 0.0, 2.0])))
-    assert_close(x.grad, s * (1 + (pw - 1) * y) - pw * y, **_tol(device))
+    assert_values(x.grad, s * (1 + (pw - 1) * y) - pw * y, **_tol(device))
     xg = _t(np.array([[-1.5, 0.3], [2.0, -0.2]]), device, grad=True)
     yg = _t(np.array([[0.2, 0.9], [0.5, 0.1]]), device, grad=True)
     pg = _t(np.array([1.5, 0.7]), device, grad=True)
@@ -340,7 +340,7 @@ def test_kl_div(device, reduction, log_target):
         loss = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1)) - lp), 0.0)
     expected = {"none": loss, "sum": loss.sum(), "mean": loss.mean(),
                 "batchmean": loss.sum() / 3}[reduction]
-    assert_close(out, expected, **_tol(device))
+    assert_values(out, expected, **_tol(device))
 
 
 # ----------------------------------------------------------------------------- errors
@@ -389,7 +389,7 @@ def test_loss_modules_call_their_functional_forms(device):
     x, t, w = _ce_inputs((4, 3), {"weight": True, "ignore_index": 0}, seed=12)
     ce = nn.CrossEntropyLoss(weight=_t(w, device), ignore_index=0, label_smoothing=0.1,
                              reduction="sum")
-    assert_close(ce(_t(x, device), _t(t, device)),
+    assert_values(ce(_t(x, device), _t(t, device)),
                  _ref_cross_entropy(x, t, w, 0, "sum", 0.1), **_tol(device))
     assert list(ce.state_dict()) == ["weight"] and list(nn.CrossEntropyLoss().state_dict()) == []
     a, b = rng.random((2, 3)), rng.random((2, 3))
@@ -400,11 +400,11 @@ def test_loss_modules_call_their_functional_forms(device):
              (nn.BCEWithLogitsLoss(pos_weight=_t(np.full(3, 2.0), device)),
               _ref_bce_logits(a, b, pw=2.0).mean())]
     for module, expected in cases:
-        assert_close(module(_t(a, device), _t(b, device)), expected, **_tol(device))
+        assert_values(module(_t(a, device), _t(b, device)), expected, **_tol(device))
     nll = nn.NLLLoss(reduction="none")
-    assert_close(nll(_t(-a, device), _t([2, 0], device)), [a[0, 2], a[1, 0]], **_tol(device))
+    assert_values(nll(_t(-a, device), _t([2, 0], device)), [a[0, 2], a[1, 0]], **_tol(device))
     kl = nn.KLDivLoss(reduction="batchmean", log_target=True)
-    assert_close(kl(_t(a, device), _t(b, device)), (np.exp(b) * (b - a)).sum() / 2,
+    assert_values(kl(_t(a, device), _t(b, device)), (np.exp(b) * (b - a)).sum() / 2,
                  **_tol(device))
 
 
@@ -414,7 +414,7 @@ def test_legacy_size_average_and_reduce(device):
     assert loss.reduction == "sum"
     with pytest.warns(UserWarning, match="reduction='none'"):
         out = F.l1_loss(_t([1.0, -2.0], device), _t([0.0, 0.0], device), reduce=False)
-    assert_close(out, [1.0, 2.0])
+    assert_values(out, [1.0, 2.0])
 
 
 # ----------------------------------------------------------------------------- PyTorch oracle
@@ -438,10 +438,10 @@ def test_cross_entropy_matches_pytorch(device, shape, kw, reduction):
                         reduction=reduction, **opts)
     b = torch.nn.functional.cross_entropy(theirs, torch.tensor(t), None if w is None else
                                           torch.tensor(w), reduction=reduction, **opts)
-    assert_close(a, b.detach().numpy(), **_tol(device))
+    assert_values(a, b.detach().numpy(), **_tol(device))
     a.sum().backward()
     b.sum().backward()
-    assert_close(ours.grad, theirs.grad.numpy(), **_tol(device))
+    assert_values(ours.grad, theirs.grad.numpy(), **_tol(device))
 
 
 @pytest.mark.parametrize("name, kw", [
@@ -464,8 +464,8 @@ def test_losses_and_gradients_match_pytorch(device, name, kw):
     a = getattr(F, name)(xa, ya, **fixed, **{k: _t(v, device) for k, v in extra.items()})
     b = getattr(torch.nn.functional, name)(xb, yb, **fixed,
                                            **{k: torch.tensor(v) for k, v in extra.items()})
-    assert_close(a, b.detach().numpy(), **_tol(device))
+    assert_values(a, b.detach().numpy(), **_tol(device))
     a.backward()
     b.backward()
-    assert_close(xa.grad, xb.grad.numpy(), **_tol(device))
-    assert_close(ya.grad, yb.grad.numpy(), **_tol(device))
+    assert_values(xa.grad, xb.grad.numpy(), **_tol(device))
+    assert_values(ya.grad, yb.grad.numpy(), **_tol(device))

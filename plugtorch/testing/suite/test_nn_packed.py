@@ -9,7 +9,7 @@ import pytest
 
 import plugtorch
 import plugtorch.nn as nn
-from plugtorch.testing import assert_close, to_host
+from plugtorch.testing import assert_values, to_host
 from plugtorch.testing.suite.test_nn_rnn import _load_from_torch, _make, _np_rnn, _t, _tol
 
 R = nn.utils.rnn
@@ -35,13 +35,13 @@ def test_pad_sequence_matches_numpy(device):
                 ref[b, 5 - len(s):] = s
         out = R.pad_sequence([_t(s, device) for s in seqs], batch_first=True,
                              padding_value=-1.0, padding_side=side)
-        assert_close(out, ref, **_tol(device))
+        assert_values(out, ref, **_tol(device))
         out = R.pad_sequence([_t(s, device) for s in seqs], padding_value=-1.0,
                              padding_side=side)
-        assert_close(out, ref.transpose(1, 0, 2), **_tol(device))
+        assert_values(out, ref.transpose(1, 0, 2), **_tol(device))
     back = R.unpad_sequence(R.pad_sequence([_t(s, device) for s in seqs]), [3, 5, 1])
     for a, s in zip(back, seqs):
-        assert_close(a, s, **_tol(device))
+        assert_values(a, s, **_tol(device))
     with pytest.raises(RuntimeError, match="Expected padding_side to be one of left or right"):
         R.pad_sequence([_t(seqs[0], device)], padding_side="mid")
 
@@ -55,7 +55,7 @@ def test_pack_pad_round_trip_matches_closed_form(device, batch_first):
     p = R.pack_padded_sequence(xin, plugtorch.tensor(lengths), batch_first=batch_first,
                                enforce_sorted=False)
     data, sizes, order = _np_pack(x, lengths)
-    assert_close(p.data, data, **_tol(device))
+    assert_values(p.data, data, **_tol(device))
     assert p.batch_sizes.tolist() == sizes and p.batch_sizes.device.type == "cpu"
     assert to_host(p.sorted_indices).tolist() == order.tolist()
     assert to_host(p.unsorted_indices).tolist() == np.argsort(order).tolist()
@@ -64,7 +64,7 @@ def test_pack_pad_round_trip_matches_closed_form(device, batch_first):
     ref = np.full((6, 4, 3), 7.0)
     for b, n in enumerate(lengths):
         ref[:n, b] = x[:n, b]
-    assert_close(padded, ref.transpose(1, 0, 2) if batch_first else ref, **_tol(device))
+    assert_values(padded, ref.transpose(1, 0, 2) if batch_first else ref, **_tol(device))
     assert lens.tolist() == lengths and lens.device.type == "cpu"
     # packing is a gather: each valid position gets its weight back, padding gets zero
     w = rng.standard_normal(data.shape)
@@ -75,19 +75,19 @@ def test_pack_pad_round_trip_matches_closed_form(device, batch_first):
         for b in order:
             if lengths[b] > t:
                 gref[t, b], k = w[k], k + 1
-    assert_close(xin.grad, gref.transpose(1, 0, 2) if batch_first else gref, **_tol(device))
+    assert_values(xin.grad, gref.transpose(1, 0, 2) if batch_first else gref, **_tol(device))
 
 
 def test_pack_sequence_and_unpack(device):
     seqs = [_t(np.arange(n, dtype=float) + 10 * n, device) for n in (2, 4, 1)]
     p = R.pack_sequence(seqs, enforce_sorted=False)
-    assert_close(p.data, [40., 20., 10., 41., 21., 42., 43.], **_tol(device))
+    assert_values(p.data, [40., 20., 10., 41., 21., 42., 43.], **_tol(device))
     assert p.batch_sizes.tolist() == [3, 2, 1, 1]
     for a, b in zip(R.unpack_sequence(p), seqs):
-        assert_close(a, to_host(b))
+        assert_values(a, to_host(b))
     sorted_p = R.pack_sequence([seqs[1], seqs[0], seqs[2]])
     assert sorted_p.sorted_indices is None and sorted_p.unsorted_indices is None
-    assert_close(sorted_p.data, to_host(p.data))
+    assert_values(sorted_p.data, to_host(p.data))
 
 
 @pytest.mark.parametrize("call, match", [
@@ -134,11 +134,11 @@ def test_packed_input_equals_each_sequence_alone(device, cls, kw):
     for b, n in enumerate(lengths):
         ro, rh, rc = _np_rnn(m, x[:n, b:b + 1], h0[:, b:b + 1],
                              None if c0 is None else c0[:, b:b + 1])
-        assert_close(padded[:n, b], ro[:, 0], **_tol(device))
+        assert_values(padded[:n, b], ro[:, 0], **_tol(device))
         assert not to_host(padded[n:, b]).any()
-        assert_close(h[:, b], rh[:, 0], **_tol(device))
+        assert_values(h[:, b], rh[:, 0], **_tol(device))
         if c0 is not None:
-            assert_close(state[1][:, b], rc[:, 0], **_tol(device))
+            assert_values(state[1][:, b], rc[:, 0], **_tol(device))
 
 
 @pytest.mark.parametrize("cls, kw", _PACKED + [(nn.LSTM, {"proj_size": 2,
@@ -166,20 +166,20 @@ def test_packed_input_matches_pytorch(device, cls, kw):
     pb, sb = theirs(TR.pack_padded_sequence(xb, lengths, batch_first=True,
                                             enforce_sorted=False), hxb)
     assert pa.batch_sizes.tolist() == pb.batch_sizes.tolist()
-    assert_close(pa.data, pb.data.detach().numpy(), **_tol(device))
+    assert_values(pa.data, pb.data.detach().numpy(), **_tol(device))
     sa, sb = (sa if cls is nn.LSTM else (sa,)), (sb if cls is nn.LSTM else (sb,))
     for a, b in zip(sa, sb):                      # h_n (and c_n) back in the caller's order
-        assert_close(a, b.detach().numpy(), **_tol(device))
+        assert_values(a, b.detach().numpy(), **_tol(device))
     ua = R.pad_packed_sequence(pa, batch_first=True)[0]
     ub = TR.pad_packed_sequence(pb, batch_first=True)[0]
-    assert_close(ua, ub.detach().numpy(), **_tol(device))
+    assert_values(ua, ub.detach().numpy(), **_tol(device))
     ((ua * ua).sum() + sum((s ** 3).sum() for s in sa)).backward()
     ((ub * ub).sum() + sum((s ** 3).sum() for s in sb)).backward()
-    assert_close(xa.grad, xb.grad.numpy(), **_tol(device))
-    assert_close(ha0.grad, hb0.grad.numpy(), **_tol(device))
+    assert_values(xa.grad, xb.grad.numpy(), **_tol(device))
+    assert_values(ha0.grad, hb0.grad.numpy(), **_tol(device))
     grads = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        assert_close(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
+        assert_values(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
 
 
 def test_packed_training_step_reads_nothing_back(device):

@@ -11,7 +11,7 @@ import pytest
 
 import plugtorch
 import plugtorch.nn as nn
-from plugtorch.testing import assert_close, to_host
+from plugtorch.testing import assert_values, to_host
 from plugtorch.testing.suite._common import widest_float
 
 
@@ -98,10 +98,10 @@ def test_recurrent_layers_match_numpy(device, cls, kw):
     hx = _t(h0, device) if c0 is None else (_t(h0, device), _t(c0, device))
     out, state = m(_t(xin, device), hx)
     ref_out, ref_h, ref_c = _np_rnn(m, x, h0, c0)
-    assert_close(out, ref_out.transpose(1, 0, 2) if m.batch_first else ref_out, **_tol(device))
-    assert_close(state if c0 is None else state[0], ref_h, **_tol(device))
+    assert_values(out, ref_out.transpose(1, 0, 2) if m.batch_first else ref_out, **_tol(device))
+    assert_values(state if c0 is None else state[0], ref_h, **_tol(device))
     if c0 is not None:
-        assert_close(state[1], ref_c, **_tol(device))
+        assert_values(state[1], ref_c, **_tol(device))
 
 
 def test_parameter_names_shapes_and_init(device):
@@ -126,8 +126,8 @@ def test_unbatched_input_and_default_state(device):
     out, h = m(_t(x, device))
     assert tuple(out.shape) == (5, 4) and tuple(h.shape) == (2, 4)
     ref_out, ref_h, _ = _np_rnn(m, x[:, None], np.zeros((2, 1, 4)))
-    assert_close(out, ref_out[:, 0], **_tol(device))
-    assert_close(h, ref_h[:, 0], **_tol(device))
+    assert_values(out, ref_out[:, 0], **_tol(device))
+    assert_values(h, ref_h[:, 0], **_tol(device))
 
 
 def _with_param(module, name, fn):
@@ -175,9 +175,9 @@ def test_dropout_between_layers_only_in_training(device):
     x = _t(rng.standard_normal((4, 2, 3)), device)
     m.eval()
     a, b = m(x)[0], m(x)[0]
-    assert_close(a, to_host(b))
+    assert_values(a, to_host(b))
     ref, _, _ = _np_rnn(m, to_host(x).astype(np.float64), np.zeros((2, 2, 4)))
-    assert_close(a, ref, **_tol(device))
+    assert_values(a, ref, **_tol(device))
     m.train()
     plugtorch.manual_seed(0)
     c = to_host(m(x)[0])
@@ -199,13 +199,13 @@ def test_cells_match_numpy(device, cls):
     out = m(_t(x, device), hx)
     outs = out if isinstance(out, tuple) else (out,)
     for a, b in zip(outs, ref):
-        assert_close(a, b, **_tol(device))
+        assert_values(a, b, **_tol(device))
     single = m(_t(x[0], device), tuple(t[0] for t in hx) if isinstance(hx, tuple) else hx[0])
     first = single[0] if isinstance(single, tuple) else single
-    assert_close(first, ref[0][0], **_tol(device))
+    assert_values(first, ref[0][0], **_tol(device))
     zero = m(_t(x, device))                         # default state: zeros
     zref = _np_step(mode, x, (np.zeros((2, 4)), np.zeros((2, 4))), *w)
-    assert_close(zero[0] if isinstance(zero, tuple) else zero, zref[0], **_tol(device))
+    assert_values(zero[0] if isinstance(zero, tuple) else zero, zref[0], **_tol(device))
 
 
 @pytest.mark.parametrize("call, exc, match", [
@@ -254,20 +254,20 @@ def test_recurrent_layers_match_pytorch(device, cls, kw):
     if cls is nn.LSTM:
         oa, (ha, ca) = ours(xa, (_t(h0, device), _t(c0, device)))
         ob, (hb, cb) = theirs(xb, (torch.tensor(h0), torch.tensor(c0)))
-        assert_close(ca, cb.detach().numpy(), **_tol(device))
+        assert_values(ca, cb.detach().numpy(), **_tol(device))
         lossa, lossb = (oa * oa).sum() + ca.sum(), (ob * ob).sum() + cb.sum()
     else:
         oa, ha = ours(xa, _t(h0, device))
         ob, hb = theirs(xb, torch.tensor(h0))
         lossa, lossb = (oa * oa).sum() + ha.sum(), (ob * ob).sum() + hb.sum()
-    assert_close(oa, ob.detach().numpy(), **_tol(device))
-    assert_close(ha, hb.detach().numpy(), **_tol(device))
+    assert_values(oa, ob.detach().numpy(), **_tol(device))
+    assert_values(ha, hb.detach().numpy(), **_tol(device))
     lossa.backward()
     lossb.backward()
-    assert_close(xa.grad, xb.grad.numpy(), **_tol(device))
+    assert_values(xa.grad, xb.grad.numpy(), **_tol(device))
     grads = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        assert_close(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
+        assert_values(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
 
 
 @pytest.mark.parametrize("name", ["RNNCell", "LSTMCell", "GRUCell"])
@@ -281,10 +281,10 @@ def test_cells_match_pytorch(device, name):
     xa, xb = _t(x, device, grad=True), torch.tensor(x, requires_grad=True)
     a, b = ours(xa), theirs(xb)
     a, b = (a[0] + a[1], b[0] + b[1]) if name == "LSTMCell" else (a, b)
-    assert_close(a, b.detach().numpy(), **_tol(device))
+    assert_values(a, b.detach().numpy(), **_tol(device))
     (a * a).sum().backward()
     (b * b).sum().backward()
-    assert_close(xa.grad, xb.grad.numpy(), **_tol(device))
+    assert_values(xa.grad, xb.grad.numpy(), **_tol(device))
 
 
 def test_training_step_reads_nothing_back(device):

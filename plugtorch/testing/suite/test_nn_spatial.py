@@ -16,7 +16,7 @@ import plugtorch
 import plugtorch.nn as nn
 import plugtorch.nn.functional as F
 from plugtorch.autograd import gradcheck, gradgradcheck
-from plugtorch.testing import assert_close, kernel_override, to_host
+from plugtorch.testing import assert_values, kernel_override, to_host
 
 
 def _t(a, device, grad=False, dtype=None):
@@ -106,7 +106,7 @@ def test_conv2d_matches_numpy(device, kw):
     else:
         p = (p, p) if isinstance(p, int) else p
         pad = (p[0], p[0], p[1], p[1])
-    assert_close(y, _np_conv2d(x, w, b, s, pad, d, groups), atol=1e-4, rtol=1e-4)
+    assert_values(y, _np_conv2d(x, w, b, s, pad, d, groups), atol=1e-4, rtol=1e-4)
 
 
 def test_conv1d_and_unbatched_match_numpy(device):
@@ -114,9 +114,9 @@ def test_conv1d_and_unbatched_match_numpy(device):
     x, w = _rand(rng, 2, 3, 7), _rand(rng, 4, 3, 3)
     y = F.conv1d(_t(x, device), _t(w, device), stride=2, padding=1)
     ref = _np_conv2d(x[:, :, None], w[:, :, None], stride=(1, 2), pad=(0, 0, 1, 1))[:, :, 0]
-    assert_close(y, ref)
+    assert_values(y, ref)
     x2, w2 = _rand(rng, 3, 5, 5), _rand(rng, 2, 3, 3, 3)
-    assert_close(F.conv2d(_t(x2, device), _t(w2, device)), _np_conv2d(x2[None], w2)[0])
+    assert_values(F.conv2d(_t(x2, device), _t(w2, device)), _np_conv2d(x2[None], w2)[0])
 
 
 def test_conv_transpose2d_is_the_adjoint_of_conv2d(device):
@@ -139,11 +139,11 @@ def test_fold_unfold(device):
     # unfold is im2col: a conv is a matmul of the flattened weight with the columns
     w = _rand(rng, 4, 3, 2, 3)
     y = (_t(w.reshape(4, -1), device) @ cols).reshape(2, 4, 3, 4)
-    assert_close(y, _np_conv2d(x, w, stride=(2, 1), pad=(1, 1, 1, 1)))
+    assert_values(y, _np_conv2d(x, w, stride=(2, 1), pad=(1, 1, 1, 1)))
     # fold of ones counts how many windows cover each pixel
     cover = F.fold(plugtorch.ones(1, 4, 9, device=device), (4, 4), 2, stride=1)
     ref = np.outer([1, 2, 2, 1], [1, 2, 2, 1])
-    assert_close(cover[0, 0], ref)
+    assert_values(cover[0, 0], ref)
 
 
 def test_conv_gradcheck(device):
@@ -188,7 +188,7 @@ def test_conv2d_backend_kernel_hook(device):
         want.append([to_host(t) for t in (y, xs.grad, ws.grad, bs.grad)])
     assert calls == [((2, 3, 3, 4), (2, 1), (1, 1, 1, 1), (1, 1), 1)]
     for a, e in zip(*want):
-        assert_close(a, e, atol=1e-10, rtol=1e-10)
+        assert_values(a, e, atol=1e-10, rtol=1e-10)
 
 
 def test_conv_errors(device):
@@ -221,17 +221,17 @@ def test_max_pool2d_matches_numpy(device, case):
     x = rng.integers(-4, 4, (2, 2, 7, 6)).astype(np.float64)   # many ties: first max wins
     y, idx = F.max_pool2d(_t(x, device), k, s, p, d, ceil, return_indices=True)
     ref, ridx = _np_max_pool2d(x, k, s, p, d, ceil)
-    assert_close(y, ref)
+    assert_values(y, ref)
     np.testing.assert_array_equal(to_host(idx), ridx)
 
 
 def test_max_pool1d_and_gradient(device):
     x = _t([[[3., 1., 4., 1., 5., 9., 2., 6.]]], device, True)
     y, idx = F.max_pool1d(x, 3, 2, 1, return_indices=True)
-    assert_close(y, [[[3., 4., 9., 9.]]])
+    assert_values(y, [[[3., 4., 9., 9.]]])
     np.testing.assert_array_equal(to_host(idx), [[[0, 2, 5, 5]]])
     y.sum().backward()   # overlapping windows that pick the same element add up
-    assert_close(x.grad, [[[1., 0., 1., 0., 0., 2., 0., 0.]]])
+    assert_values(x.grad, [[[1., 0., 1., 0., 0., 2., 0., 0.]]])
 
 
 def test_pool_gradcheck(device):
@@ -251,15 +251,15 @@ def test_avg_and_adaptive_pool_values(device):
     sums = np.array([[x[0, 0, r0:r1, c0:c1].sum() for c0, c1 in win[1]] for r0, r1 in win[0]])
     real = np.array([[(r1 - r0) * (c1 - c0) for c0, c1 in win[1]] for r0, r1 in win[0]])
     y = F.avg_pool2d(_t(x, device), 2, 2, 1, count_include_pad=False)
-    assert_close(y[0, 0], sums / real)
+    assert_values(y[0, 0], sums / real)
     y = F.avg_pool2d(_t(x, device), 2, 2, 1)
-    assert_close(y[0, 0], sums / 4)
+    assert_values(y[0, 0], sums / 4)
     # adaptive windows: rows [0, 2), [1, 3), [2, 4); columns [0, 3), [2, 5)
     y = F.adaptive_avg_pool2d(_t(x, device), (3, 2))
     ref = [[x[0, 0, a:a + 2, c:c + 3].mean() for c in (0, 2)] for a in (0, 1, 2)]
-    assert_close(y[0, 0], ref)
+    assert_values(y[0, 0], ref)
     y, idx = F.adaptive_max_pool2d(_t(x, device), (3, 2), return_indices=True)
-    assert_close(y[0, 0], [[7., 9.], [12., 14.], [17., 19.]])
+    assert_values(y[0, 0], [[7., 9.], [12., 14.], [17., 19.]])
     np.testing.assert_array_equal(to_host(idx)[0, 0], [[7, 9], [12, 14], [17, 19]])
 
 
@@ -279,24 +279,24 @@ def test_pool_errors(device):
 def test_batch_norm_module_running_stats(device):
     rng = np.random.default_rng(9)
     m = nn.BatchNorm2d(3).to(device)
-    assert_close(m.weight, np.ones(3))
-    assert_close(m.bias, np.zeros(3))
+    assert_values(m.weight, np.ones(3))
+    assert_values(m.bias, np.zeros(3))
     mean, var = np.zeros(3), np.ones(3)
     for step in range(2):
         x = _rand(rng, 4, 3, 2, 3) * 2 + 1
         y = m(_t(x, device, dtype=plugtorch.float32))
         mu, v = x.mean((0, 2, 3)), x.var((0, 2, 3))
         ref = (x - mu[None, :, None, None]) / np.sqrt(v[None, :, None, None] + 1e-5)
-        assert_close(y, ref, atol=1e-4, rtol=1e-4)
+        assert_values(y, ref, atol=1e-4, rtol=1e-4)
         mean = 0.9 * mean + 0.1 * mu
         var = 0.9 * var + 0.1 * x.var((0, 2, 3), ddof=1)
-        assert_close(m.running_mean, mean, atol=1e-5, rtol=1e-5)
-        assert_close(m.running_var, var, atol=1e-5, rtol=1e-5)
+        assert_values(m.running_mean, mean, atol=1e-5, rtol=1e-5)
+        assert_values(m.running_var, var, atol=1e-5, rtol=1e-5)
     assert int(m.num_batches_tracked.item()) == 2
     m.eval()
     x = _rand(rng, 2, 3, 2, 2)
     ref = (x - mean[None, :, None, None]) / np.sqrt(var[None, :, None, None] + 1e-5)
-    assert_close(m(_t(x, device, dtype=plugtorch.float32)), ref, atol=1e-4, rtol=1e-4)
+    assert_values(m(_t(x, device, dtype=plugtorch.float32)), ref, atol=1e-4, rtol=1e-4)
     assert int(m.num_batches_tracked.item()) == 2
     with pytest.raises(ValueError, match=r"expected 4D input \(got 3D input\)"):
         m(plugtorch.zeros(3, 2, 2, device=device))
@@ -309,7 +309,7 @@ def test_batch_norm_cumulative_average_and_1d(device):
     for x in xs:
         m(_t(x, device, dtype=plugtorch.float32))
     means = [x.mean((0, 2)) if x.ndim == 3 else x.mean(0) for x in xs]
-    assert_close(m.running_mean, np.mean(means, 0), atol=1e-5, rtol=1e-5)
+    assert_values(m.running_mean, np.mean(means, 0), atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match=r"expected 2D or 3D input \(got 4D input\)"):
         m(plugtorch.zeros(2, 2, 2, 2, device=device))
     with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
@@ -321,12 +321,12 @@ def test_layer_and_group_norm_match_numpy(device):
     x, w, b = _rand(rng, 2, 6, 3), _rand(rng, 6, 3), _rand(rng, 6, 3)
     mu, v = x.mean((1, 2), keepdims=True), x.var((1, 2), keepdims=True)
     y = F.layer_norm(_t(x, device), (6, 3), _t(w, device), _t(b, device))
-    assert_close(y, (x - mu) / np.sqrt(v + 1e-5) * w + b)
+    assert_values(y, (x - mu) / np.sqrt(v + 1e-5) * w + b)
     g = x.reshape(2, 3, 6)
     mu, v = g.mean(2, keepdims=True), g.var(2, keepdims=True)
     y = F.group_norm(_t(x, device), 3, _t(w[:, 0], device), _t(b[:, 0], device))
     ref = ((g - mu) / np.sqrt(v + 1e-5)).reshape(2, 6, 3) * w[None, :, :1] + b[None, :, :1]
-    assert_close(y, ref)
+    assert_values(y, ref)
     with pytest.raises(RuntimeError, match=r"expected input with shape \[\*, 4\]"):
         F.layer_norm(_t(x, device), 3 + 1)
 
@@ -346,13 +346,13 @@ def test_norm_gradcheck(device):
 def test_interpolate_matches_closed_forms(device):
     x = np.arange(6.).reshape(1, 1, 2, 3)
     y = F.interpolate(_t(x, device), scale_factor=2, mode="nearest")
-    assert_close(y, x.repeat(2, 2).repeat(2, 3))
+    assert_values(y, x.repeat(2, 2).repeat(2, 3))
     y = F.interpolate(_t(x, device), size=(3, 5), mode="bilinear", align_corners=True)
     # align_corners: a linear function of (h, w) is reproduced exactly on the new grid
     hh, ww = np.meshgrid(np.linspace(0, 1, 3), np.linspace(0, 2, 5), indexing="ij")
-    assert_close(y[0, 0], 3 * hh + ww)
+    assert_values(y[0, 0], 3 * hh + ww)
     y = F.interpolate(_t([[[0., 4.]]], device), size=4, mode="linear")
-    assert_close(y, [[[0., 1., 3., 4.]]])   # half-pixel centres, clamped at the edges
+    assert_values(y, [[[0., 1., 3., 4.]]])   # half-pixel centres, clamped at the edges
     with pytest.raises(ValueError, match="either size or scale_factor"):
         F.interpolate(_t(x, device))
     with pytest.raises(ValueError, match="align_corners option can only be set"):
@@ -370,8 +370,8 @@ def test_pixel_shuffle_round_trip(device):
     x = np.arange(2 * 8 * 2 * 3.).reshape(2, 8, 2, 3)
     y = F.pixel_shuffle(_t(x, device), 2)
     ref = x.reshape(2, 2, 2, 2, 2, 3).transpose(0, 1, 4, 2, 5, 3).reshape(2, 2, 4, 6)
-    assert_close(y, ref)
-    assert_close(F.pixel_unshuffle(y, 2), x)
+    assert_values(y, ref)
+    assert_values(F.pixel_unshuffle(y, 2), x)
     assert repr(nn.PixelShuffle(2)) == "PixelShuffle(upscale_factor=2)"
 
 
@@ -472,19 +472,19 @@ def test_modules_match_torch(device, case):
         if isinstance(ty, tuple):
             np.testing.assert_array_equal(to_host(py[1]), ty[1].numpy())
             ty, py = ty[0], py[0]
-        assert_close(py, ty.detach().numpy(), atol=1e-10, rtol=1e-9, msg=f"{name} forward")
+        assert_values(py, ty.detach().numpy(), atol=1e-10, rtol=1e-9, msg=f"{name} forward")
         g = rng.standard_normal(tuple(ty.shape))
         ty.backward(torch.tensor(g))
         py.backward(_t(g, device))
-        assert_close(px.grad, tx.grad.numpy(), atol=1e-10, rtol=1e-9, msg=f"{name} grad input")
+        assert_values(px.grad, tx.grad.numpy(), atol=1e-10, rtol=1e-9, msg=f"{name} grad input")
         theirs_p = dict(theirs.named_parameters())
         for k, p in ours.named_parameters():
-            assert_close(p.grad, theirs_p[k].grad.numpy(), atol=1e-9, rtol=1e-9,
+            assert_values(p.grad, theirs_p[k].grad.numpy(), atol=1e-9, rtol=1e-9,
                          msg=f"{name} grad {k}")
             p.grad = None
         theirs.zero_grad()
         for k, b in theirs.named_buffers():
-            assert_close(dict(ours.named_buffers())[k], b.numpy(), atol=1e-12, rtol=1e-9,
+            assert_values(dict(ours.named_buffers())[k], b.numpy(), atol=1e-12, rtol=1e-9,
                          msg=f"{name} buffer {k}")
 
 
@@ -494,7 +494,7 @@ def test_conv_transpose_output_size_matches_torch(device):
     ours = _torch_pair(torch, nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1), theirs, device)
     x = np.random.default_rng(16).standard_normal((1, 2, 4, 4))
     ty = theirs(torch.tensor(x), output_size=[8, 8])
-    assert_close(ours(_t(x, device), output_size=[8, 8]), ty.detach().numpy(), atol=1e-10,
+    assert_values(ours(_t(x, device), output_size=[8, 8]), ty.detach().numpy(), atol=1e-10,
                  rtol=1e-9)
     with pytest.raises(ValueError, match="valid sizes range from 7 to 8"):
         ours(_t(x, device), output_size=[9, 9])

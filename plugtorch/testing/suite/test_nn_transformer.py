@@ -10,7 +10,7 @@ import pytest
 
 import plugtorch
 import plugtorch.nn as nn
-from plugtorch.testing import assert_close, to_host
+from plugtorch.testing import assert_values, to_host
 from plugtorch.testing.suite._common import widest_float
 
 
@@ -76,8 +76,8 @@ def test_multihead_attention_matches_numpy(device, masks):
                key_padding_mask=None if kpm is None else _t(kpm, device),
                average_attn_weights=False)
     ref_out, ref_w = _np_mha(m, q, k, v, am, kpm)
-    assert_close(out, ref_out, **_tol(device))
-    assert_close(w, ref_w, **_tol(device))
+    assert_values(out, ref_out, **_tol(device))
+    assert_values(w, ref_w, **_tol(device))
 
 
 def test_multihead_attention_batch_first_unbatched_and_average(device):
@@ -87,14 +87,14 @@ def test_multihead_attention_batch_first_unbatched_and_average(device):
     ref_out, ref_w = _np_mha(m, q, k, v)
     bf = [_t(x.transpose(1, 0, 2), device) for x in (q, k, v)]
     out, w = m(*bf)
-    assert_close(out, ref_out.transpose(1, 0, 2), **_tol(device))
-    assert_close(w, ref_w.mean(1), **_tol(device))
+    assert_values(out, ref_out.transpose(1, 0, 2), **_tol(device))
+    assert_values(w, ref_w.mean(1), **_tol(device))
     out1, w1 = m(*(x[1] for x in bf))                     # unbatched (L, E)
-    assert_close(out1, ref_out[:, 1], **_tol(device))
-    assert_close(w1, ref_w[1].mean(0), **_tol(device))
+    assert_values(out1, ref_out[:, 1], **_tol(device))
+    assert_values(w1, ref_w[1].mean(0), **_tol(device))
     out2, none = m(*bf, need_weights=False)
     assert none is None
-    assert_close(out2, ref_out.transpose(1, 0, 2), **_tol(device))
+    assert_values(out2, ref_out.transpose(1, 0, 2), **_tol(device))
 
 
 def test_multihead_attention_parameters(device):
@@ -118,7 +118,7 @@ def test_attention_dropout_only_in_training(device):
     m = _make(nn.MultiheadAttention, device, 6, 2, dropout=0.5)
     q, k, v = (_t(x, device) for x in _inputs(rng))
     _, w = m(q, k, v, average_attn_weights=False)
-    assert_close(w.sum(-1), np.ones((2, 2, 4)), **_tol(device))
+    assert_values(w.sum(-1), np.ones((2, 2, 4)), **_tol(device))
     m.train()
     plugtorch.manual_seed(0)
     _, w = m(q, k, v, average_attn_weights=False)
@@ -187,15 +187,15 @@ def test_multihead_attention_matches_pytorch(device, kw, masks):
                   average_attn_weights=False)
     ob, wb = theirs(*ins_b, attn_mask=_torch_mask(torch, am),
                     key_padding_mask=_torch_mask(torch, kpm), average_attn_weights=False)
-    assert_close(oa, ob.detach().numpy(), **_tol(device))
-    assert_close(wa, wb.detach().numpy(), **_tol(device))
+    assert_values(oa, ob.detach().numpy(), **_tol(device))
+    assert_values(wa, wb.detach().numpy(), **_tol(device))
     (oa * oa).sum().backward()
     (ob * ob).sum().backward()
     for a, b in zip(ins_a, ins_b):
-        assert_close(a.grad, b.grad.numpy(), **_tol(device))
+        assert_values(a.grad, b.grad.numpy(), **_tol(device))
     grads = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        assert_close(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
+        assert_values(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
 
 
 @pytest.mark.parametrize("kw", [
@@ -214,10 +214,10 @@ def test_transformer_encoder_layer_matches_pytorch(device, kw):
     xa, xb = _t(x, device, grad=True), torch.tensor(x, requires_grad=True)
     a = ours(xa, src_mask=_t(mask, device), src_key_padding_mask=_t(kpm, device))
     b = theirs(xb, src_mask=torch.tensor(mask), src_key_padding_mask=torch.tensor(kpm))
-    assert_close(a, b.detach().numpy(), **_tol(device))
+    assert_values(a, b.detach().numpy(), **_tol(device))
     (a * a).sum().backward()
     (b * b).sum().backward()
-    assert_close(xa.grad, xb.grad.numpy(), **_tol(device))
+    assert_values(xa.grad, xb.grad.numpy(), **_tol(device))
 
 
 def test_transformer_encoder_matches_pytorch(device):
@@ -236,10 +236,10 @@ def test_transformer_encoder_matches_pytorch(device):
     kpm = np.array([[False] * 3 + [True], [False] * 4])
     a = ours(xa, src_key_padding_mask=_t(kpm, device))
     b = theirs(xb, src_key_padding_mask=torch.tensor(kpm))
-    assert_close(a, b.detach().numpy(), **_tol(device))
+    assert_values(a, b.detach().numpy(), **_tol(device))
     a.sum().backward()
     b.sum().backward()
-    assert_close(xa.grad, xb.grad.numpy(), **_tol(device))
+    assert_values(xa.grad, xb.grad.numpy(), **_tol(device))
 
 
 def test_training_step_reads_nothing_back(device):
@@ -282,7 +282,7 @@ def test_scaled_dot_product_attention_matches_numpy(device, kind):
                                          attn_mask=None if mask is None else _t(mask, device),
                                          **kw)
     assert tuple(out.shape) == (2, 3, 4, 5)
-    assert_close(out, _np_sdpa(q, k, v, mask, kw["is_causal"], kw["scale"]), **_tol(device))
+    assert_values(out, _np_sdpa(q, k, v, mask, kw["is_causal"], kw["scale"]), **_tol(device))
     if kind == "causal":
         with pytest.raises(RuntimeError, match="attn_mask"):
             F.scaled_dot_product_attention(_t(q, device), _t(k, device), _t(v, device),
@@ -313,7 +313,7 @@ def test_decoder_is_causal_under_the_mask(device):
     a = to_host(dec(_t(tgt, device), _t(mem, device), tgt_mask=mask, tgt_is_causal=True))
     tgt[-1] += 1.0
     b = to_host(dec(_t(tgt, device), _t(mem, device), tgt_mask=mask))
-    assert_close(a[:-1], b[:-1], **_tol(device))
+    assert_values(a[:-1], b[:-1], **_tol(device))
     assert not np.allclose(a[-1], b[-1])
     with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
         dec(_t(tgt, device), _t(mem, device), tgt_is_causal=True)
@@ -347,14 +347,14 @@ def test_transformer_decoder_layer_matches_pytorch(device, kw):
     b = theirs(*ins_b, tgt_mask=torch.tensor(causal), memory_mask=torch.tensor(mem_mask),
                tgt_key_padding_mask=torch.tensor(tkpm),
                memory_key_padding_mask=torch.tensor(mkpm), tgt_is_causal=True)
-    assert_close(a, b.detach().numpy(), **_tol(device))
+    assert_values(a, b.detach().numpy(), **_tol(device))
     (a * a).sum().backward()
     (b * b).sum().backward()
     for x, y in zip(ins_a, ins_b):
-        assert_close(x.grad, y.grad.numpy(), **_tol(device))
+        assert_values(x.grad, y.grad.numpy(), **_tol(device))
     grads = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        assert_close(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
+        assert_values(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
 
 
 @pytest.mark.parametrize("batch_first", [False, True])
@@ -378,14 +378,14 @@ def test_transformer_matches_pytorch(device, batch_first):
     b = theirs(*ins_b, tgt_mask=theirs.generate_square_subsequent_mask(4, dtype=torch.float64),
                src_key_padding_mask=torch.tensor(skpm),
                memory_key_padding_mask=torch.tensor(skpm))
-    assert_close(a, b.detach().numpy(), **_tol(device))
+    assert_values(a, b.detach().numpy(), **_tol(device))
     a.pow(2).sum().backward()
     b.pow(2).sum().backward()
     for x, y in zip(ins_a, ins_b):
-        assert_close(x.grad, y.grad.numpy(), **_tol(device))
+        assert_values(x.grad, y.grad.numpy(), **_tol(device))
     grads = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        assert_close(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
+        assert_values(p.grad, grads[name].grad.numpy(), msg=name, **_tol(device))
 
 
 def test_transformer_init_custom_parts_and_errors(device):
