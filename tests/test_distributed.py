@@ -66,60 +66,60 @@ COLLECTIVES = """
     out, devices = sys.argv[1], sys.argv[2].split(",")
     dist.init_process_group("mpi")
     r, n = dist.get_rank(), dist.get_world_size()
+    data = np.load(f"{out}/inputs.npz")
+    dtypes = sorted({k.rsplit("_", 1)[0] for k in data})
     res = {"env": np.array([int(os.environ[v]) for v in
                             ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")]),
            "master": np.array([os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"]]),
            "init": np.array([dist.is_initialized(), dist.get_rank(), n])}
-    base = np.array([[1., -2., 3.], [0.5, 4., -1.]], np.float32)
-    def x(dev, dtype=np.float32):
-        return torch.tensor((base * (r + 1) + r).astype(dtype), device=dev)
+    def reducing(name, t, zeros, op):
+        if name == "all_reduce":
+            dist.all_reduce(t, op=op); return t
+        if name == "reduce":
+            dist.reduce(t, dst=1, op=op); return t
+        o = zeros(3)
+        if name == "reduce_scatter":
+            dist.reduce_scatter(o, list(t.unbind(0)), op=op)
+        else:
+            dist.reduce_scatter_tensor(o, t, op=op)
+        return o
     for dev in devices:
-        for op in ("SUM", "AVG", "PRODUCT", "MIN", "MAX"):
-            t = x(dev)
-            dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
-            res[f"{dev}_all_reduce_{op}"] = t.cpu().numpy()
-            if op != "AVG":
-                t = x(dev, np.int64)
-                dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
-                res[f"{dev}_all_reduce_int_{op}"] = t.cpu().numpy()
-        try:
-            dist.all_reduce(x(dev, np.int64), op=dist.ReduceOp.AVG)
-        except TypeError as e:
-            res[f"{dev}_avg_int_error"] = np.array(str(e))
-        t = x(dev)
+        for dt in dtypes:
+            x = lambda: torch.tensor(data[f"{dt}_{r}"], device=dev)
+            zeros = lambda *shape: torch.zeros(*shape, dtype=getattr(torch, dt), device=dev)
+            key = f"{dev}_{dt}_"
+            for op in dist.ReduceOp:
+                for name in ("all_reduce", "reduce", "reduce_scatter", "reduce_scatter_tensor"):
+                    try:
+                        got = reducing(name, x(), zeros, op)
+                        res[key + f"{name}_{op.name}"] = got.cpu().numpy()
+                    except TypeError as e:
+                        res[key + f"{name}_{op.name}_error"] = np.array(str(e))
+            t = x(); dist.broadcast(t, src=1); res[key + "broadcast"] = t.cpu().numpy()
+            parts = [zeros(2, 3) for _ in range(n)]
+            dist.all_gather(parts, x())
+            res[key + "all_gather"] = np.stack([p.cpu().numpy() for p in parts])
+            o = zeros(n * 2, 3); dist.all_gather_into_tensor(o, x())
+            res[key + "all_gather_into_tensor"] = o.cpu().numpy()
+            g = [zeros(2, 3) for _ in range(n)] if r == 0 else None
+            dist.gather(x(), g, dst=0)
+            if r == 0:
+                res[key + "gather"] = np.stack([p.cpu().numpy() for p in g])
+            o = zeros(3)
+            dist.scatter(o, list(x().unbind(0)) if r == 1 else None, src=1)
+            res[key + "scatter"] = o.cpu().numpy()
+            o = zeros(2, 3)
+            if r == 0:
+                dist.send(x(), dst=1, tag=3)
+                src = dist.recv(o, tag=4)
+            else:
+                src = dist.recv(o, src=0, tag=3)
+                w = dist.isend(x(), dst=0, tag=4); w.wait()
+            res[key + "recv"] = o.cpu().numpy(); res[key + "recv_src"] = np.array(src)
+        t = torch.tensor(data[f"float32_{r}"], device=dev)
         w = dist.all_reduce(t, async_op=True)
         res[f"{dev}_async"] = np.array([w.wait(), w.is_completed()])
         res[f"{dev}_async_value"] = t.cpu().numpy()
-        t = x(dev); dist.broadcast(t, src=1); res[f"{dev}_broadcast"] = t.cpu().numpy()
-        t = x(dev); dist.reduce(t, dst=1, op=dist.ReduceOp.MAX)
-        res[f"{dev}_reduce"] = t.cpu().numpy()
-        parts = [torch.zeros(2, 3, device=dev) for _ in range(n)]
-        dist.all_gather(parts, x(dev))
-        res[f"{dev}_all_gather"] = np.stack([p.cpu().numpy() for p in parts])
-        o = torch.zeros(n * 2, 3, device=dev); dist.all_gather_into_tensor(o, x(dev))
-        res[f"{dev}_all_gather_into_tensor"] = o.cpu().numpy()
-        for op in ("SUM", "MIN"):
-            o = torch.zeros(3, device=dev)
-            dist.reduce_scatter(o, list(x(dev).unbind(0)), op=getattr(dist.ReduceOp, op))
-            res[f"{dev}_reduce_scatter_{op}"] = o.cpu().numpy()
-            o = torch.zeros(3, device=dev)
-            dist.reduce_scatter_tensor(o, x(dev), op=getattr(dist.ReduceOp, op))
-            res[f"{dev}_reduce_scatter_tensor_{op}"] = o.cpu().numpy()
-        g = [torch.zeros(2, 3, device=dev) for _ in range(n)] if r == 0 else None
-        dist.gather(x(dev), g, dst=0)
-        if r == 0:
-            res[f"{dev}_gather"] = np.stack([p.cpu().numpy() for p in g])
-        o = torch.zeros(3, device=dev)
-        dist.scatter(o, list(x(dev).unbind(0)) if r == 1 else None, src=1)
-        res[f"{dev}_scatter"] = o.cpu().numpy()
-        o = torch.zeros(2, 3, device=dev)
-        if r == 0:
-            dist.send(x(dev), dst=1, tag=3)
-            src = dist.recv(o, tag=4)
-        else:
-            src = dist.recv(o, src=0, tag=3)
-            w = dist.isend(x(dev), dst=0, tag=4); w.wait()
-        res[f"{dev}_recv"] = o.cpu().numpy(); res[f"{dev}_recv_src"] = np.array(src)
         dist.barrier()
     objs = [None, None]
     dist.all_gather_object(objs, {"rank": r, "pad": "x" * 10 * r})
@@ -128,54 +128,91 @@ COLLECTIVES = """
     dist.broadcast_object_list(objs, src=1)
     res["broadcast_objects"] = np.array(repr(objs))
     solo, both = dist.new_group([1]), dist.new_group([0, 1])
-    t = x("cpu"); dist.all_reduce(t, group=solo); res["solo"] = t.numpy()
-    t = x("cpu"); dist.all_reduce(t, group=both); res["both"] = t.numpy()
+    x = lambda: torch.tensor(data[f"float32_{r}"])
+    t = x(); dist.all_reduce(t, group=solo); res["solo"] = t.numpy()
+    t = x(); dist.all_reduce(t, group=both); res["both"] = t.numpy()
     res["groups"] = np.array([dist.get_rank(solo), dist.get_world_size(solo),
                               dist.get_rank(both), dist.get_world_size(both)])
     dist.destroy_process_group()
     np.savez(f"{out}/rank{r}.npz", **res)
 """
 
+# Each rank's 2x3 input for every plugtorch dtype: small values, so that SUM and PRODUCT of
+# two ranks stay exact in every dtype, with every bool pair and negative signed integers.
+_SIGNED = [np.array([[1, -2, 3], [2, 4, -1]]), np.array([[-3, 5, 2], [2, -1, 6]])]
+_FLOAT = [np.array([[1.5, -2., 3.], [0.5, 4., -1.]]), np.array([[-3., 5.25, 2.], [2., -1., 6.]])]
+INPUTS = {"bool": [np.array([[1, 1, 0], [0, 1, 0]]), np.array([[1, 0, 1], [0, 0, 1]])],
+          "uint8": [abs(a) for a in _SIGNED],
+          **{dt: _SIGNED for dt in ("int8", "int16", "int32", "int64")},
+          **{dt: _FLOAT for dt in ("float16", "float32", "float64")}}
+REDUCE_OPS = ("SUM", "AVG", "PRODUCT", "MIN", "MAX", "BAND", "BOR", "BXOR")
+
+
+def _combined(op, x0, x1):
+    """numpy's result of combining two ranks' arrays with ReduceOp `op`, or None where
+    plugtorch refuses the op for this dtype (AVG needs floats, bitwise ops no floats)."""
+    floating = x0.dtype.kind == "f"
+    if (op == "AVG") != floating and op in ("AVG", "BAND", "BOR", "BXOR"):
+        return None
+    if op in ("BAND", "BOR", "BXOR"):
+        return {"BAND": np.bitwise_and, "BOR": np.bitwise_or, "BXOR": np.bitwise_xor}[op](x0, x1)
+    wide = x0.astype(np.float64), x1.astype(np.float64)
+    f = {"SUM": np.add, "AVG": lambda a, b: (a + b) / 2, "PRODUCT": np.multiply,
+         "MIN": np.minimum, "MAX": np.maximum}[op]
+    return f(*wide).astype(x0.dtype)
+
+
+def _same(got, want):
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    np.testing.assert_array_equal(got, want)
+
 
 @needs_mpi
 def test_collectives_on_every_device(tmp_path):
+    """Every collective and ReduceOp, for every dtype on every device, against numpy."""
+    np.savez(tmp_path / "inputs.npz", **{f"{dt}_{r}": a.astype(dt) for dt, pair in INPUTS.items()
+                                         for r, a in enumerate(pair)})
     proc, _ = _launch(tmp_path, COLLECTIVES, tmp_path, ",".join(DEVICES))
     _ok(proc)
-    base = np.array([[1., -2., 3.], [0.5, 4., -1.]])
-    x = [base * (r + 1) + r for r in range(2)]
-    xi = [xr.astype(np.int64) for xr in x]
-    ref = {"SUM": np.add, "PRODUCT": np.multiply, "MIN": np.minimum, "MAX": np.maximum}
     got = [_load(tmp_path, r) for r in range(2)]
     for r, res in enumerate(got):
         np.testing.assert_array_equal(res["env"], [r, 2, r, 2])
         assert list(res["master"]) == ["127.0.0.1", "29500"]
         np.testing.assert_array_equal(res["init"], [1, r, 2])
         for dev in DEVICES:
-            for op, f in ref.items():
-                np.testing.assert_allclose(res[f"{dev}_all_reduce_{op}"], f(*x), rtol=1e-6)
-                np.testing.assert_array_equal(res[f"{dev}_all_reduce_int_{op}"], f(*xi))
-            np.testing.assert_allclose(res[f"{dev}_all_reduce_AVG"], (x[0] + x[1]) / 2)
-            assert "ReduceOp.AVG needs a floating" in str(res[f"{dev}_avg_int_error"])
+            for dt, pair in INPUTS.items():
+                x = [a.astype(dt) for a in pair]
+                key = f"{dev}_{dt}_"
+                for op in REDUCE_OPS:
+                    want = _combined(op, *x)
+                    for name in ("all_reduce", "reduce", "reduce_scatter",
+                                 "reduce_scatter_tensor"):
+                        if want is None:
+                            assert f"{key}{name}_{op}" not in res
+                            says = str(res[f"{key}{name}_{op}_error"])
+                            assert says.startswith(f"{name}: ReduceOp.{op} needs ")
+                            assert f"got plugtorch.{dt}" in says
+                        elif name == "all_reduce":
+                            _same(res[f"{key}{name}_{op}"], want)
+                        elif name == "reduce":              # rank 0 keeps its own values
+                            _same(res[f"{key}{name}_{op}"], want if r == 1 else x[0])
+                        else:
+                            _same(res[f"{key}{name}_{op}"], want[r])
+                _same(res[key + "broadcast"], x[1])
+                _same(res[key + "all_gather"], np.stack(x))
+                _same(res[key + "all_gather_into_tensor"], np.concatenate(x))
+                if r == 0:
+                    _same(res[key + "gather"], np.stack(x))
+                _same(res[key + "scatter"], x[1][r])
+                _same(res[key + "recv"], x[1 - r])
+                assert int(res[key + "recv_src"]) == 1 - r
             np.testing.assert_array_equal(res[f"{dev}_async"], [True, True])
-            np.testing.assert_allclose(res[f"{dev}_async_value"], x[0] + x[1])
-            np.testing.assert_allclose(res[f"{dev}_broadcast"], x[1])
-            np.testing.assert_allclose(res[f"{dev}_reduce"], np.maximum(*x) if r == 1 else x[r])
-            np.testing.assert_allclose(res[f"{dev}_all_gather"], np.stack(x))
-            np.testing.assert_allclose(res[f"{dev}_all_gather_into_tensor"], np.concatenate(x))
-            for op in ("SUM", "MIN"):
-                np.testing.assert_allclose(res[f"{dev}_reduce_scatter_{op}"], ref[op](*x)[r])
-                np.testing.assert_allclose(res[f"{dev}_reduce_scatter_tensor_{op}"],
-                                           ref[op](*x).reshape(-1)[3 * r:3 * r + 3])
-            np.testing.assert_allclose(res[f"{dev}_scatter"], x[1][r])
-            np.testing.assert_allclose(res[f"{dev}_recv"], x[1 - r])
-            assert int(res[f"{dev}_recv_src"]) == 1 - r
-        np.testing.assert_allclose(res["solo"], x[r])           # rank 0 is not in it
-        np.testing.assert_allclose(res["both"], x[0] + x[1])
+            _same(res[f"{dev}_async_value"], (_FLOAT[0] + _FLOAT[1]).astype("float32"))
+        _same(res["solo"], _FLOAT[r].astype("float32"))            # rank 0 is not in it
+        _same(res["both"], (_FLOAT[0] + _FLOAT[1]).astype("float32"))
         np.testing.assert_array_equal(res["groups"], [[-1, -1, 0, 2], [0, 1, 1, 2]][r])
         np.testing.assert_array_equal(res["objects"], [0, 1, 0, 10])
         assert str(res["broadcast_objects"]) == "[1, 'rank 1', (1,), 0]"
-    for dev in DEVICES:
-        np.testing.assert_allclose(got[0][f"{dev}_gather"], np.stack(x))
 
 
 # ------------------------------------------------------------------------------- DDP
@@ -337,6 +374,15 @@ def test_launcher_command_line(monkeypatch):
     assert cmd[-5:] == ["-m", "plugtorch.distributed._bootstrap", "train.py", "--lr", "0.1"]
     assert env["MASTER_PORT"] == "1234" and env["MASTER_ADDR"] == "127.0.0.1"
     assert ("--allow-run-as-root" in cmd) == (os.geteuid() == 0)
+    # the ranks share the cores: their BLAS/OpenMP threads are divided among them
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    _, env = launcher.mpiexec_command(args)
+    assert env["OMP_NUM_THREADS"] == "2" and "OMP_NUM_THREADS" in cmd
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert launcher.mpiexec_command(args)[1]["OMP_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    assert launcher.mpiexec_command(args)[1]["OMP_NUM_THREADS"] == "5"
     args = launcher.build_parser().parse_args(
         ["--nproc-per-node", "2", "--nnodes", "2", "--hostfile", "hosts", "-m", "pkg.train"])
     cmd, _ = launcher.mpiexec_command(args)
@@ -346,6 +392,22 @@ def test_launcher_command_line(monkeypatch):
                       (["--nnodes", "2", "x.py"], "needs --hostfile")):
         with pytest.raises(ValueError, match=says):
             launcher.mpiexec_command(launcher.build_parser().parse_args(bad))
+
+
+def test_wait_polls_before_sleeping(monkeypatch):
+    from plugtorch.distributed import _work
+    polls = iter([False] * 20 + [True])
+    work = _work.Work("all_reduce", [], timeout=5)
+    monkeypatch.setattr(work, "_test", lambda: next(polls))
+    slept = []
+    monkeypatch.setattr(_work.time, "sleep", slept.append)
+    assert work.wait() is True
+    assert slept == []              # a fast collective does not wait out a sleep
+    work = _work.Work("barrier", [], timeout=0.01)
+    monkeypatch.setattr(work, "_test", lambda: False)
+    with pytest.raises(RuntimeError, match=r"barrier: timed out after 0.01 s"):
+        work.wait()
+    assert slept and max(slept) <= 1e-3
 
 
 def test_nccl_without_cuda_is_a_clear_error():

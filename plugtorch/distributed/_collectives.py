@@ -24,6 +24,9 @@ def _mpi_op(op, what, t):
     if op is ReduceOp.AVG and not (t.dtype.is_floating_point or t.dtype.is_complex):
         raise TypeError(f"{what}: ReduceOp.AVG needs a floating or complex tensor, got "
                         f"{t.dtype}; use ReduceOp.SUM")
+    if op in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR) and t.dtype.is_floating_point:
+        raise TypeError(f"{what}: ReduceOp.{op.name} needs an integer or bool tensor, got "
+                        f"{t.dtype}")
     return {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
             ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX, ReduceOp.BAND: MPI.BAND,
             ReduceOp.BOR: MPI.BOR, ReduceOp.BXOR: MPI.BXOR}[op]

@@ -16,7 +16,8 @@ default_pg_timeout = datetime.timedelta(minutes=30)
 class ReduceOp(enum.IntEnum):
     """How all_reduce, reduce and reduce_scatter combine the ranks' values.
 
-    AVG is SUM divided by the group's size (floating and complex tensors only)."""
+    AVG is SUM divided by the group's size (floating and complex tensors only); BAND, BOR
+    and BXOR take integer and bool tensors."""
     SUM = 0
     AVG = 1
     PRODUCT = 2

@@ -41,6 +41,9 @@ def from_host(t, a):
     t.detach().copy_(src.to(t.dtype))
 
 
+_SPIN = 2e-4      # seconds of polling without sleeping (a sleep lasts >= ~50 us on Linux)
+
+
 class Work:
     """The handle an ``async_op=True`` collective returns (and the one blocking calls wait on).
 
@@ -79,15 +82,17 @@ class Work:
         """Block until done; RuntimeError if the group's timeout (or `timeout`, a
         timedelta or seconds) passes first. Returns True."""
         limit = _seconds(timeout if timeout is not None else self._timeout)
-        deadline = time.monotonic() + limit
+        start = time.monotonic()
         pause = 1e-6
         while not self._test():
-            if time.monotonic() > deadline:
+            waited = time.monotonic() - start
+            if waited > limit:
                 raise RuntimeError(
                     f"{self._what}: timed out after {limit:g} s waiting for the other ranks "
                     f"(a rank may have failed, or not called the same collective)")
-            time.sleep(pause)
-            pause = min(pause * 2, 1e-3)
+            if waited > _SPIN:
+                time.sleep(pause)
+                pause = min(pause * 2, 1e-3)
         return True
 
     def result(self):
