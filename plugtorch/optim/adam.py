@@ -1,8 +1,8 @@
 """Adam and AdamW: adaptive moment estimation, with coupled or decoupled weight decay."""
 import math
 
-from .optimizer import Optimizer, _addcdiv_, _addcmul_, _check_compat, _cpu_step, _lerp_, \
-    _next_step
+from .optimizer import Optimizer, _adam_moments, _addcdiv_, _check_compat, _cpu_step, \
+    _decayed_grad
 
 __all__ = ["Adam", "AdamW", "adam"]
 
@@ -122,17 +122,9 @@ def adam(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, amsgrad,
          decoupled_weight_decay):
     """The Adam/AdamW update, in place on `params` and on each parameter's state dict."""
     for p, g, state in zip(params, grads, states):
-        if maximize:
-            g = -g
-        step = _next_step(state)
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                p.mul_(1 - lr * weight_decay)
-            else:
-                g = g.add(p, alpha=weight_decay)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        _lerp_(exp_avg, g, 1 - beta1)
-        _addcmul_(exp_avg_sq.mul_(beta2), g, g, 1 - beta2)
+        step, g = _decayed_grad(p, g, state, lr=lr, weight_decay=weight_decay,
+                                maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+        exp_avg, exp_avg_sq = _adam_moments(g, state, beta1, beta2)
         # bias corrections are host floats: the step count lives on the CPU
         step_size = lr / (1 - beta1 ** step)
         bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)

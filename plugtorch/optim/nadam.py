@@ -1,7 +1,7 @@
 """NAdam: Adam with Nesterov momentum (and a decaying momentum schedule)."""
 from .adamax import _check_adam_like
-from .optimizer import Optimizer, _addcdiv_, _addcmul_, _check_compat, _cpu_step, _lerp_, \
-    _next_step
+from .optimizer import Optimizer, _adam_moments, _addcdiv_, _check_compat, _cpu_step, \
+    _decayed_grad
 
 __all__ = ["NAdam", "nadam"]
 
@@ -84,21 +84,13 @@ def nadam(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, momentu
           maximize, decoupled_weight_decay):
     """The NAdam update, in place on `params` and on each parameter's state dict."""
     for p, g, state in zip(params, grads, states):
-        if maximize:
-            g = -g
-        step = _next_step(state)
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                p.mul_(1 - lr * weight_decay)
-            else:
-                g = g.add(p, alpha=weight_decay)
+        step, g = _decayed_grad(p, g, state, lr=lr, weight_decay=weight_decay,
+                                maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
         # the running product is a float32 CPU scalar (as PyTorch keeps it): a host read
         mu_product = state["mu_product"].mul_(mu).item()
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        _lerp_(exp_avg, g, 1 - beta1)
-        _addcmul_(exp_avg_sq.mul_(beta2), g, g, 1 - beta2)
+        exp_avg, exp_avg_sq = _adam_moments(g, state, beta1, beta2)
         denom = (exp_avg_sq / (1 - beta2 ** step)).sqrt_().add_(eps)
         _addcdiv_(p, g, denom, -lr * (1.0 - mu) / (1.0 - mu_product))
         _addcdiv_(p, exp_avg, denom, -lr * mu_next / (1.0 - mu_product * mu_next))

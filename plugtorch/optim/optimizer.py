@@ -305,6 +305,29 @@ class Optimizer:
         self.__setstate__({"state": state, "param_groups": saved_groups})
 
 
+def _decayed_grad(p, g, state, *, lr, weight_decay, maximize, decoupled_weight_decay=False):
+    """Advance the step count and return (step, the gradient an update uses): negated when
+    maximizing, plus weight_decay * p (L2), or with p itself decayed in place instead when
+    the decay is decoupled (AdamW-style)."""
+    if maximize:
+        g = -g
+    step = _next_step(state)
+    if weight_decay != 0:
+        if decoupled_weight_decay:
+            p.mul_(1 - lr * weight_decay)
+        else:
+            g = g.add(p, alpha=weight_decay)
+    return step, g
+
+
+def _adam_moments(g, state, beta1, beta2):
+    """Update Adam's running moments in place: exp_avg toward g, exp_avg_sq toward g*g."""
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    _lerp_(exp_avg, g, 1 - beta1)
+    _addcmul_(exp_avg_sq.mul_(beta2), g, g, 1 - beta2)
+    return exp_avg, exp_avg_sq
+
+
 def _cast_state(param, key, value, host_keys=("step",)):
     """A copy of one saved state value, placed the way the optimizer expects it."""
     if isinstance(value, Tensor):

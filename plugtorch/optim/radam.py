@@ -2,7 +2,7 @@
 import math
 
 from .adamax import _check_adam_like
-from .optimizer import Optimizer, _addcmul_, _check_compat, _cpu_step, _lerp_, _next_step
+from .optimizer import Optimizer, _adam_moments, _check_compat, _cpu_step, _decayed_grad
 
 __all__ = ["RAdam", "radam"]
 
@@ -79,17 +79,9 @@ def radam(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, maximiz
           decoupled_weight_decay):
     """The RAdam update, in place on `params` and on each parameter's state dict."""
     for p, g, state in zip(params, grads, states):
-        if maximize:
-            g = -g
-        step = _next_step(state)
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                p.mul_(1 - lr * weight_decay)
-            else:
-                g = g.add(p, alpha=weight_decay)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        _lerp_(exp_avg, g, 1 - beta1)
-        _addcmul_(exp_avg_sq.mul_(beta2), g, g, 1 - beta2)
+        step, g = _decayed_grad(p, g, state, lr=lr, weight_decay=weight_decay,
+                                maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+        exp_avg, exp_avg_sq = _adam_moments(g, state, beta1, beta2)
         bias_correction2 = 1 - beta2 ** step
         update = (exp_avg / (1 - beta1 ** step)).mul_(lr)
         # the rectification is a host float: it depends on the step count only
