@@ -1,8 +1,8 @@
 """Adam and AdamW: adaptive moment estimation, with coupled or decoupled weight decay."""
 import math
 
-from .optimizer import Optimizer, _adam_moments, _addcdiv_, _check_compat, _cpu_step, \
-    _decayed_grad
+from .optimizer import Optimizer, _adam_moments, _addcdiv_, _check_adam_like, _check_compat, \
+    _cpu_step, _decayed_grad
 
 __all__ = ["Adam", "AdamW", "adam"]
 
@@ -51,16 +51,7 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=False):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_like(lr, betas, eps, weight_decay)
         _check_compat(type(self).__name__, differentiable)
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize, foreach=foreach,

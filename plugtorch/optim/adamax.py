@@ -1,5 +1,6 @@
 """Adamax: Adam with the infinity norm in place of the second moment."""
-from .optimizer import Optimizer, _addcdiv_, _check_compat, _cpu_step, _lerp_, _next_step
+from .optimizer import Optimizer, _addcdiv_, _check_adam_like, _check_compat, _cpu_step, _lerp_, \
+    _next_step
 
 __all__ = ["Adamax", "adamax"]
 
@@ -73,17 +74,3 @@ def adamax(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, maximi
         _lerp_(exp_avg, g, 1 - beta1)
         exp_inf.mul_(beta2).maximum_(g.abs().add_(eps))
         _addcdiv_(p, exp_avg, exp_inf, -lr / (1 - beta1 ** step))
-
-
-def _check_adam_like(lr, betas, eps, weight_decay):
-    """PyTorch's argument checks of the Adam family (one ValueError per bad argument)."""
-    if not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")

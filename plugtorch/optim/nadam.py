@@ -1,7 +1,6 @@
 """NAdam: Adam with Nesterov momentum (and a decaying momentum schedule)."""
-from .adamax import _check_adam_like
-from .optimizer import Optimizer, _adam_moments, _addcdiv_, _check_compat, _cpu_step, \
-    _decayed_grad
+from .optimizer import Optimizer, _adam_moments, _addcdiv_, _check_adam_like, _check_compat, \
+    _cpu_step, _decayed_grad
 
 __all__ = ["NAdam", "nadam"]
 

@@ -305,6 +305,20 @@ class Optimizer:
         self.__setstate__({"state": state, "param_groups": saved_groups})
 
 
+def _check_adam_like(lr, betas, eps, weight_decay):
+    """PyTorch's argument checks of the Adam family (one ValueError per bad argument)."""
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
 def _decayed_grad(p, g, state, *, lr, weight_decay, maximize, decoupled_weight_decay=False):
     """Advance the step count and return (step, the gradient an update uses): negated when
     maximizing, plus weight_decay * p (L2), or with p itself decayed in place instead when

@@ -1,8 +1,8 @@
 """RAdam: Adam with a rectified (variance-corrected) adaptive learning rate."""
 import math
 
-from .adamax import _check_adam_like
-from .optimizer import Optimizer, _adam_moments, _check_compat, _cpu_step, _decayed_grad
+from .optimizer import Optimizer, _adam_moments, _check_adam_like, _check_compat, _cpu_step, \
+    _decayed_grad
 
 __all__ = ["RAdam", "radam"]
 

@@ -1,7 +1,6 @@
 """SparseAdam: Adam that moves only the entries a gradient touches."""
 from ..ops.binary import where
-from .adamax import _check_adam_like
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_adam_like
 
 __all__ = ["SparseAdam", "sparse_adam"]
 
