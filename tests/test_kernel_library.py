@@ -26,8 +26,8 @@ needs_nvrtc = pytest.mark.skipif(
     NVRTC is None or not check.nvrtc_include_dirs(),
     reason="CuPy's NVRTC binding (cupy_backends.cuda.libs.nvrtc) or cuda_fp16.h is missing: "
            "pip install cupy-cuda12x nvidia-cuda-nvrtc-cu12 nvidia-cuda-runtime-cu12")
-OPENCL_LAUNCHERS = os.path.join(os.path.dirname(__file__), "..", "backends", "opencl",
-                                "plugtorch_opencl")
+LAUNCHERS = os.path.join(os.path.dirname(__file__), "..", "backends", "kernels",
+                         "plugtorch_kernels", "launch")
 
 
 def test_library_imports_no_device_api():
@@ -92,13 +92,13 @@ def test_unregistered_program_is_refused():
 
 
 def _launcher_lookups():
-    """(module, first element) of every tuple key an OpenCL launcher passes to
+    """(module, first element) of every tuple key a launcher passes to
     rt.program(...) or assigns to `key`, and every call of rt.kernels(...)."""
     keys, raw = [], []
-    for fn in sorted(os.listdir(OPENCL_LAUNCHERS)):
+    for fn in sorted(os.listdir(LAUNCHERS)):
         if not fn.endswith(".py"):
             continue
-        with open(os.path.join(OPENCL_LAUNCHERS, fn)) as f:
+        with open(os.path.join(LAUNCHERS, fn)) as f:
             tree = ast.parse(f.read())
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
@@ -119,7 +119,7 @@ def _family(node):
     return None
 
 
-def test_opencl_launchers_look_programs_up_only_in_the_registry():
+def test_launchers_look_programs_up_only_in_the_registry():
     keys, raw = _launcher_lookups()
     assert not raw, f"launchers building unregistered sources: {raw}"
     families = {k for _, k in keys}

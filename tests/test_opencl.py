@@ -282,7 +282,7 @@ def test_float16_reductions_accumulate_in_float():
 def test_float16_matmul_kernels_agree(monkeypatch):
     """A CPU device multiplies float16 with the float32 vector kernel and rounds once; the
     scalar float16 kernel (other devices) must give the same bits."""
-    from plugtorch_opencl import matmul
+    from plugtorch_kernels.launch import matmul
     rng = np.random.default_rng(8)
     a = rng.standard_normal((2, 30, 300)).astype(np.float16)
     b = rng.standard_normal((2, 300, 37)).astype(np.float16)

@@ -10,7 +10,9 @@ It holds what does not depend on a device API, and imports neither pyopencl nor 
 - per-device tuning data (tuning.py);
 - registry.py, the one list of every program, which the launchers build from and the
   compile checks (check.py) compile;
-- runtime.py, the Runtime protocol a backend implements for its device API.
+- runtime.py, the Runtime protocol a backend implements for its device API;
+- launch/, the launchers: kernel-table entries that plan and queue the programs through
+  that protocol.
 
-A backend is then its Backend class, a Runtime, and thin launchers (plugtorch_opencl).
+A device backend is then its Backend class and a Runtime (plugtorch_opencl, plugtorch_cuda).
 """

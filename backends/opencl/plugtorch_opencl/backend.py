@@ -109,12 +109,8 @@ class OpenCLBackend(Backend):
         self.kernels = self._make_kernels() if not self._error else {}
 
     def _make_kernels(self):
-        from . import elementwise, reductions, matmul, indexing
-        table = elementwise.kernels(self)
-        table.update(reductions.kernels(self))
-        table.update(matmul.kernels(self))
-        table.update(indexing.kernels(self))
-        return table
+        from plugtorch_kernels.launch import kernel_table
+        return kernel_table(self)
 
     def rt(self, tensor):
         """The Runtime of `tensor`'s device."""
