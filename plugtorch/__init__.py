@@ -20,6 +20,8 @@ from . import ops  # noqa: E402
 from . import debug  # noqa: E402
 from . import nn, optim, utils, special, linalg  # noqa: E402
 from . import cuda, accelerator, testing  # noqa: E402
+from . import graphs  # noqa: E402
+from .graphs import compile  # noqa: E402
 from .serialization import save, load  # noqa: E402
 from ._interop import from_dlpack  # noqa: E402
 from ._format import set_printoptions, get_printoptions, printoptions  # noqa: E402

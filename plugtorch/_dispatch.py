@@ -73,6 +73,10 @@ def _table(backend):
         t = _Table(backend)
         backend._plugtorch_dispatch = t
         _backends.append(backend)
+        from . import _capture
+        if _capture.ACTIVE is not None:     # a backend first used while a step is captured
+            _capture.ACTIVE.adopt(backend, t)
+            return backend._plugtorch_dispatch
     return t
 
 
@@ -106,7 +110,7 @@ def invalidate():
     """Forget every resolution (a backend's kernels may have changed). Tables are emptied,
     not replaced: existing tensors reach their kernels through them."""
     for backend in _backends:
-        backend._plugtorch_dispatch.clear()
+        backend._plugtorch_dispatch.clear()    # a recording table clears the one it wraps
 
 
 def resolution(name, backend):

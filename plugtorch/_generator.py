@@ -37,6 +37,7 @@ import threading
 
 import numpy as np
 
+from . import _capture
 from ._device import device as Device
 from ._tensor import Tensor, resolve_device, from_numpy_on
 from . import _dtype as D
@@ -271,6 +272,10 @@ def fill_uniform(out, generator=None):
     """Fill float tensor `out` (any view) with uniform [0, 1) values; no autograd."""
     n = out.numel()
     if n:
-        seed_, off = generator_for(out._storage.device, generator)._take(n)
+        gen = generator_for(out._storage.device, generator)
+        if _capture.ACTIVE is not None and not _capture.ACTIVE.depth:
+            _capture.record_random(_kernel("uniform", out), out, gen, n)   # fresh per replay
+            return out
+        seed_, off = gen._take(n)
         _kernel("uniform", out)(out, seed_, off)
     return out

@@ -5,6 +5,7 @@ tensor model itself: storage, geometry, device and dtype resolution, host transf
 """
 import numpy as np
 
+from . import _capture
 from . import _dtype as D
 from . import _deferred
 from ._counters import COUNTERS
@@ -131,7 +132,10 @@ def new_storage(n, dtype, dev, backend):
         raise OutOfMemoryError(
             f"out of memory: tried to allocate {_human_bytes(n * dtype.itemsize)} "
             f"({n} elements of {dtype.name}) on device {dev}") from e
-    return Storage(data, backend, dev, dtype, n)
+    st = Storage(data, backend, dev, dtype, n)
+    if _capture.ACTIVE is not None:
+        _capture.ACTIVE.allocated.add(st)
+    return st
 
 
 def empty_on(shape, dtype, dev, backend):
@@ -158,11 +162,17 @@ def from_numpy_on(array, dev, backend):
     dtype = D.from_numpy_dtype(array.dtype)
     if dtype not in backend.dtypes:
         raise _unsupported_dtype(dtype, dev, backend)
+    given = array
     if not array.flags.c_contiguous:
         array = np.array(array, order="C")
     shape = tuple(array.shape)
     st = Storage(backend.from_numpy(array, dev.index), backend, dev, dtype, array.size)
     t = _wrap(st, shape, contiguous_strides(shape), 0)
+    rec = _capture.ACTIVE
+    if rec is not None and not rec.depth:
+        rec.allocated.add(st)
+        _capture.record_upload(t, given)    # NOTE [step capture]
+        return t
     if not backend.host_memory:
         COUNTERS[("to_device", backend.name)] += 1
         if dtype.kind == 1 and 0 < array.size <= _RANGE_LIMIT:
@@ -186,6 +196,8 @@ def host_array(t):
 
 
 def host_array_nocheck(t):
+    if _capture.ACTIVE is not None:
+        _capture.ACTIVE.host_read(t)
     backend = t._storage.backend
     if not backend.host_memory:
         COUNTERS[("to_host", backend.name)] += 1
@@ -199,7 +211,29 @@ def to_cpu_copy(t):
 
 def to_device_copy(t, device):
     dev, backend = resolve_device(device)
+    rec = _capture.ACTIVE
+    if rec is not None and not rec.depth and t._storage.backend.host_memory:
+        # NOTE [step capture]: a replay uploads what the host tensor holds then
+        out = empty_on(t._shape, t._dtype, dev, backend)
+        rec.call("upload", upload_host, (out, t))
+        return out
     return from_numpy_on(host_array(t), dev, backend)
+
+
+def upload_host(dst, src):
+    """Write host values `src` (a numpy array or a tensor in host memory) into contiguous
+    tensor `dst` (a step-capture entry)."""
+    if not isinstance(src, np.ndarray):
+        src = src._storage.backend.to_numpy(src)
+    if dst._storage.backend.host_memory:
+        np.copyto(dst._storage.backend.to_numpy(dst), src.reshape(dst._shape), casting="unsafe")
+        return
+    st = dst._storage
+    dev, backend = st.device, st.backend
+    tmp = Storage(backend.from_numpy(np.ascontiguousarray(src), dev.index), backend, dev,
+                  dst._dtype, src.size)
+    from ._dispatch import backend_kernel
+    backend_kernel("copy", backend)(dst, _wrap(tmp, dst._shape, dst._stride, 0))
 
 
 def upload_into(dst, src_cpu):

@@ -18,6 +18,9 @@ from .. import _generator
 from .._device import device as _Device
 from .._tensor import OutOfMemoryError, _clear_device_cache
 from .streams import Stream, Event, StreamContext, stream, current_stream, default_stream
+from .. import graphs   # noqa: F401  (torch.cuda.graphs)
+# step capture works on every backend (plugtorch/graphs.py); these are PyTorch's names
+from ..graphs import Graph as CUDAGraph, graph, graph_pool_handle
 
 __all__ = ["CudaUnavailableError", "OutOfMemoryError", "is_available", "is_initialized",
            "init", "device_count", "current_device", "set_device", "device",
@@ -26,7 +29,8 @@ __all__ = ["CudaUnavailableError", "OutOfMemoryError", "is_available", "is_initi
            "seed_all", "initial_seed", "get_rng_state", "set_rng_state", "empty_cache",
            "memory_allocated", "max_memory_allocated", "memory_reserved",
            "reset_peak_memory_stats", "Stream", "Event",
-           "StreamContext", "stream", "current_stream", "default_stream"]
+           "StreamContext", "stream", "current_stream", "default_stream", "CUDAGraph",
+           "graph", "graph_pool_handle"]
 
 
 class CudaUnavailableError(_backends.BackendUnavailable):

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from .. import _capture
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap, empty_like_meta, numel_of
 from ..autograd import graph
@@ -91,7 +92,12 @@ _INT_RANGE = {d: (int(np.iinfo(d.np).min), int(np.iinfo(d.np).max))
 
 def check_values(values, check):
     """Run `check(values as numpy)`, which raises for bad input: at once when `values` is in
-    host memory, else at the next host read (NOTE [deferred index checks])."""
+    host memory, else at the next host read (NOTE [deferred index checks]). While a step is
+    captured the check is an entry of the trace (NOTE [step capture])."""
+    rec = _capture.ACTIVE
+    if rec is not None and not rec.depth:
+        rec.call("check", check_values, (values, check))
+        return
     if values._storage.backend.host_memory:
         check(values.numpy())
     else:

@@ -2,6 +2,7 @@
 reflected forms, and where/clamp."""
 import numpy as np
 
+from .. import _capture
 from .. import _dtype as D
 from .._tensor import Tensor, empty_like_meta, numel_of
 from ..autograd.grad_mode import STATE
@@ -76,7 +77,8 @@ def _nonzero_divisor(op, a, b, cdt):
             raise RuntimeError(f"ZeroDivisionError: integer {op} by zero")
         return
     st = b._storage
-    known = st.range if st.range is not None and st.range[0] == st.version else None
+    known = st.range if st.range is not None and st.range[0] == st.version and \
+        _capture.ACTIVE is None else None
     if not numel_of(b._shape) or (known is not None and (known[1] > 0 or known[2] < 0)):
         return
     from .reduction import any as any_

@@ -5,6 +5,7 @@ import numbers
 
 import numpy as np
 
+from .. import _capture
 from .. import _dtype as D
 from .._device import device as Device
 from .._tensor import (_unsupported_dtype, Tensor, Storage, _wrap, resolve_device, empty_on,
@@ -237,6 +238,8 @@ def from_numpy(ndarray):
     st = Storage(flat, backend, dev, dtype, span)
     t = _wrap(st, tuple(a.shape), stride, 0)
     t._view = a
+    if _capture.ACTIVE is not None:
+        _capture.record_shared(st, a)      # NOTE [step capture]
     return t
 
 

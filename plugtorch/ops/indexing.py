@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from .. import _deferred
+from .. import _capture
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap, empty_like_meta, host_array, numel_of
 from ..autograd.grad_mode import STATE, no_grad
@@ -103,11 +103,15 @@ def checked(op, idx, n, dim, negative, raise_out=None):
         raise IndexError(f"{op}: index {hi} is out of bounds for dimension {dim} with size 0")
     st = idx._storage
     cached = idx.__dict__.get("_minmax_cache")
-    if st.backend.host_memory or (cached is not None and cached[0] == st.version):
+    if _capture.ACTIVE is not None:
+        # NOTE [step capture]: the values are a replay's, unknown now: check in the trace
+        cached = known = None
+    elif st.backend.host_memory or (cached is not None and cached[0] == st.version):
         lo, hi = _minmax(idx)
         raise_out(lo, hi)
         return _wrapped(idx, n, lo)
-    known = st.range if st.range is not None and st.range[0] == st.version else None
+    else:
+        known = st.range if st.range is not None and st.range[0] == st.version else None
     if known is not None:
         _, lo, hi = known
         if numel_of(idx._shape) == st.numel and idx.is_contiguous():
@@ -124,7 +128,7 @@ def checked(op, idx, n, dim, negative, raise_out=None):
         one = (1,) * len(idx._shape)
         C.run("copy", _wrap(both._storage, one, one, 0), lo)
         C.run("copy", _wrap(both._storage, one, one, 1), hi)
-        _deferred.defer(both, lambda v: raise_out(int(v[0]), int(v[1])))
+        C.check_values(both, lambda v: raise_out(int(v[0]), int(v[1])))
         safe = where(idx < 0, idx + n, idx) if negative else idx
         return safe.clamp(0, n - 1)
 

@@ -14,6 +14,7 @@ binary_cross_entropy likewise does not check that its input lies in [0, 1].
 import math
 import warnings
 
+from ... import _capture
 from ... import _dtype as D
 from ..._tensor import Tensor, empty_like_meta, numel_of
 from ...autograd.grad_mode import no_grad
@@ -238,7 +239,7 @@ def _check_targets(t, ok):
     at once on the host, at the next host read on a device (the loss is NaN meanwhile)."""
     if not numel_of(t._shape):
         return
-    if t._storage.backend.host_memory:
+    if t._storage.backend.host_memory and _capture.ACTIVE is None:
         okn = ok.numpy()
         if not okn.all():
             bad = t.numpy()[~okn].reshape(-1)[0]
