@@ -153,6 +153,23 @@ def _train_step(torch, device, model, x, y):
     return run
 
 
+def _captured(torch, run):
+    """`run` captured by plugtorch's step capture (plugtorch.compile(mode="reduce-overhead"),
+    NOTE [step capture]); PyTorch runs it eagerly, the reference the capture is measured
+    against (its reduce-overhead mode is CUDA graphs, which a CPU lacks)."""
+    if torch.__name__ != "plugtorch":
+        return run
+    return torch.compile(run, mode="reduce-overhead")
+
+
+def _mlp_captured(torch, device, b, hidden):
+    return _captured(torch, _mlp(torch, device, b, hidden))
+
+
+def _lenet_captured(torch, device, b):
+    return _captured(torch, _lenet(torch, device, b))
+
+
 def _mlp(torch, device, b, hidden):
     nn, rng = torch.nn, np.random.default_rng(1)
     model = nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
@@ -228,4 +245,7 @@ WORKLOADS = [
     Workload("lenet-train-b{b}", "training", _lenet, {"b": 64}, {"b": 2}),
     Workload("resnet-train-b{b}", "training", _resnet, {"b": 16, "width": 16, "hw": 32},
              {"b": 2, "width": 4, "hw": 8}),
+    Workload("mlp-captured-b{b}", "capture", _mlp_captured, {"b": 128, "hidden": 256},
+             {"b": 4, "hidden": 16}),
+    Workload("lenet-captured-b{b}", "capture", _lenet_captured, {"b": 64}, {"b": 2}),
 ]
