@@ -63,7 +63,7 @@ class Recorder:
         self.depth = 0            # > 0 while a recorded call runs: its inner calls are its own
         self.abandoned = None     # why an executing recording gave up
         self.thread = threading.get_ident()
-        self._saved = []
+        self.saved_tables = []
 
     # -- activation --------------------------------------------------------------------
     def __enter__(self):
@@ -72,22 +72,20 @@ class Recorder:
             raise CaptureError("capture: a capture is already in progress (captures do not "
                                "nest)")
         from . import _dispatch
-        for b in list(_dispatch._backends):
-            self.adopt(b, _dispatch._table(b))
+        self.saved_tables = _dispatch.wrap_tables(self.table)
         ACTIVE = self
         return self
 
-    def adopt(self, backend, table):
-        """Record the kernels of `backend` (whose dispatch table is `table`)."""
-        self._saved.append((backend, table))
-        backend._plugtorch_dispatch = _RecordingTable(table, self)
+    def table(self, inner):
+        """The recording table wrapping dispatch table `inner`."""
+        return _RecordingTable(inner, self)
 
     def __exit__(self, *exc):
         global ACTIVE
         ACTIVE = None
-        for b, table in self._saved:
-            b._plugtorch_dispatch = table
-        self._saved = []
+        from . import _dispatch
+        _dispatch.restore_tables(self.saved_tables)
+        self.saved_tables = []
         return False
 
     # -- recording ---------------------------------------------------------------------

@@ -74,10 +74,28 @@ def _table(backend):
         backend._plugtorch_dispatch = t
         _backends.append(backend)
         from . import _capture
-        if _capture.ACTIVE is not None:     # a backend first used while a step is captured
-            _capture.ACTIVE.adopt(backend, t)
+        rec = _capture.ACTIVE
+        if rec is not None:                 # a backend first used while a step is captured
+            rec.saved_tables.append(_wrap_table(backend, rec.table))
             return backend._plugtorch_dispatch
     return t
+
+
+def _wrap_table(backend, make):
+    table = backend._plugtorch_dispatch
+    backend._plugtorch_dispatch = make(table)
+    return backend, table
+
+
+def wrap_tables(make):
+    """Replace every backend's table with `make(table)` (step capture records through such
+    a wrapper, NOTE [step capture]); returns what `restore_tables` puts back."""
+    return [_wrap_table(b, make) for b in list(_backends)]
+
+
+def restore_tables(saved):
+    for backend, table in saved:
+        backend._plugtorch_dispatch = table
 
 
 def kernel(name, t):

@@ -12,7 +12,7 @@ PACKAGE = ROOT / "plugtorch"
 # lowest first: a module may import, at module level, from its own layer or a lower one
 LAYERS = [
     ("base", ["plugtorch._dtype", "plugtorch._device", "plugtorch._size", "plugtorch._counters",
-              "plugtorch._deferred"]),
+              "plugtorch._deferred", "plugtorch._capture"]),
     ("tensor data", ["plugtorch._tensor"]),
     ("registry and dispatch", ["plugtorch.backends", "plugtorch._dispatch", "plugtorch.debug"]),
     ("autograd", ["plugtorch.autograd"]),
