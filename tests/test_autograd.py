@@ -296,6 +296,30 @@ def test_post_accumulate_grad_hook():
     np.testing.assert_allclose(calls[0], [2, 2, 2])
 
 
+def test_a_leaf_accumulates_as_soon_as_its_last_gradient_arrives():
+    """Post-accumulate hooks run during backward, not after it (what lets
+    DistributedDataParallel reduce gradients while backward goes on): the last layer's
+    weight is final before the first layer's output gets its gradient."""
+    w1 = torch.tensor(np.ones((3, 4), np.float32), requires_grad=True)
+    w2 = torch.tensor(np.full((4, 2), 0.5, np.float32), requires_grad=True)
+    x = torch.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+    h = (x @ w1).relu()
+    events = []
+    h.register_hook(lambda g: events.append("h"))
+    w2.register_post_accumulate_grad_hook(lambda t: events.append(("w2", N(t.grad).sum())))
+    w1.register_post_accumulate_grad_hook(lambda t: events.append("w1"))
+    (h @ w2).sum().backward()
+    hsum = (np.arange(6).reshape(2, 3) @ np.ones((3, 4))).sum(axis=0)
+    assert events == [("w2", pytest.approx(2 * hsum.sum())), "h", "w1"]
+    # a leaf reached along two paths waits for both
+    a = torch.tensor(np.ones(3, np.float32), requires_grad=True)
+    got = []
+    a.register_post_accumulate_grad_hook(lambda t: got.append(N(t.grad)))
+    ((a * 2).sum() + (a.exp() * 0).sum() + (a * a).sum()).backward()
+    assert len(got) == 1
+    np.testing.assert_allclose(got[0], [4, 4, 4])
+
+
 def test_node_hooks_and_prehooks():
     x = T(X3)
     y = x * 5

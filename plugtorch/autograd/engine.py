@@ -49,12 +49,33 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
 
     deps, parents = _dependencies([e[0] for e, _ in pending if isinstance(e[0], Node)],
                                   capture is not None)
+    # NOTE [leaves accumulate when ready]: deps also counts the edges into each leaf (by
+    # id); a leaf's gradient is accumulated, and its post-accumulate hooks run, as soon as
+    # the last of them has delivered, while the rest of the graph is still running (what
+    # lets DistributedDataParallel reduce a bucket during backward)
     needed = _needed(targets, parents) if capture is not None else None
     target_nodes = {key[0] for key in targets if key[1] is not None} if targets else ()
 
     buffers = {}           # node -> list of grads per output
     leaf_grads = {}        # id(leaf) -> [leaf, grad]
     captured = {}
+
+    def finish_leaf(leaf):
+        slot = leaf_grads.pop(id(leaf), None)
+        if slot is None:
+            return
+        g = slot[1]
+        if needed is not None and (id(leaf), None) not in targets:
+            return                 # not asked for: its hooks don't fire either
+        if leaf._hooks:
+            g = _call_hooks(leaf._hooks, g, foreign)
+        k = targets.get((id(leaf), None))
+        if k is not None:
+            captured[k] = g
+        if accumulate:
+            accumulate_leaf(leaf, g, create_graph, id(g._storage) in foreign)
+            # two leaves fed by an identity derivative get the same tensor: one copies
+            foreign[id(g._storage)] = g._storage
 
     def deliver(e, g):
         target, i = e
@@ -97,21 +118,11 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
             else:
                 # leads to no requested input: skip it, and keep it for a later backward
                 in_grads = (None,) * len(node.edges)
-            _done(node, in_grads, deps, buffers, ready, deliver)
+            _done(node, in_grads, deps, buffers, ready, deliver, finish_leaf)
 
-        # leaves: tensor hooks, then accumulate (or capture)
-        for leaf, g in leaf_grads.values():
-            if needed is not None and (id(leaf), None) not in targets:
-                continue           # not asked for: its hooks don't fire either
-            if leaf._hooks:
-                g = _call_hooks(leaf._hooks, g, foreign)
-            k = targets.get((id(leaf), None))
-            if k is not None:
-                captured[k] = g
-            if accumulate:
-                accumulate_leaf(leaf, g, create_graph, id(g._storage) in foreign)
-                # two leaves fed by an identity derivative get the same tensor: one copies
-                foreign[id(g._storage)] = g._storage
+        # leaves no node points at (roots themselves), in the order they were reached
+        for leaf, _ in list(leaf_grads.values()):
+            finish_leaf(leaf)
     finally:
         state.enabled = prev
     return captured
@@ -134,6 +145,8 @@ def _dependencies(starts, want_parents):
                 if id(child) not in seen:
                     seen.add(id(child))
                     stack.append(child)
+            else:
+                deps[id(child)] = deps.get(id(child), 0) + 1
             if want_parents:
                 parents.setdefault(id(child), []).append(node)
     return deps, parents
@@ -218,8 +231,9 @@ def _mark(tensors, foreign):
             foreign[id(g._storage)] = g._storage
 
 
-def _done(node, in_grads, deps, buffers, ready, deliver):
-    """Send a finished node's gradients on; queue the inputs whose last producer this was."""
+def _done(node, in_grads, deps, buffers, ready, deliver, finish_leaf):
+    """Send a finished node's gradients on; queue the inputs whose last producer this was,
+    and finish the leaves whose last producer this was."""
     stack = [(node, in_grads)]
     while stack:
         n, gs = stack.pop()
@@ -241,6 +255,11 @@ def _done(node, in_grads, deps, buffers, ready, deliver):
                         # no gradient reached it: nothing to run, but its inputs' counts
                         # must still drop (it stays unreleased, as PyTorch)
                         stack.append((target, (None,) * len(target.edges)))
+            else:
+                key = id(target)
+                deps[key] -= 1
+                if deps[key] == 0:
+                    finish_leaf(target)
 
 
 # ----------------------------------------------------------------------------- entry points
