@@ -97,8 +97,21 @@ def _clear_device_cache():
 
 # ----------------------------------------------------------------------------- construction
 
+_new_object = object.__new__
+_NUMEL = {}
+
+
+def _numel_cached(shape):
+    n = _NUMEL.get(shape)
+    if n is None:
+        n = numel_of(shape)
+        if len(_NUMEL) > 4096:
+            _NUMEL.clear()
+        _NUMEL[shape] = n
+    return n
+
 def _wrap(storage, shape, stride, offset):
-    t = Tensor.__new__(Tensor)
+    t = _new_object(Tensor)          # not Tensor.__new__: that is the legacy constructor
     t._storage = storage
     t._shape = shape
     t._stride = stride
@@ -150,10 +163,18 @@ def empty_like_meta(t, shape=None, dtype=None):
     st = t._storage
     dtype = dtype or t._dtype
     shape = t._shape if shape is None else shape
-    n = numel_of(shape)
-    if dtype not in st.backend.dtypes:
-        raise _unsupported_dtype(dtype, st.device, st.backend)
-    new = new_storage(n, dtype, st.device, st.backend)
+    backend = st.backend
+    if dtype not in backend.dtypes:
+        raise _unsupported_dtype(dtype, st.device, backend)
+    n = _numel_cached(shape)
+    try:
+        data = backend.empty(n, dtype, st.device.index)
+    except MemoryError:
+        return _wrap(new_storage(n, dtype, st.device, backend), shape,
+                     contiguous_strides(shape), 0)     # raises OutOfMemoryError
+    new = Storage(data, backend, st.device, dtype, n)
+    if _capture.ACTIVE is not None:
+        _capture.ACTIVE.allocated.add(new)
     return _wrap(new, shape, contiguous_strides(shape), 0)
 
 

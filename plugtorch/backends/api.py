@@ -100,8 +100,8 @@ def numpy_view(t):
     if v is None:
         data = t._storage.data
         shape = t._shape
-        if t._offset == 0 and t._stride is _T.contiguous_strides(shape) and \
-                data.size == _T.numel_of(shape):
+        if t._offset == 0 and t._stride is _T._STRIDES.get(shape) and \
+                data.size == _T._numel_cached(shape):
             v = data.reshape(shape)
         elif data.size == 0 or 0 in shape:
             # no element to reach (its offset may even lie past the buffer's end)

@@ -102,7 +102,13 @@ def _matmul_bw(n, g):
     if n.edges[0] is not None:
         ga = C.sum_to(matmul(g, b2.mT), a2._shape).reshape(a._shape)
     if n.edges[1] is not None:
-        gb = C.sum_to(matmul(a2.mT, g), b2._shape).reshape(b._shape)
+        if len(b2._shape) == 2 and len(a2._shape) == 2 and b2._stride == (1, b2._shape[0]):
+            # b is a transposed matrix (linear's weight.t()): make the gradient in b's own
+            # memory order, so the one its leaf receives is contiguous and needs no copy
+            gb = matmul(g.mT, a2).mT
+        else:
+            gb = C.sum_to(matmul(a2.mT, g), b2._shape)
+        gb = gb.reshape(b._shape)
     return ga, gb
 
 
