@@ -1,5 +1,8 @@
 """SGD: stochastic gradient descent with momentum, Nesterov momentum and weight decay."""
+from .._dispatch import kernel as _kernel
+from .._tensor import Tensor, contiguous_strides, empty_like_meta
 from ..autograd.grad_mode import no_grad
+from ..ops._core import scalar_for
 from .optimizer import Optimizer, _check_compat
 
 __all__ = ["SGD", "sgd"]
@@ -85,6 +88,17 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum, dampening, weight_deca
     """The SGD update, in place on `params`; new momentum buffers are stored into the list
     `momentum_buffers` (None entries: first step)."""
     for i, (p, g) in enumerate(zip(params, grads)):
+        buf = momentum_buffers[i]
+        if not (maximize or weight_decay or nesterov) and _numbers(lr, momentum, dampening) \
+                and _plain(p, g) and (
+                not momentum or (buf is not None and _plain(buf, g))):
+            # the common case on kernels directly: the same kernels as the general path
+            # below, without its per-op checks
+            if momentum:
+                _scale_add_(buf, momentum, g, 1 - dampening)
+                g = buf
+            _scale_add_(p, 1, g, -lr)
+            continue
         if maximize:
             g = -g
         if weight_decay != 0:
@@ -98,3 +112,29 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum, dampening, weight_deca
                 buf.mul_(momentum).add_(g, alpha=1 - dampening)
             g = g.add(buf, alpha=momentum) if nesterov else buf
         p.add_(g, alpha=-lr)
+
+
+def _numbers(*values):
+    return all(v.__class__ in (int, float) for v in values)
+
+
+def _plain(t, like):
+    """t can be updated in place with like's values by kernels directly: plain tensors of one
+    dtype, shape and device, t contiguous and not a view of like."""
+    return (t.__class__ is Tensor and like.__class__ is Tensor and t._dtype is like._dtype and
+            t._shape == like._shape and t._storage.device is like._storage.device and
+            t._storage is not like._storage and t._offset == 0 and
+            t._stride == contiguous_strides(t._shape) and t._dtype.is_floating_point)
+
+
+def _scale_add_(t, a, x, b):
+    """t = a * t + b * x in place (a, b numbers; 1 skips a multiplication)."""
+    dt = t._dtype
+    if a != 1:
+        _kernel("mul", t)(t, t, scalar_for(a, dt))
+    if b != 1:
+        tmp = empty_like_meta(x)
+        _kernel("mul", x)(tmp, x, scalar_for(b, dt))
+        x = tmp
+    _kernel("add", t)(t, t, x)
+    t._storage.version += 1

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from plugtorch.backends import is_tensor, numpy_view, philox_uniform
+from plugtorch.backends import buffer, is_tensor, numpy_view, offset, philox_uniform, strides
 
 KERNELS = {}
 
@@ -263,9 +263,34 @@ def _bmm(out, a, b):
         np.matmul(av, bv, out=o)
 
 
+def _positions(t, dim, idx):
+    """Element positions in t's buffer of t[..idx[..i..]..] along dim (idx: an intp array,
+    t's shape except along dim): the index's offsets plus every other dim's, by strides."""
+    st = strides(t)
+    pos = idx * st[dim] if st[dim] != 1 else idx.copy()
+    pos += offset(t)
+    nd = idx.ndim
+    for d, n in enumerate(idx.shape):
+        if d != dim and n > 1 and st[d]:
+            pos += (np.arange(n, dtype=np.intp) * st[d]).reshape(
+                (1,) * d + (n,) + (1,) * (nd - d - 1))
+    return pos
+
+
 @kernel("gather")
 def _gather(out, src, dim, index):
-    np.copyto(_v(out), np.take_along_axis(_v(src), _v(index), axis=dim))
+    # NOTE [gather by positions]: one flat take from the source's buffer at computed
+    # positions, instead of numpy's n-d fancy indexing (several times slower); clipped
+    # bounds (mode="clip") keep every read inside the buffer whatever the index holds
+    idx = _v(index).astype(np.intp, copy=False)
+    if not idx.size:
+        return
+    o = _v(out)
+    pos = _positions(src, dim, idx)
+    if o.flags.c_contiguous:
+        np.take(buffer(src), pos, out=o, mode="clip")
+    else:
+        np.copyto(o, np.take(buffer(src), pos, mode="clip"))
 
 
 _SCATTER_UFUNC = {"sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}
@@ -275,6 +300,16 @@ _SCATTER_UFUNC = {"sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin"
 def _scatter(out, dim, index, src, reduce):
     o = _v(out)
     idx = _v(index).astype(np.intp, copy=False)
+    if reduce is not None and idx.size:
+        # reductions on flat positions in out's buffer (NOTE [gather by positions]):
+        # ufunc.at on a 1-d array with one index array is numpy's fast path
+        vals = _v(src) if is_tensor(src) else np.asarray(src, o.dtype)
+        if is_tensor(src):
+            vals = vals[tuple(slice(0, n) for n in idx.shape)]
+        vals = np.broadcast_to(vals.astype(o.dtype, copy=False), idx.shape)
+        _SCATTER_UFUNC[reduce].at(buffer(out), _positions(out, dim, idx).reshape(-1),
+                                  vals.reshape(-1))
+        return
     # full coordinates of every index element
     coords = list(np.indices(idx.shape, sparse=True))
     coords[dim] = idx

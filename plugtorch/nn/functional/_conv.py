@@ -17,7 +17,7 @@ A backend may provide a fast `conv2d` kernel, see `conv2d`; its gradient still r
 decomposition.
 """
 from ..._tensor import Tensor, _wrap, empty_like_meta, numel_of
-from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import STATE, no_grad
 from ..._dispatch import override as _override
 from ...ops import _core as C
 from ._spatial import _check_geometry, _fold, _grid, _ntuple, _unfold
@@ -28,7 +28,8 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold",
 # ----------------------------------------------------------------------------- conv2d
 
 def _conv_forward(x, w, b, geom, groups, grid):
-    """The decomposition of conv2d (no autograd): im2col, then one matmul per group."""
+    """The decomposition of conv2d (no autograd): im2col, then one matmul per group.
+    Returns (output, the columns)."""
     N, O = x._shape[0], w._shape[0]
     G = groups
     Og, Kg = O // G, numel_of(w._shape[1:])
@@ -39,7 +40,7 @@ def _conv_forward(x, w, b, geom, groups, grid):
     if b is not None:
         y.add_(b.reshape(G, 1, Og))
     return y.reshape(G, N, grid[0], grid[1], Og).permute(1, 0, 4, 2, 3).reshape(
-        N, O, grid[0], grid[1])
+        N, O, grid[0], grid[1]), cols
 
 
 def _conv_transpose_core(x, w, geom, groups, hw):
@@ -55,12 +56,14 @@ def _conv_transpose_core(x, w, geom, groups, hw):
     return _fold(cols, G * w._shape[1], hw, geom, (h, wd))
 
 
-def _weight_grad(x, g, wshape, geom, groups):
-    """d(conv2d)/d(weight) contracted with g, with autograd: per group g @ im2col(x)."""
+def _weight_grad(x, g, wshape, geom, groups, cols=None):
+    """d(conv2d)/d(weight) contracted with g, with autograd: per group g @ im2col(x).
+    `cols`: im2col(x) from the forward, used when no graph of this gradient is recorded."""
     N, O, oh, ow = g._shape
     G = groups
     L = oh * ow
-    cols = _unfold(x, geom, (oh, ow))
+    if cols is None or (STATE.enabled and (x.requires_grad or g.requires_grad)):
+        cols = _unfold(x, geom, (oh, ow))
     Kg = cols._shape[2] // G
     gm = g.reshape(N, G, O // G, L).permute(1, 2, 0, 3).reshape(G, O // G, N * L)
     cm = cols.reshape(N * L, G, Kg).transpose(0, 1)
@@ -69,12 +72,12 @@ def _weight_grad(x, g, wshape, geom, groups):
 
 def _conv_bw(n, g):
     x, w = n.inputs
-    geom, groups = n.params
+    geom, groups, cols = n.params
     gx = gw = gb = None
     if n.edges[0] is not None:
         gx = _conv_transpose_core(g, w, geom, groups, x._shape[2:])
     if n.edges[1] is not None:
-        gw = _weight_grad(x, g, w._shape, geom, groups)
+        gw = _weight_grad(x, g, w._shape, geom, groups, cols)
     if len(n.edges) > 2 and n.edges[2] is not None:
         gb = g.sum((0, 2, 3))
     return (gx, gw, gb)[:len(n.edges)]
@@ -176,16 +179,19 @@ def conv2d_raw(x, w, b, stride, pad4, dilation, groups):
     geom = (tuple(w._shape[2:]), tuple(dilation), tuple(pad4), tuple(stride))
     grid = _grid(x._shape[2:], geom)
     kernel = _override("conv2d", x)
+    cols = None
     if kernel is not None:
         out = empty_like_meta(x, shape=(x._shape[0], w._shape[0]) + grid)
         kernel(out, x, w, b, geom[3], geom[2], geom[1], groups)
     else:
         with no_grad():
-            out = _conv_forward(x.detach(), w.detach(), None if b is None else b.detach(),
-                                geom, groups, grid)
+            out, cols = _conv_forward(x.detach(), w.detach(), None if b is None else b.detach(),
+                                      geom, groups, grid)
     if C.needs_grad(x, w, b):
+        # the weight's gradient reuses the forward's columns (NOTE [convolution as im2col]):
+        # they live until backward, the memory im2col trades for one copy fewer per step
         C.record(_conv_bw, "ConvolutionBackward0", (x, w) + (() if b is None else (b,)), out,
-                 params=(geom, groups), saved=(x, w))
+                 params=(geom, groups, cols if w.requires_grad else None), saved=(x, w))
     return out
 
 
