@@ -271,3 +271,38 @@ def test_uploads_inside_a_step_are_replayed():
         out = f(pt.ones(2)).numpy()
     assert f.replays == 2
     np.testing.assert_array_equal(out, [6.0, 6.0])
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_capturable_adam_is_captured_and_matches_the_host_counter(dev):
+    """Adam reads its step count on the host (the capture falls back to eager); with
+    capturable=True the count and bias corrections stay on the device and replay."""
+    batches = _batches(dev, n=8)
+    host = _train(dev, lambda f: f, batches, lambda p: pt.optim.AdamW(p, lr=0.01))
+    with pytest.warns(CaptureWarning, match="host read"):
+        _train(dev, lambda f: pt.compile(f, mode="reduce-overhead"), batches,
+               lambda p: pt.optim.Adam(p, lr=0.01))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CaptureWarning)
+        eager = _train(dev, lambda f: f, batches,
+                       lambda p: pt.optim.AdamW(p, lr=0.01, capturable=True))
+        captured = _train(dev, lambda f: pt.compile(f, mode="reduce-overhead"), batches,
+                          lambda p: pt.optim.AdamW(p, lr=0.01, capturable=True))
+    _assert_same_training(eager, captured)
+    assert captured[2].replays == len(batches) - 3
+    np.testing.assert_allclose(eager[0], host[0], rtol=1e-5)     # device float32 corrections
+    for p, q in zip(eager[1], host[1]):
+        np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_capturable_adam_keeps_its_counter_on_the_device(dev):
+    w = pt.nn.Parameter(pt.ones(3, device=dev))
+    opt = pt.optim.Adam([w], lr=0.1, capturable=True)
+    (w * w).sum().backward()
+    opt.step()
+    step = opt.state[w]["step"]
+    assert step.device == w.device and step.dtype == pt.float32 and step.item() == 1
+    opt2 = pt.optim.Adam([w], lr=0.1, capturable=True)
+    opt2.load_state_dict(opt.state_dict())
+    assert opt2.state[w]["step"].device == w.device

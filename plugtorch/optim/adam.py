@@ -2,7 +2,7 @@
 import math
 
 from .optimizer import Optimizer, _adam_moments, _addcdiv_, _check_adam_like, _check_compat, \
-    _cpu_step, _decayed_grad
+    _cpu_step, _decayed_grad, _float32
 
 __all__ = ["Adam", "AdamW", "adam"]
 
@@ -31,11 +31,15 @@ class Adam(Optimizer):
         maximize (bool): maximize the objective instead of minimizing it.
         decoupled_weight_decay (bool): decay the weights directly (AdamW) instead of adding
             :math:`\lambda p` to the gradient.
-        foreach, capturable, fused: accepted for compatibility; plugtorch has one
-            implementation (its step counter always lives on the CPU).
+        capturable (bool): keep the step counter on the parameter's device and compute the
+            bias corrections there, with no host read, so the step can be captured
+            (plugtorch.graphs, docs/capture.md). Default: False (the counter is a CPU tensor
+            and the corrections host floats).
+        foreach, fused: accepted for compatibility; plugtorch has one implementation.
         differentiable (bool): must be False (not supported).
 
-    State (per parameter): ``"step"`` (0-d CPU tensor), ``"exp_avg"``, ``"exp_avg_sq"``
+    State (per parameter): ``"step"`` (0-d float32 tensor, on the CPU unless capturable),
+    ``"exp_avg"``, ``"exp_avg_sq"``
     and, with amsgrad, ``"max_exp_avg_sq"``.
 
     Example:
@@ -59,17 +63,24 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
+    @property
+    def _host_state(self):
+        # a capturable optimizer's counter stays on its parameter's device when loaded
+        return () if self.defaults.get("capturable") else ("step",)
+
     def _update(self, group, params, states):
         beta1, beta2 = group["betas"]
         adam(params, [p.grad for p in params], states, lr=group["lr"], beta1=beta1,
              beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
              amsgrad=group["amsgrad"], maximize=group["maximize"],
-             decoupled_weight_decay=group["decoupled_weight_decay"])
+             decoupled_weight_decay=group["decoupled_weight_decay"],
+             capturable=group.get("capturable", False))
 
     def _init_state(self, p, group):
         # lazy (on a parameter's first step): a parameter may never receive a gradient
         state = self.state[p]
-        state["step"] = _cpu_step()
+        state["step"] = p.new_zeros((), dtype=_float32()) if group.get("capturable") \
+            else _cpu_step()
         state["exp_avg"] = p.new_zeros(p.shape)
         state["exp_avg_sq"] = p.new_zeros(p.shape)
         if group["amsgrad"]:
@@ -110,8 +121,12 @@ class AdamW(Adam):
 
 
 def adam(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
-         decoupled_weight_decay):
+         decoupled_weight_decay, capturable=False):
     """The Adam/AdamW update, in place on `params` and on each parameter's state dict."""
+    if capturable:
+        return _adam_on_device(params, grads, states, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                               weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                               decoupled_weight_decay=decoupled_weight_decay)
     for p, g, state in zip(params, grads, states):
         step, g = _decayed_grad(p, g, state, lr=lr, weight_decay=weight_decay,
                                 maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
@@ -126,3 +141,30 @@ def adam(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, amsgrad,
             second = exp_avg_sq
         denom = (second.sqrt() / bias_correction2_sqrt).add_(eps)
         _addcdiv_(p, exp_avg, denom, -step_size)
+
+
+def _adam_on_device(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, amsgrad,
+                    maximize, decoupled_weight_decay):
+    """Adam with the step counter and bias corrections as 0-d tensors on the parameter's
+    device: the same update with no host read (capturable=True)."""
+    for p, g, state in zip(params, grads, states):
+        if maximize:
+            g = -g
+        step = state["step"]
+        step.add_(1)
+        if weight_decay != 0:
+            if decoupled_weight_decay:
+                p.mul_(1 - lr * weight_decay)
+            else:
+                g = g.add(p, alpha=weight_decay)
+        exp_avg, exp_avg_sq = _adam_moments(g, state, beta1, beta2)
+        # computed in float32 on the device, where the host path uses float64 numbers
+        step_size = (1 - beta1 ** step).reciprocal_().mul_(lr).to(p.dtype)
+        bias_correction2_sqrt = (1 - beta2 ** step).sqrt_().to(p.dtype)
+        if amsgrad:
+            second = state["max_exp_avg_sq"]
+            second.maximum_(exp_avg_sq)
+        else:
+            second = exp_avg_sq
+        denom = (second.sqrt() / bias_correction2_sqrt).add_(eps)
+        p.sub_(exp_avg / denom * step_size)
