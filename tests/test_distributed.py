@@ -394,6 +394,28 @@ def test_launcher_command_line(monkeypatch):
             launcher.mpiexec_command(launcher.build_parser().parse_args(bad))
 
 
+@needs_mpi
+def test_launcher_runs_the_ranks_a_hostfile_names(tmp_path):
+    """--hostfile for real: a hostfile naming this machine with two slots places both ranks
+    here through mpiexec's host mapping (machines other than this one are not tested)."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text("localhost slots=2\n")
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent("""
+        import plugtorch as torch, plugtorch.distributed as dist
+        dist.init_process_group("mpi")
+        t = torch.tensor([float(dist.get_rank() + 1)])
+        dist.all_reduce(t)
+        print("rank", dist.get_rank(), "of", dist.get_world_size(), "sum", t.item())
+    """))
+    proc = subprocess.run([sys.executable, "-m", "plugtorch.distributed.run", "--nproc-per-node",
+                           "2", "--hostfile", str(hosts), str(script)],
+                          capture_output=True, text=True, timeout=120)
+    _ok(proc)
+    assert sorted(line for line in proc.stdout.splitlines() if line.startswith("rank")) == [
+        "rank 0 of 2 sum 3.0", "rank 1 of 2 sum 3.0"]
+
+
 def test_wait_polls_before_sleeping(monkeypatch):
     from plugtorch.distributed import _work
     polls = iter([False] * 20 + [True])
