@@ -394,6 +394,43 @@ def test_launcher_command_line(monkeypatch):
             launcher.mpiexec_command(launcher.build_parser().parse_args(bad))
 
 
+OVERLAP = """
+    import plugtorch as torch, plugtorch.distributed as dist
+    from plugtorch import nn
+    dist.init_process_group("mpi")
+    events = []
+    launch = dist.all_reduce
+    def logged(t, *a, **k):
+        events.append("all_reduce")
+        return launch(t, *a, **k)
+    dist.all_reduce = logged
+    torch.manual_seed(0)
+    first, rest = nn.Linear(8, 8), nn.Sequential(nn.ReLU(), nn.Linear(8, 8), nn.ReLU(),
+                                                 nn.Linear(8, 2))
+    model = nn.parallel.DistributedDataParallel(nn.Sequential(first, rest),
+                                                bucket_cap_mb=1e-4)
+    def watch(module, inputs, out):
+        out.register_hook(lambda g: events.append("first layer's output gradient"))
+    first.register_forward_hook(watch)
+    model(torch.randn(4, 8)).sum().backward()
+    print("events", events)
+"""
+
+
+@needs_mpi
+def test_ddp_reduces_buckets_while_backward_runs(tmp_path):
+    """A bucket's all-reduce starts as soon as its gradients are final (post-accumulate
+    hooks fire during backward), before backward reaches the first layer."""
+    proc, _ = _launch(tmp_path, OVERLAP)
+    _ok(proc)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("events")]
+    assert len(lines) == 2
+    for line in lines:
+        events = eval(line[len("events "):])
+        first = events.index("first layer's output gradient")
+        assert "all_reduce" in events[:first], events
+
+
 @needs_mpi
 def test_launcher_runs_the_ranks_a_hostfile_names(tmp_path):
     """--hostfile for real: a hostfile naming this machine with two slots places both ranks
