@@ -207,7 +207,10 @@ def _before(node, grads, create_graph, targets, captured, foreign):
 
 def _derivative(node, grads, foreign):
     """Run a node's derivative and its node hooks; return the gradients for its inputs."""
-    if grads.count(None) == len(grads):
+    for g in grads:               # (not grads.count(None): that calls Tensor.__eq__)
+        if g is not None:
+            break
+    else:
         return (None,) * len(node.edges)
     in_grads = node.backward_fn(node, *grads)
     if not isinstance(in_grads, (tuple, list)):
