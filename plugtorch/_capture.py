@@ -171,6 +171,8 @@ def _recording(name, fn, rec):
 
 def replay(trace):
     """Run a trace's calls in order."""
+    from ._counters import COUNTERS
+    COUNTERS[("capture", "replays")] += 1
     for fn, args in trace:
         fn(*args)
 

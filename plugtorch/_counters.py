@@ -2,5 +2,6 @@
 fallbacks per backend (read them through `plugtorch.debug`)."""
 from collections import Counter
 
-#: ("fallback", backend, op) and ("to_host", backend) / ("to_device", backend) -> count
+#: ("fallback", backend, op), ("to_host", backend) / ("to_device", backend) and
+#: ("capture", "replays") -> count
 COUNTERS = Counter()

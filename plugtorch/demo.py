@@ -179,7 +179,7 @@ def evaluate(model, loader, device):
 
 def train(device="cpu", epochs=DEFAULTS["epochs"], batch_size=DEFAULTS["batch_size"],
           lr=DEFAULTS["lr"], checkpoint=DEFAULTS["checkpoint"], seed=DEFAULTS["seed"],
-          stream=None):
+          stream=None, capture=False):
     """Train `DigitsCNN` on the 8x8 digits; print progress to `stream`; save a checkpoint.
 
     Args:
@@ -192,6 +192,9 @@ def train(device="cpu", epochs=DEFAULTS["epochs"], batch_size=DEFAULTS["batch_si
             writes nothing.
         seed (int): seeds the initialisation and the shuffling.
         stream (file): where to print. Default: ``sys.stdout``.
+        capture (bool): replay recorded training steps (``plugtorch.compile(...,
+            mode="reduce-overhead")``, docs/capture.md), with Adam's ``capturable=True``;
+            the recording is redone after each change of the learning rate.
 
     Returns:
         dict with ``model``, ``history`` (one dict per epoch: ``epoch``, ``train_loss``,
@@ -208,7 +211,7 @@ def train(device="cpu", epochs=DEFAULTS["epochs"], batch_size=DEFAULTS["batch_si
     torch.manual_seed(seed)
     train_loader, test_loader = _loaders(batch_size, seed)
     model = DigitsCNN().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, capturable=capture)
     # the learning rate decays to 0 along a half cosine: large steps early, then small ones
     # that settle the weights, so the last epoch's accuracy does not jitter
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
@@ -222,6 +225,14 @@ def train(device="cpu", epochs=DEFAULTS["epochs"], batch_size=DEFAULTS["batch_si
     if compiles:
         print(f"compiling {torch.device(device).type} kernels on first use: the first epoch "
               "takes longer", file=out, flush=True)
+    def step(x, y):
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+    if capture:
+        step = torch.compile(step, mode="reduce-overhead")
     history, acc = [], 0.0
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
@@ -232,16 +243,15 @@ def train(device="cpu", epochs=DEFAULTS["epochs"], batch_size=DEFAULTS["batch_si
         loss_sum, seen = None, 0
         for i, (x, y) in enumerate(train_loader, 1):
             x, y = x.to(device), y.to(device)
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            batch_loss = loss.detach() * y.shape[0]
+            loss = step(x, y)
+            batch_loss = loss * y.shape[0]
             loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
             seen += y.shape[0]
             bar.update(i, loss=lambda: loss.item())
         bar.close()
         scheduler.step()
+        if capture:
+            step.reset()          # the learning rate is a constant of a recording
         train_loss = loss_sum.item() / seen
         acc = evaluate(model, test_loader, device)
         seconds = time.perf_counter() - start
@@ -282,6 +292,9 @@ def _parser():
                         f"(default: {DEFAULTS['checkpoint']}; '' for none)")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"],
                    help=f"random seed (default: {DEFAULTS['seed']})")
+    p.add_argument("--capture", action="store_true",
+                   help="replay recorded training steps instead of running them eagerly "
+                        "(plugtorch.compile mode='reduce-overhead')")
     p.add_argument("--csv", metavar="PATH",
                    help="write epoch, train_loss, test_accuracy, seconds per epoch as CSV")
     p.add_argument("--plot", metavar="PATH",
@@ -351,7 +364,7 @@ def main(argv=None, stream=None):
     try:
         result = train(device=args.device, epochs=args.epochs, batch_size=args.batch_size,
                        lr=args.lr, checkpoint=args.checkpoint or None, seed=args.seed,
-                       stream=stream)
+                       stream=stream, capture=args.capture)
     except ImportError as e:
         print(f"plugtorch demo: {e}", file=err)
         return 2

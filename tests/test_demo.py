@@ -40,6 +40,25 @@ def test_short_run_learns(short_run):
     assert "\r" not in text          # not a terminal: one line per epoch, no bar redraws
 
 
+def test_captured_run_trains_like_the_eager_one(short_run):
+    """--capture: replayed steps (capturable Adam, re-recorded after each learning-rate
+    change) follow the eager run up to float32 rounding of Adam's bias corrections."""
+    import warnings
+    from plugtorch.graphs import CaptureWarning
+    from plugtorch._counters import COUNTERS
+    replays = COUNTERS[("capture", "replays")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CaptureWarning)      # every full batch is captured
+        captured = demo.train(device="cpu", epochs=2, batch_size=64, checkpoint=None, seed=1,
+                              stream=io.StringIO(), capture=True)
+    # 22 full batches an epoch: 1 eager, 2 recorded, 19 replayed
+    assert COUNTERS[("capture", "replays")] - replays == 2 * 19
+    eager = short_run[0]
+    for a, b in zip(eager["history"], captured["history"]):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["test_accuracy"] == pytest.approx(b["test_accuracy"], abs=0.01)
+
+
 def test_checkpoint_restores_the_model(short_run):
     result, _, path = short_run
     ckpt = torch.load(path)          # weights_only: plain state dicts and numbers
