@@ -78,7 +78,11 @@ def parallel_apply(modules, inputs, kwargs_tup=None, devices=None):
         if not ok:
             device = _first_device((inputs[i], kwargs_tup[i]))
             where = f" on device {device}" if device is not None else ""
-            value.add_note(f"(raised in replica {i}{where}, in parallel_apply)")
+            note = f"(raised in replica {i}{where}, in parallel_apply)"
+            if hasattr(value, "add_note"):
+                value.add_note(note)
+            else:       # Python 3.10: PEP 678's attribute itself (tracebacks show it from 3.11)
+                value.__notes__ = [*getattr(value, "__notes__", ()), note]
             raise value
         outputs.append(value)
     return outputs
