@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _capture
 from .. import _dtype as D
-from .._tensor import Tensor, _wrap, empty_like_meta, numel_of
+from .._tensor import Tensor, _wrap, empty_like_meta, host_array, numel_of
 from ..autograd import graph
 from ..autograd.grad_mode import STATE
 from .._dispatch import kernel as _kernel, run  # noqa: F401  (run: ops call C.run)
@@ -99,7 +99,7 @@ def check_values(values, check):
         rec.call("check", check_values, (values, check))
         return
     if values._storage.backend.host_memory:
-        check(values.numpy())
+        check(host_array(values))     # not .numpy(): any backend may keep host memory
     else:
         from .. import _deferred
         _deferred.defer(values, check)

@@ -16,7 +16,7 @@ import warnings
 
 from ... import _capture
 from ... import _dtype as D
-from ..._tensor import Tensor, empty_like_meta, numel_of
+from ..._tensor import Tensor, empty_like_meta, host_array, numel_of
 from ...autograd.grad_mode import no_grad
 from ...ops import _core as C
 from ...ops.composite import log_softmax
@@ -240,9 +240,9 @@ def _check_targets(t, ok):
     if not numel_of(t._shape):
         return
     if t._storage.backend.host_memory and _capture.ACTIVE is None:
-        okn = ok.numpy()
+        okn = host_array(ok)      # not .numpy(): any backend may keep host memory
         if not okn.all():
-            bad = t.numpy()[~okn].reshape(-1)[0]
+            bad = host_array(t)[~okn].reshape(-1)[0]
             raise IndexError(f"Target {int(bad)} is out of bounds.")
         return
     bad = (~ok).reshape(-1)
