@@ -17,7 +17,7 @@ import plugtorch as pt
 from plugtorch_kernels import check, registry
 from plugtorch_kernels.args import arg_types, kernel_names
 from plugtorch_kernels.runtime import KernelBuildError, Runtime
-from plugtorch_kernels.tuning import LOCAL_SIZE
+from plugtorch_kernels.tuning import BMM_CANDIDATES, LOCAL_SIZE
 
 NVCC = check.nvcc_path()
 needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc is not on PATH")
@@ -60,8 +60,10 @@ def test_registry_covers_every_template_and_dtype():
     assert len(names) == len(set(names)) == len(registry.keys())
     assert {n.split()[0] for n in names} == {
         "unary", "binary", "where", "copy", "fill", "arange", "reduce", "arg", "cumsum",
-        "bmm", "tcopy", "gather", "scatter", "sort", "nonzero", "uniform"}
-    assert "bmm float32 float32 True" in names
+        "softmax", "bmm", "tcopy", "gather", "scatter", "sort", "nonzero", "uniform"}
+    # every matmul variant the tuner may choose (tuning.BMM_CANDIDATES) is registered
+    assert {f"bmm float32 float32 {v}" for v in BMM_CANDIDATES[pt.float32]} <= set(names)
+    assert "bmm float64 float64 s8x8" in names and "bmm float64 float64 v6x16w8" not in names
     assert "copy float64 bool" in names and "copy bool float64" in names
     # both passes of a split float16 sum (accumulating in float32)
     assert {"reduce sum float16 float32", "reduce sum float32 float16"} <= set(names)
@@ -80,8 +82,10 @@ def test_registered_kernels_match_their_sources_and_signatures():
         assert set(types) == set(entry.kernels), registry.name(key)
     src = registry.source(("binary", "add", pt.int64, pt.int64, "ts"))
     assert "void k_c(" in src and "void k_s(" in src
+    # out, its offset, a and its offset, the scalar b, the element count, the chunk
     assert arg_types(src)["k_c"] == [None, np.dtype(np.int64), None, np.dtype(np.int64),
-                                      np.dtype(np.int64), np.dtype(np.int64)]
+                                      np.dtype(np.int64), np.dtype(np.int64),
+                                      np.dtype(np.int64)]
 
 
 def test_unregistered_program_is_refused():
@@ -168,8 +172,9 @@ def test_runtime_builds_each_registered_program_once():
     key = ("fill", pt.int32)
     ks = rt.program(key)
     assert set(ks) == {"k_c", "k_s"}
-    # out, its offset, the fill value (the dtype's C type), the element count
-    assert ks["k_c"][1] == (None, np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.int64))
+    # out, its offset, the fill value (the dtype's C type), the element count, the chunk
+    assert ks["k_c"][1] == (None, np.dtype(np.int64), np.dtype(np.int32), np.dtype(np.int64),
+                            np.dtype(np.int64))
     assert rt.program(key) is ks and rt.builds == 1
     with pytest.raises(registry.UnregisteredProgram):
         rt.program(("fill", "no such dtype"))
@@ -277,7 +282,7 @@ def test_header_defines_the_whole_macro_layer():
     for text in (cl_source.HEADER, matmul._VEC_HEADER):
         for block in opencl_only.findall(text):
             names |= set(re.findall(r"#define\s+(\w+)", block))
-    assert {"KERNEL", "GLOBAL", "LOCAL", "GID", "BARRIER", "VEC8"} <= names
+    assert {"KERNEL", "GLOBAL", "LOCAL", "GID", "BARRIER", "VEC8", "VEC16"} <= names
     with open(check.HEADER) as f:
         defined = set(re.findall(r"#define\s+(\w+)", f.read()))
     assert names <= defined, sorted(names - defined)
@@ -298,6 +303,9 @@ KERNEL void k(GLOBAL float* f, GLOBAL int* i, GLOBAL uint* u, GLOBAL long* l, lo
     VEC8(float) v = VLOAD8(0, f);
     v += (VEC8(float))2.0f * v - v / v;
     VSTORE8(v, 1, f);
+    VEC16(float) w = VLOAD16(1, f);
+    w += (VEC16(float))2.0f * w - w / w;
+    VSTORE16(w, 2, f);
 }
 """
 

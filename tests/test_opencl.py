@@ -280,15 +280,15 @@ def test_float16_reductions_accumulate_in_float():
 
 
 def test_float16_matmul_kernels_agree(monkeypatch):
-    """A CPU device multiplies float16 with the float32 vector kernel and rounds once; the
-    scalar float16 kernel (other devices) must give the same bits."""
+    """float16 is multiplied with the device's float32 block kernel and rounded once; the
+    scalar float16 kernel must give the same bits."""
     from plugtorch_kernels.launch import matmul
     rng = np.random.default_rng(8)
     a = rng.standard_normal((2, 30, 300)).astype(np.float16)
     b = rng.standard_normal((2, 300, 37)).astype(np.float16)
     b[0, 0, 0], a[1, 3, 0] = np.inf, np.nan
     fast = host(on(a) @ on(b).mT.contiguous().mT)
-    monkeypatch.setattr(matmul, "use_vec", lambda rt, dt, odt: False)
+    monkeypatch.setattr(matmul, "variant", lambda rt, dt, odt, M, N: "s8x8")
     scalar = host(on(a) @ on(b).mT.contiguous().mT)
     _same_f16(fast, scalar)
     with np.errstate(invalid="ignore"):

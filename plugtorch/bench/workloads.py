@@ -249,3 +249,33 @@ WORKLOADS = [
              {"b": 4, "hidden": 16}),
     Workload("lenet-captured-b{b}", "capture", _lenet_captured, {"b": 64}, {"b": 2}),
 ]
+
+
+# ----------------------------------------------------------------------------- layouts
+
+def _sum_cols(torch, device, m, n):
+    a = _randn(torch, device, _rng(), m, n)
+    return lambda: a.sum(0)
+
+
+def _sub_bcast(torch, device, m, n):
+    rng = _rng()
+    a, b = _randn(torch, device, rng, m, n), _randn(torch, device, rng, m, 1)
+    return lambda: a - b
+
+
+def _transpose(torch, device, n):
+    a = _randn(torch, device, _rng(), n, n)
+    return lambda: a.t().contiguous()
+
+
+# the reduction over the other dim, a broadcast operand and a transposing copy: the
+# strided layouts device kernels handle apart from the contiguous ones above
+WORKLOADS += [
+    Workload("cols-sum-{m}x{n}", "reduction", _sum_cols, {"m": 4096, "n": 1024},
+             {"m": 16, "n": 32}, nbytes=lambda m, n: 4 * m * n),
+    Workload("sub-bcast-{m}x{n}", "elementwise", _sub_bcast, {"m": 4096, "n": 1024},
+             {"m": 16, "n": 32}, nbytes=lambda m, n: 2 * 4 * m * n),
+    Workload("transpose-{n}", "elementwise", _transpose, {"n": 2048}, {"n": 32},
+             nbytes=lambda n: 2 * 4 * n * n),
+]

@@ -3,10 +3,11 @@
  * A CUDA backend prepends this file to the unchanged OpenCL kernel text (see NOTE [portable
  * kernel sources] in cl_source.py) and compiles the result as CUDA C++ (nvcc or NVRTC).
  * It defines the macro layer the sources are written against (KERNEL, GLOBAL, LOCAL,
- * INLINE, GID/LID/GROUP, BARRIER, VEC8/VLOAD8/VSTORE8), the OpenCL scalar type names, and
- * the OpenCL built-ins a kernel may use that CUDA spells differently. Built-ins with the
- * same name and meaning in both languages (exp, log1p, fmod, rint, copysign, isnan, ...)
- * resolve to CUDA's float/double device overloads and need nothing here.
+ * INLINE, GID/LID/GROUP, BARRIER, VEC8/VLOAD8/VSTORE8, VEC16/VLOAD16/VSTORE16), the OpenCL
+ * scalar type names, and the OpenCL built-ins a kernel may use that CUDA spells differently.
+ * Built-ins with the same name and meaning in both languages (exp, log1p, fmod, rint,
+ * copysign, isnan, ...) resolve to CUDA's float/double device overloads and need nothing
+ * here.
  *
  * Launch geometry is 1-d per dimension as in OpenCL: a CUDA launch of <<<G, L>>> with
  * G * L work-items equals an NDRange of global size G * L and local size L.
@@ -174,5 +175,37 @@ __device__ __forceinline__ void pt_vstore8(const pt_vec8<T>& v, long off, T* p) 
 typedef pt_vec8<float> float8;
 typedef pt_vec8<double> double8;
 typedef pt_vec8<int> int8;
+
+/* ---- 16-wide vectors (VEC16/VLOAD16/VSTORE16 of matmul.py): two 8-wide halves ------- */
+template <typename T> struct pt_vec16 {
+    pt_vec8<T> lo, hi;
+    __device__ __forceinline__ pt_vec16() {}
+    __device__ __forceinline__ pt_vec16(T x) : lo(x), hi(x) {}
+};
+#define PT_VEC16_OP(op) \
+    template <typename T> __device__ __forceinline__ pt_vec16<T> operator op( \
+            const pt_vec16<T>& a, const pt_vec16<T>& b) { \
+        pt_vec16<T> r; r.lo = a.lo op b.lo; r.hi = a.hi op b.hi; return r; } \
+    template <typename T> __device__ __forceinline__ pt_vec16<T>& operator op##=( \
+            pt_vec16<T>& a, const pt_vec16<T>& b) { return a = a op b; }
+PT_VEC16_OP(+) PT_VEC16_OP(-) PT_VEC16_OP(*) PT_VEC16_OP(/)
+#undef PT_VEC16_OP
+template <typename T>
+__device__ __forceinline__ pt_vec16<T> pt_vload16(long off, const T* p) {
+    pt_vec16<T> r;
+    r.lo = pt_vload8(2 * off, p);
+    r.hi = pt_vload8(2 * off + 1, p);
+    return r;
+}
+template <typename T>
+__device__ __forceinline__ void pt_vstore16(const pt_vec16<T>& v, long off, T* p) {
+    pt_vstore8(v.lo, 2 * off, p);
+    pt_vstore8(v.hi, 2 * off + 1, p);
+}
+#define VEC16(T) pt_vec16<T>
+#define VLOAD16(off, p) pt_vload16(off, p)
+#define VSTORE16(v, off, p) pt_vstore16(v, off, p)
+typedef pt_vec16<float> float16;
+typedef pt_vec16<double> double16;
 
 #endif  /* PLUGTORCH_CUDA_COMPAT_H */

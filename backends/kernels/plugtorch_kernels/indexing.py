@@ -18,21 +18,51 @@ from .cl_source import CTYPE, VTYPE, preamble, cast, load, store
 _GATHER = r"""
 KERNEL void gather(GLOBAL %(T)s* out, geo_t og, GLOBAL const %(T)s* src, geo_t sg,
                    GLOBAL const long* idx, geo_t ig, dims_t shape, int nd, int dim,
-                   long dsize, long n) {
-    long g = GID(0);
-    if (g >= n) return;
-    long r = g, po = og.off, ps = sg.off, pi = ig.off;
+                   long dsize, long n, long chunk) {
+    /* elements g * chunk ... of the index's shape, walked as the elementwise kernels do
+       (NOTE [elementwise chunks] in elementwise.py): coordinates once, then an odometer */
+    long i0 = GID(0) * chunk;
+    if (i0 >= n) return;
+    long i1 = i0 + chunk < n ? i0 + chunk : n;
+    long c[MAXD];
+    long r = i0;
     for (int d = nd - 1; d >= 0; --d) {
-        long c = r %% shape.n[d];
-        r /= shape.n[d];
-        po += c * og.s[d];
-        pi += c * ig.s[d];
-        if (d != dim) ps += c * sg.s[d];
+        long q = r / shape.n[d];
+        c[d] = r - q * shape.n[d];
+        r = q;
     }
-    long j = idx[pi];
-    if (j < 0) j += dsize;
-    if (j < 0 || j >= dsize) return;     /* never past the tensor: NOTE [index bounds] */
-    %(COPY)s;
+    long po = og.off, ps = sg.off, pi = ig.off;
+    int last = nd - 1;
+    for (int d = 0; d < last; ++d) {
+        po += c[d] * og.s[d];
+        pi += c[d] * ig.s[d];
+        if (d != dim) ps += c[d] * sg.s[d];
+    }
+    long len = shape.n[last], j0 = c[last];
+    long so = og.s[last], si = ig.s[last], ss = last == dim ? 0 : sg.s[last];
+    long sd = sg.s[dim];
+    for (long i = i0;;) {
+        long run = len - j0 < i1 - i ? len - j0 : i1 - i;
+        for (long e = j0; e < j0 + run; ++e) {
+            long j = idx[pi + e * si];
+            if (j < 0) j += dsize;
+            if (j < 0 || j >= dsize) continue;     /* never past the tensor: NOTE [index bounds] */
+            %(COPY)s;
+        }
+        i += run;
+        if (i >= i1) break;
+        j0 = 0;
+        for (int d = last - 1; d >= 0; --d) {
+            po += og.s[d];
+            pi += ig.s[d];
+            if (d != dim) ps += sg.s[d];
+            if (++c[d] < shape.n[d]) break;
+            c[d] = 0;
+            po -= shape.n[d] * og.s[d];
+            pi -= shape.n[d] * ig.s[d];
+            if (d != dim) ps -= shape.n[d] * sg.s[d];
+        }
+    }
 }
 """
 
@@ -40,7 +70,8 @@ KERNEL void gather(GLOBAL %(T)s* out, geo_t og, GLOBAL const %(T)s* src, geo_t s
 def gather_source(dt):
     """Source of gather over dtype dt."""
     return preamble(dt) + _GATHER % {
-        "T": CTYPE[dt], "COPY": store(dt, "out", "po", load(dt, "src", "ps + j * sg.s[dim]"))}
+        "T": CTYPE[dt], "COPY": store(dt, "out", "po + e * so", load(dt, "src",
+                                                                   "ps + e * ss + j * sd"))}
 
 
 _SCATTER = r"""

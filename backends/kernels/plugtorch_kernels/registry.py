@@ -23,9 +23,8 @@ from typing import Callable, Tuple
 import plugtorch
 from plugtorch.backends import UNARY, BINARY
 
-from . import elementwise, indexing, matmul, ops_table, reductions, sorting
+from . import elementwise, indexing, matmul, ops_table, reductions, softmax, sorting
 from .cl_source import VTYPE
-from .tuning import BMM_VECTOR_DTYPES
 
 #: every dtype a device may hold (float64 only where the device computes in double)
 DTYPES = (plugtorch.bool, plugtorch.uint8, plugtorch.int8, plugtorch.int16, plugtorch.int32,
@@ -143,7 +142,7 @@ def _reduce_variants(dts):
     return [k for k in out if k[1] in dts and k[2] in dts]
 
 
-register("reduce", reductions.red_source, ("red",), _reduce_variants,
+register("reduce", reductions.red_source, ("red", "redcol"), _reduce_variants,
          lambda op, xdt, odt: f"{op} ({xdt.name})")
 register("arg", reductions.arg_source, ("arg",),
          lambda dts: [(op, dt) for op in ("argmax", "argmin") for dt in dts],
@@ -151,15 +150,17 @@ register("arg", reductions.arg_source, ("arg",),
 register("cumsum", reductions.cumsum_source, ("cumsum",),
          lambda dts: [(dt, odt) for dt in dts for odt in _sum_outputs(dt, dts)],
          lambda xdt, odt: f"cumsum ({xdt.name})")
+register("softmax", softmax.softmax_source, ("softmax",),
+         lambda dts: [(dt, log) for dt in dts if dt.kind == 2 for log in (False, True)],
+         lambda dt, log: f"{'log_softmax' if log else 'softmax'} ({dt.name})")
 
 
 # ----------------------------------------------------------------------------- matmul, index
 
+# every kernel variant the matmul tuner may choose is a registered program
 register("bmm", matmul.bmm_source, ("bmm",),
-         lambda dts: [(dt, dt, False) for dt in dts] + [
-             (dt, dt, True) for dt in dts
-             if any(dt in v for v in BMM_VECTOR_DTYPES.values())],
-         lambda dt, odt, vec: f"bmm ({dt.name})")
+         lambda dts: [(dt, dt, v) for dt in dts for v in matmul.candidates(dt)],
+         lambda dt, odt, variant: f"bmm ({dt.name}, {variant})")
 register("tcopy", matmul.tcopy_source, ("tcopy",), lambda dts: [(dt,) for dt in dts],
          lambda dt: f"copy ({dt.name})")
 register("gather", indexing.gather_source, ("gather",), lambda dts: [(dt,) for dt in dts],

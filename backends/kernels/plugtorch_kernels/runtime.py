@@ -32,17 +32,20 @@ class Runtime(abc.ABC):
     """One device as the launchers see it.
 
     Attributes a runtime sets: `name` (the backend, for messages), `device_name`, `kind`
-    ("cpu", "gpu" or "other": picks tuning.py's numbers), `fp64` and `fp16` (the device
-    computes in double / has native half).
+    ("cpu", "gpu" or "other": picks tuning.py's numbers), `compute_units` (cores or
+    multiprocessors), `fp64` and `fp16` (the device computes in double / has native half).
     """
     name = "?"
     device_name = "?"
     kind = "other"
+    compute_units = 1
     fp64 = False
     fp16 = False
 
     def __init__(self):
         self.programs = {}        # registry key -> {kernel name: kernel}
+        self.plans = {}           # launch plans of this device (launch/elementwise.py)
+        self.tuned = {}           # tuning results of this device (autotune.py)
         self.build_lock = threading.Lock()
         self.builds = 0           # programs built in this process (for tests)
 
@@ -85,6 +88,11 @@ class Runtime(abc.ABC):
     @abc.abstractmethod
     def synchronize(self):
         """Wait until all queued work is done."""
+
+    def tuning_key(self):
+        """{name: str} naming this device and its driver, under which tuning results are
+        kept on disk (NOTE [matmul tuning] in autotune.py); None keeps them in memory."""
+        return None
 
     # -- shared --------------------------------------------------------------------------
     def launch_n(self, kernel, n, *args):

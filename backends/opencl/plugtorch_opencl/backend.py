@@ -7,6 +7,10 @@ context, in-order queue and memory pool (runtime.Runtime, the pyopencl implement
 the kernel library's Runtime protocol), created on first use. Storage
 is a cl buffer from the pool; work is only enqueued, and the host waits only in
 `to_numpy` and `synchronize`.
+
+The first float32 matmul on a device picks its kernel by a short measured search, kept on
+disk per device and driver (NOTE [matmul tuning] in plugtorch_kernels/autotune.py):
+PLUGTORCH_TUNE=0 skips it, PLUGTORCH_CACHE_DIR moves the cache.
 """
 import os
 import threading

@@ -12,9 +12,10 @@ launchers that call other kernels).
 
 def kernel_table(backend):
     """{primitive name: kernel} of every launcher, bound to `backend`."""
-    from . import elementwise, indexing, matmul, reductions
+    from . import elementwise, indexing, matmul, reductions, softmax
     table = elementwise.kernels(backend)
     table.update(reductions.kernels(backend))
     table.update(matmul.kernels(backend))
     table.update(indexing.kernels(backend))
+    table.update(softmax.kernels(backend))
     return table

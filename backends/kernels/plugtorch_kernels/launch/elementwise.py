@@ -14,31 +14,34 @@ from plugtorch.backends import buffer, device_index, dtype, is_tensor, offset, s
 
 from plugtorch_kernels.args import dims_struct, geo_struct, scalar_arg
 from plugtorch_kernels.cl_source import MAXD
-from plugtorch_kernels.geometry import elementwise_plan
-from plugtorch_kernels.tuning import LOCAL
+from plugtorch_kernels.geometry import contiguous_strides, elementwise_plan, merge
+from plugtorch_kernels.launch.matmul import tcopy
+from plugtorch_kernels.tuning import LOCAL, elementwise_chunk
 
-_PLANS = {}
 _Q = struct.Struct("q").pack
 
 
-def _new_plan(key):
-    if len(_PLANS) > 4096:
-        _PLANS.clear()
-    plan = _PLANS[key] = elementwise_plan(key[0], key[1:])
+def _new_plan(rt, key):
+    """The plan of `key` (NOTE [elementwise launch plans]), kept in `rt.plans`."""
+    plans = rt.plans
+    if len(plans) > 4096:
+        plans.clear()
+    plan = plans[key] = elementwise_plan(key[0], key[1:], rt.kind, rt.compute_units)
     return plan
+
 
 def run1(rt, ks, out, x):
     """run() with one tensor operand (unary ops, copy), spelled out: the hot path."""
     key = (shape(out), strides(out), strides(x))
-    plan = _PLANS.get(key) or _new_plan(key)
+    plan = rt.plans.get(key) or _new_plan(rt, key)
     kind = plan[0]
     if kind == "c":
         rt.launch(ks["k_c"], plan[2], LOCAL, buffer(out), offset(out), buffer(x), offset(x),
-                  plan[1])
+                  plan[1], plan[3])
     elif kind == "s":
-        _, n, g, sts, dims, nd = plan
+        _, n, g, sts, dims, nd, chunk = plan
         rt.launch(ks["k_s"], g, LOCAL, buffer(out), _Q(offset(out)) + sts[0], buffer(x),
-                  _Q(offset(x)) + sts[1], dims, nd, n)
+                  _Q(offset(x)) + sts[1], dims, nd, n, chunk)
     elif kind == "x":
         _split(rt, ks, out, (x,), plan[1], plan[2])
 
@@ -46,15 +49,16 @@ def run1(rt, ks, out, x):
 def run2(rt, ks, out, a, b):
     """run() with two tensor operands (binary ops), spelled out: the hot path."""
     key = (shape(out), strides(out), strides(a), strides(b))
-    plan = _PLANS.get(key) or _new_plan(key)
+    plan = rt.plans.get(key) or _new_plan(rt, key)
     kind = plan[0]
     if kind == "c":
         rt.launch(ks["k_c"], plan[2], LOCAL, buffer(out), offset(out), buffer(a), offset(a),
-                  buffer(b), offset(b), plan[1])
+                  buffer(b), offset(b), plan[1], plan[3])
     elif kind == "s":
-        _, n, g, sts, dims, nd = plan
+        _, n, g, sts, dims, nd, chunk = plan
         rt.launch(ks["k_s"], g, LOCAL, buffer(out), _Q(offset(out)) + sts[0], buffer(a),
-                  _Q(offset(a)) + sts[1], buffer(b), _Q(offset(b)) + sts[2], dims, nd, n)
+                  _Q(offset(a)) + sts[1], buffer(b), _Q(offset(b)) + sts[2], dims, nd, n,
+                  chunk)
     elif kind == "x":
         _split(rt, ks, out, (a, b), plan[1], plan[2])
 
@@ -67,20 +71,19 @@ def run(rt, ks, out, operands, kinds):
     else:
         key = (shape(out), strides(out)) + tuple(
             strides(o) for o, k in zip(operands, kinds) if k == "t")
-    plan = _PLANS.get(key) or _new_plan(key)
+    plan = rt.plans.get(key) or _new_plan(rt, key)
     kind = plan[0]
     if kind == "c":
-        n = plan[1]
         args = [buffer(out), offset(out)]
         for o, k in zip(operands, kinds):
             if k == "t":
                 args += (buffer(o), offset(o))
             else:
                 args.append(o)
-        args.append(n)
+        args += (plan[1], plan[3])
         rt.launch(ks["k_c"], plan[2], LOCAL, *args)
     elif kind == "s":
-        _, n, g, sts, dims, nd = plan
+        _, n, g, sts, dims, nd, chunk = plan
         args = [buffer(out), _Q(offset(out)) + sts[0]]
         j = 1
         for o, k in zip(operands, kinds):
@@ -89,7 +92,7 @@ def run(rt, ks, out, operands, kinds):
                 j += 1
             else:
                 args.append(o)
-        args += (dims, nd, n)
+        args += (dims, nd, n, chunk)
         rt.launch(ks["k_s"], g, LOCAL, *args)
     elif kind == "x":
         _split(rt, ks, out, operands, plan[1], plan[2])
@@ -102,6 +105,7 @@ def _split(rt, ks, out, operands, shp, sts):
     n = 1
     for s in tail:
         n *= s
+    chunk = elementwise_chunk(rt.kind, n, rt.compute_units)
     tens = [o for o in operands if is_tensor(o)]
     bases = [offset(t) for t in [out] + tens]
     for idx in itertools.product(*(range(s) for s in shp[:lead])):
@@ -115,7 +119,7 @@ def _split(rt, ks, out, operands, shp, sts):
                 k += 1
             else:
                 args.append(o)
-        rt.launch_n(ks["k_s"], n, *args, dims_struct(tail), len(tail), n)
+        rt.launch_n(ks["k_s"], -(-n // chunk), *args, dims_struct(tail), len(tail), n, chunk)
 
 
 # ----------------------------------------------------------------------------- primitives
@@ -179,6 +183,23 @@ def make_where(backend):
     return where
 
 
+def _transposing(rt, out, src):
+    """(B, R, C, sb, sr, sc) when copying src into out transposes a matrix (or a batch of
+    them) on a CPU device, else None; kept with the launch plans."""
+    pkey = ("t", shape(out), strides(out), strides(src))
+    plan = rt.plans.get(pkey, False)
+    if plan is False:
+        plan = None
+        shp, (ost, sst) = merge(shape(out), [strides(out), strides(src)])
+        if rt.kind == "cpu" and len(shp) in (2, 3) and sst[-2] == 1 and sst[-1] != 1 and \
+                ost == contiguous_strides(shp):
+            B, R, C = ([1] + shp)[-3:]
+            sb = sst[0] if len(shp) == 3 else 0
+            plan = (B, R, C, sb, sst[-2], sst[-1])
+        rt.plans[pkey] = plan
+    return plan
+
+
 def make_copy(backend):
     runtimes = backend.runtimes
     one = len(backend.devices) == 1
@@ -186,6 +207,13 @@ def make_copy(backend):
     def copy(out, src):
         rt = runtimes[0] if one else runtimes[device_index(out)]
         sdt, odt = dtype(src), dtype(out)
+        if sdt is odt:
+            # a transposing copy reads and writes in 16 x 16 blocks on a CPU device: an
+            # element-by-element walk of the output reads a new cache line per element
+            t = _transposing(rt, out, src)
+            if t is not None:
+                tcopy(rt, sdt, buffer(out), offset(out), buffer(src), offset(src), *t)
+                return
         key = ("copy", sdt, odt)
         ks = rt.programs.get(key) or rt.program(key)
         run1(rt, ks, out, src)

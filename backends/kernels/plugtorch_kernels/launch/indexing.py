@@ -5,6 +5,7 @@ from plugtorch.backends import (buffer, cast as cast_to, dtype, is_tensor, numel
                                 shape, strides)
 
 from plugtorch_kernels.args import dims_struct, geo_struct, scalar_arg
+from plugtorch_kernels.tuning import elementwise_chunk
 
 _offset_of = offset      # `uniform` has a parameter named offset
 
@@ -29,10 +30,12 @@ def make_gather(backend):
         index = cast_to(index, plugtorch.int64)
         ishape = shape(index)
         ks = rt.program(("gather", dt))
-        rt.launch_n(ks["gather"], n, buffer(out), geo_struct(offset(out), strides(out)),
-                    buffer(src), geo_struct(offset(src), strides(src)), buffer(index),
+        chunk = elementwise_chunk(rt.kind, n, rt.compute_units)
+        rt.launch_n(ks["gather"], -(-n // chunk), buffer(out),
+                    geo_struct(offset(out), strides(out)), buffer(src),
+                    geo_struct(offset(src), strides(src)), buffer(index),
                     geo_struct(offset(index), strides(index)), dims_struct(ishape),
-                    _i32(len(ishape)), _i32(dim), _i64(shape(src)[dim]), _i64(n))
+                    _i32(len(ishape)), _i32(dim), _i64(shape(src)[dim]), _i64(n), chunk)
     return gather
 
 

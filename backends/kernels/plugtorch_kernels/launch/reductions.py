@@ -48,6 +48,23 @@ def make_reduction(backend, op):
         if M == 0:              # out is empty (M is the product of x's kept dims)
             return
         xdt, odt = dtype(x), dtype(out)
+        col = plan[14]
+        if col is not None:         # neighbouring outputs side by side: `redcol`
+            g, parts, chunk = col
+            if parts == 1:
+                key = ("reduce", op, xdt, odt)
+                ks = rt.programs.get(key) or rt.program(key)
+                rt.launch(ks["redcol"], g, LOCAL, buffer(out), offset(out), buffer(x),
+                          offset(x), plan[6], plan[7], plan[8], M, K, 1, K)
+                return
+            acc = spec(op, xdt, odt)[0]
+            part = rt.allocate(M * parts * acc.itemsize)
+            ks = rt.program(("reduce", op, xdt, acc))
+            rt.launch(ks["redcol"], g, LOCAL, part, 0, buffer(x), offset(x), plan[6],
+                      plan[7], plan[8], M, K, parts, chunk)
+            _launch_red(rt, op, buffer(out), offset(out), part, acc, odt, [M], [parts], 0,
+                        [parts], [1], 1, parts)
+            return
         if P == 1:
             key = ("reduce", op, xdt, odt)
             ks = rt.programs.get(key) or rt.program(key)
