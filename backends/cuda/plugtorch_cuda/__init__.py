@@ -5,15 +5,15 @@ imported only when the backend starts, so a machine without CuPy, a driver or a 
 "cuda" as unavailable with the reason (``plugtorch info``) instead of failing at import.
 Install it with ``pip install "plugtorch[cuda]"`` (CuPy for CUDA 12 and NVRTC).
 
-The backend owns devices, memory, streams and transfers; its kernel table holds `copy` and
-`fill` for now, and every other primitive runs through plugtorch's CPU fallback until the
-shared OpenCL/CUDA kernel library provides them (see docs/cuda.md).
+The backend owns devices, memory, streams and transfers; its kernels are the shared kernel
+library's (plugtorch_kernels: the programs the OpenCL backend runs, compiled for the GPU with
+NVRTC through cuda_compat.h), with floating-point matmul through cuBLAS (see docs/cuda.md).
 
 Example:
     >>> import plugtorch
     >>> x = plugtorch.ones(3, device="cuda")        # doctest: +SKIP
-    >>> x.cpu().tolist()                              # doctest: +SKIP
-    [1.0, 1.0, 1.0]
+    >>> (x * 2).sum().item()                          # doctest: +SKIP
+    6.0
 """
 import plugtorch
 

@@ -1,10 +1,13 @@
 """CudaBackend: devices, storage, memory statistics and the kernel table.
 
-Every GPU CuPy sees is one plugtorch device, `cuda:0`, `cuda:1`, … in CUDA's order. Storage
-is a 1-d CuPy array of the tensor's dtype, allocated from the backend's own CuPy memory pool
-on its device (so `plugtorch.cuda.memory_allocated` counts plugtorch's tensors only). Work is
-queued on the current CuPy stream of the device; the host waits only in `to_numpy` and
-`synchronize`.
+Every GPU CuPy sees is one plugtorch device, `cuda:0`, `cuda:1`, … in CUDA's order. Each
+device gets a Runtime (runtime.py, the CuPy implementation of the kernel library's Runtime
+protocol), created on first use. Storage is a 1-d CuPy array of the tensor's dtype,
+allocated from the backend's own CuPy memory pool on its device (so
+`plugtorch.cuda.memory_allocated` counts plugtorch's tensors only). The kernel table is the
+kernel library's launchers (`plugtorch_kernels.launch`, the programs OpenCL runs, compiled
+with NVRTC) with floating-point matmul through cuBLAS (kernels.py). Work is queued on the
+current CuPy stream of the device; the host waits only in `to_numpy` and `synchronize`.
 
 NOTE [cuda device interface]
 Besides the backend contract, `plugtorch.cuda` calls these methods (so the frontend never
@@ -12,13 +15,15 @@ imports CuPy): `current_index` / `set_current(index)`, `device_properties(index)
 `memory_stats(index)`, `reset_peak(index)`, `empty_cache()`, and for streams and events
 `new_stream(index, priority)`, `current_stream(index)`, `default_stream(index)` and
 `new_event(index, enable_timing, blocking)`, which return the adapters of `streams.py`.
+DLPack goes through `to_dlpack` / `from_dlpack` (NOTE [interop] in plugtorch/_interop.py;
+interop.py here).
 """
 import threading
 
 import numpy as np
 
-from plugtorch.backends import (Backend, buffer, device_index, dtype, is_contiguous,
-                                new_tensor, offset, shape)
+from plugtorch.backends import (Backend, UNARY, BINARY, buffer, device_index, dtype,
+                                is_contiguous, new_tensor, offset, shape)
 
 NOT_INSTALLED = "CuPy is not installed (pip install 'plugtorch[cuda]')"
 
@@ -32,11 +37,30 @@ def _probe(cupy):
     if count == 0:
         return 0, "CuPy found no CUDA device"
     try:
-        cupy.cuda.nvrtc.getVersion()     # every CuPy kernel is compiled at run time
+        cupy.cuda.nvrtc.getVersion()     # every kernel is compiled at run time
     except Exception as e:
         return 0, (f"CuPy cannot load NVRTC, the CUDA run-time compiler ({e}); "
                    f"pip install nvidia-cuda-nvrtc-cu12")
     return count, ""
+
+
+class _Runtimes(dict):
+    """device index -> Runtime, created when first asked for."""
+
+    def __init__(self, backend):
+        super().__init__()
+        self.backend = backend
+        self.lock = threading.Lock()
+
+    def __missing__(self, index):
+        from .runtime import Runtime
+        b = self.backend
+        with self.lock:        # threads asking at once must share one Runtime
+            rt = self.get(index)
+            if rt is None:
+                rt = self[index] = Runtime(b.cp, index, b.pool, b.device_properties(index),
+                                           b.count > 1)
+        return rt
 
 
 class CudaBackend(Backend):
@@ -44,15 +68,17 @@ class CudaBackend(Backend):
     name = "cuda"
     multi_device = True
     accelerator = True
+    UNARY = UNARY
+    BINARY = BINARY
 
     def __init__(self):
         self.cp = None
         self.count = 0
+        self.devices = []
         self.current_index = 0
         self.kernels = {}
         self._props = {}
-        self._peak = {}
-        self._lock = threading.Lock()
+        self.runtimes = _Runtimes(self)
         try:
             import cupy
         except ImportError:
@@ -65,9 +91,20 @@ class CudaBackend(Backend):
         if self._error:
             return
         self.cp = cupy
+        self.devices = list(range(self.count))
         self.pool = cupy.cuda.MemoryPool()
-        from .kernels import kernels
-        self.kernels = kernels(cupy)
+        self.kernels = self._make_kernels()
+
+    def _make_kernels(self):
+        from plugtorch_kernels.launch import kernel_table
+        from .kernels import make_bmm
+        table = kernel_table(self)
+        table["bmm"] = make_bmm(self, table["bmm"])
+        return table
+
+    def rt(self, tensor):
+        """The Runtime of `tensor`'s device."""
+        return self.runtimes[device_index(tensor)]
 
     def device(self, index):
         """CuPy's context manager making device `index` current."""
@@ -83,52 +120,34 @@ class CudaBackend(Backend):
     def default_index(self):
         return self.current_index
 
-    def _alloc(self, numel, np_dtype, index):
-        cp = self.cp
-        with cp.cuda.Device(index):
-            if not numel:
-                return cp.empty(0, np_dtype)
-            try:
-                mem = self.pool.malloc(numel * np_dtype.itemsize)
-            except cp.cuda.memory.OutOfMemoryError as e:
-                raise MemoryError(str(e)) from e
-            used = self.pool.used_bytes()
-        with self._lock:
-            if used > self._peak.get(index, 0):
-                self._peak[index] = used
-        return cp.ndarray((numel,), np_dtype, memptr=mem)
-
     def empty(self, numel, dtype, index):
-        return self._alloc(numel, dtype.np, index)
+        return self.runtimes[index].empty(numel, dtype.np)
 
     def from_numpy(self, array, index):
-        host = np.ascontiguousarray(array).reshape(-1)
-        buf = self._alloc(host.size, host.dtype, index)
-        if host.size:
-            with self.cp.cuda.Device(index):
-                # queued on the current stream; a pageable source is staged before this
-                # returns, so the caller may reuse `array` at once
-                buf.set(host, stream=self.cp.cuda.get_current_stream())
-        return buf
+        return self.runtimes[index].upload(np.ascontiguousarray(array))
 
     def to_numpy(self, tensor):
         dt = dtype(tensor)
         out = np.empty(shape(tensor), dt.np)
         if not out.size:
             return out
-        with self.cp.cuda.Device(device_index(tensor)):
-            if not is_contiguous(tensor):
-                tmp = new_tensor(tensor)
-                self.kernels["copy"](tmp, tensor)
-                tensor = tmp
-            start = offset(tensor)
-            # waits for the current stream, then copies
-            buffer(tensor)[start:start + out.size].get(out=out.reshape(-1))
-        return out
+        if not is_contiguous(tensor):
+            tmp = new_tensor(tensor)
+            self.kernels["copy"](tmp, tensor)
+            tensor = tmp
+        return self.rt(tensor).download(buffer(tensor), offset(tensor) * dt.itemsize, out)
 
     def synchronize(self, index):
-        with self.cp.cuda.Device(index):
-            self.cp.cuda.runtime.deviceSynchronize()
+        self.runtimes[index].synchronize()
+
+    # -- DLPack (NOTE [interop] in plugtorch/_interop.py) --------------------------------
+    def to_dlpack(self, tensor, stream=None, **kw):
+        from .interop import to_dlpack
+        return to_dlpack(self, tensor, stream, **kw)
+
+    def from_dlpack(self, obj):
+        from .interop import from_dlpack
+        return from_dlpack(self, obj)
 
     def describe(self):
         out = []
@@ -159,17 +178,19 @@ class CudaBackend(Backend):
     def memory_stats(self, index):
         """Bytes in plugtorch's tensors ("allocated"), held by the pool ("reserved"), and
         the most ever allocated since the last reset ("peak")."""
+        rt = self.runtimes[index]
         with self.cp.cuda.Device(index):
             used, total = self.pool.used_bytes(), self.pool.total_bytes()
-        with self._lock:
-            peak = self._peak[index] = max(self._peak.get(index, 0), used)
+        with rt.lock:
+            peak = rt.peak = max(rt.peak, used)
         return {"allocated": used, "reserved": total, "peak": peak}
 
     def reset_peak(self, index):
+        rt = self.runtimes[index]
         with self.cp.cuda.Device(index):
             used = self.pool.used_bytes()
-        with self._lock:
-            self._peak[index] = used
+        with rt.lock:
+            rt.peak = used
 
     def empty_cache(self):
         for i in range(self.count):
