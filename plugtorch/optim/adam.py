@@ -123,48 +123,27 @@ class AdamW(Adam):
 def adam(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
          decoupled_weight_decay, capturable=False):
     """The Adam/AdamW update, in place on `params` and on each parameter's state dict."""
-    if capturable:
-        return _adam_on_device(params, grads, states, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                               weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
-                               decoupled_weight_decay=decoupled_weight_decay)
     for p, g, state in zip(params, grads, states):
         step, g = _decayed_grad(p, g, state, lr=lr, weight_decay=weight_decay,
-                                maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+                                maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+                                host_step=not capturable)
         exp_avg, exp_avg_sq = _adam_moments(g, state, beta1, beta2)
-        # bias corrections are host floats: the step count lives on the CPU
-        step_size = lr / (1 - beta1 ** step)
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+        if capturable:
+            # 0-d tensors on the device (no host read), computed in float32 where the host
+            # path below uses float64 numbers
+            step_size = (1 - beta1 ** step).reciprocal_().mul_(lr).to(p.dtype)
+            bias_correction2_sqrt = (1 - beta2 ** step).sqrt_().to(p.dtype)
+        else:
+            # host floats: the step count lives on the CPU
+            step_size = lr / (1 - beta1 ** step)
+            bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
         if amsgrad:
             second = state["max_exp_avg_sq"]
             second.maximum_(exp_avg_sq)
         else:
             second = exp_avg_sq
         denom = (second.sqrt() / bias_correction2_sqrt).add_(eps)
-        _addcdiv_(p, exp_avg, denom, -step_size)
-
-
-def _adam_on_device(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, amsgrad,
-                    maximize, decoupled_weight_decay):
-    """Adam with the step counter and bias corrections as 0-d tensors on the parameter's
-    device: the same update with no host read (capturable=True)."""
-    for p, g, state in zip(params, grads, states):
-        if maximize:
-            g = -g
-        step = state["step"]
-        step.add_(1)
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                p.mul_(1 - lr * weight_decay)
-            else:
-                g = g.add(p, alpha=weight_decay)
-        exp_avg, exp_avg_sq = _adam_moments(g, state, beta1, beta2)
-        # computed in float32 on the device, where the host path uses float64 numbers
-        step_size = (1 - beta1 ** step).reciprocal_().mul_(lr).to(p.dtype)
-        bias_correction2_sqrt = (1 - beta2 ** step).sqrt_().to(p.dtype)
-        if amsgrad:
-            second = state["max_exp_avg_sq"]
-            second.maximum_(exp_avg_sq)
+        if capturable:
+            p.sub_(exp_avg / denom * step_size)
         else:
-            second = exp_avg_sq
-        denom = (second.sqrt() / bias_correction2_sqrt).add_(eps)
-        p.sub_(exp_avg / denom * step_size)
+            _addcdiv_(p, exp_avg, denom, -step_size)

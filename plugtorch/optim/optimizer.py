@@ -319,13 +319,15 @@ def _check_adam_like(lr, betas, eps, weight_decay):
         raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
-def _decayed_grad(p, g, state, *, lr, weight_decay, maximize, decoupled_weight_decay=False):
+def _decayed_grad(p, g, state, *, lr, weight_decay, maximize, decoupled_weight_decay=False,
+                  host_step=True):
     """Advance the step count and return (step, the gradient an update uses): negated when
     maximizing, plus weight_decay * p (L2), or with p itself decayed in place instead when
-    the decay is decoupled (AdamW-style)."""
+    the decay is decoupled (AdamW-style). The step is a Python float, or with
+    host_step=False the count tensor itself (capturable optimizers: no host read)."""
     if maximize:
         g = -g
-    step = _next_step(state)
+    step = _next_step(state) if host_step else state["step"].add_(1)
     if weight_decay != 0:
         if decoupled_weight_decay:
             p.mul_(1 - lr * weight_decay)
