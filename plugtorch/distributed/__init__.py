@@ -13,9 +13,10 @@ and in the script:
 
 Collectives take tensors of any device. The MPI backend does not assume a device-aware
 MPI: device tensors are copied through host memory (NOTE [host staging] in
-plugtorch/distributed/_work.py). NCCL for CUDA tensors is not implemented yet
-(``backend="nccl"`` raises). Every collective gives up with a RuntimeError after the
-group's timeout instead of hanging when a rank has died (NOTE [collective timeout]).
+plugtorch/distributed/_work.py). ``init_process_group("nccl")`` runs the collectives of
+CUDA tensors on NCCL through CuPy instead (NOTE [nccl collectives] in _nccl.py). Every
+MPI collective gives up with a RuntimeError after the group's timeout instead of hanging
+when a rank has died (NOTE [collective timeout]).
 Requires mpi4py and an MPI (``pip install 'plugtorch[distributed]'`` installs both).
 """
 from ._group import (ReduceOp, ProcessGroup, GroupMember, group, is_available,

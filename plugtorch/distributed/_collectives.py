@@ -11,6 +11,7 @@ import pickle
 import numpy as np
 
 from ._group import ReduceOp, group_rank, resolve
+from ._nccl import try_collective
 from ._work import Work, empty_host, from_host, to_host
 
 __all__ = ["all_reduce", "reduce", "broadcast", "all_gather", "all_gather_into_tensor",
@@ -18,8 +19,8 @@ __all__ = ["all_reduce", "reduce", "broadcast", "all_gather", "all_gather_into_t
            "send", "recv", "isend", "irecv", "all_gather_object", "broadcast_object_list"]
 
 
-def _mpi_op(op, what, t):
-    from mpi4py import MPI
+def _check_op(op, what, t):
+    """ReduceOp(op), after checking that it applies to `t`'s dtype."""
     op = ReduceOp(op)
     if op is ReduceOp.AVG and not (t.dtype.is_floating_point or t.dtype.is_complex):
         raise TypeError(f"{what}: ReduceOp.AVG needs a floating or complex tensor, got "
@@ -27,6 +28,12 @@ def _mpi_op(op, what, t):
     if op in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR) and t.dtype.is_floating_point:
         raise TypeError(f"{what}: ReduceOp.{op.name} needs an integer or bool tensor, got "
                         f"{t.dtype}")
+    return op
+
+
+def _mpi_op(op, what, t):
+    from mpi4py import MPI
+    op = _check_op(op, what, t)
     return {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
             ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX, ReduceOp.BAND: MPI.BAND,
             ReduceOp.BOR: MPI.BOR, ReduceOp.BXOR: MPI.BXOR}[op]
@@ -66,6 +73,9 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     g = resolve(group)
     if g.comm is None:
         return None
+    work = try_collective("all_reduce", g, _check_op(op, "all_reduce", tensor), tensor=tensor)
+    if work is not None:
+        return _run(work, async_op)
     mop = _mpi_op(op, "all_reduce", tensor)
     send = to_host(tensor)
     recv = np.empty_like(send)
@@ -79,8 +89,12 @@ def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
     g = resolve(group)
     if g.comm is None:
         return None
-    mop = _mpi_op(op, "reduce", tensor)
     root = group_rank(g, dst, "reduce")
+    work = try_collective("reduce", g, _check_op(op, "reduce", tensor), tensor=tensor,
+                          root=root)
+    if work is not None:
+        return _run(work, async_op)
+    mop = _mpi_op(op, "reduce", tensor)
     send = to_host(tensor)
     mine = g.rank() == root
     recv = np.empty_like(send) if mine else None
@@ -95,6 +109,9 @@ def broadcast(tensor, src=0, group=None, async_op=False):
     if g.comm is None:
         return None
     root = group_rank(g, src, "broadcast")
+    work = try_collective("broadcast", g, tensor=tensor, root=root)
+    if work is not None:
+        return _run(work, async_op)
     buf = to_host(tensor) if g.rank() == root else empty_host(tensor)
     req = g.comm.Ibcast(buf, root)
     finish = _finish(tensor, buf) if g.rank() != root else None
@@ -110,6 +127,9 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         raise ValueError(f"all_gather: tensor_list must hold one tensor per rank "
                          f"({g.size()}), got {len(tensor_list)}")
     _same("all_gather", tensor, tensor_list, tensor.numel())
+    work = try_collective("all_gather", g, tensor=tensor, tensor_list=tensor_list)
+    if work is not None:
+        return _run(work, async_op)
     send = to_host(tensor)
     recv = empty_host(tensor, (g.size(), send.size))
 
@@ -129,6 +149,10 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
         return None
     _same("all_gather_into_tensor", input_tensor, [output_tensor],
           input_tensor.numel() * g.size())
+    work = try_collective("all_gather_into_tensor", g, output_tensor=output_tensor,
+                          input_tensor=input_tensor)
+    if work is not None:
+        return _run(work, async_op)
     send = to_host(input_tensor)
     recv = empty_host(output_tensor, (output_tensor.numel(),))
     req = g.comm.Iallgather(send, recv)
@@ -145,6 +169,10 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
         raise ValueError(f"reduce_scatter: input_list must hold one tensor per rank "
                          f"({g.size()}), got {len(input_list)}")
     _same("reduce_scatter", output, input_list, output.numel())
+    work = try_collective("reduce_scatter", g, _check_op(op, "reduce_scatter", output),
+                          output=output, input_list=input_list)
+    if work is not None:
+        return _run(work, async_op)
     send = np.concatenate([to_host(t).reshape(-1) for t in input_list])
     return _reduce_scatter("reduce_scatter", g, output, send, op, async_op)
 
@@ -156,6 +184,11 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
     if g.comm is None:
         return None
     _same("reduce_scatter_tensor", output, [input], output.numel() * g.size())
+    work = try_collective("reduce_scatter_tensor", g,
+                          _check_op(op, "reduce_scatter_tensor", output), output=output,
+                          input=input)
+    if work is not None:
+        return _run(work, async_op)
     return _reduce_scatter("reduce_scatter_tensor", g, output, to_host(input).reshape(-1),
                            op, async_op)
 

@@ -31,12 +31,15 @@ class ReduceOp(enum.IntEnum):
 class ProcessGroup:
     """A set of ranks that run collectives together, over one MPI communicator.
 
-    `ranks` are the members' global ranks; `comm` is None on a rank outside the group."""
+    `ranks` are the members' global ranks; `comm` is None on a rank outside the group.
+    `backend` is "mpi", or "nccl" where CUDA tensors' collectives run on NCCL (NOTE [nccl
+    collectives] in _nccl.py)."""
 
-    def __init__(self, comm, ranks, timeout):
+    def __init__(self, comm, ranks, timeout, backend="mpi"):
         self.comm = comm
         self.ranks = list(ranks)
         self.timeout = timeout
+        self.backend = backend
 
     def rank(self):
         return self.comm.Get_rank() if self.comm is not None else -1
@@ -45,10 +48,10 @@ class ProcessGroup:
         return len(self.ranks) if self.comm is not None else -1
 
     def name(self):
-        return "mpi"
+        return self.backend
 
     def __repr__(self):
-        return f"ProcessGroup(backend='mpi', ranks={self.ranks})"
+        return f"ProcessGroup(backend={self.backend!r}, ranks={self.ranks})"
 
 
 class GroupMember:
@@ -75,7 +78,9 @@ def is_gloo_available():
 
 
 def is_nccl_available():
-    return False
+    """True when CuPy, its NCCL library and a CUDA device are all here."""
+    from ._nccl import nccl_unavailable
+    return not nccl_unavailable()
 
 
 def is_initialized():
@@ -89,12 +94,13 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
 
     Membership comes from MPI (the launcher starts the processes with mpiexec and sets
     RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT); a process
-    started alone is a group of one. Collectives on tensors of every device go through host
-    memory (NOTE [host staging] in plugtorch/distributed/_work.py).
+    started alone is a group of one. With backend "mpi", collectives on tensors of every
+    device go through host memory (NOTE [host staging] in plugtorch/distributed/_work.py).
 
     Args:
-        backend: "mpi" (default); "gloo" is accepted and runs on MPI too. "nccl" is not
-            implemented yet: on a machine without CUDA devices it is a RuntimeError.
+        backend: "mpi" (default); "gloo" is accepted and runs on MPI too. "nccl" runs the
+            collectives of CUDA tensors on NCCL through CuPy and the rest on MPI (NOTE
+            [nccl collectives] in _nccl.py); a RuntimeError says why when NCCL can't run.
         init_method: None or "env://" (MPI needs no rendezvous address).
         timeout: how long a collective waits for the other ranks before raising
             RuntimeError (a datetime.timedelta, default 30 minutes).
@@ -108,14 +114,13 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
     """
     name = (backend or "mpi").lower()
     if name == "nccl":
-        from .. import cuda
-        if not cuda.is_available():
-            raise RuntimeError("init_process_group: backend 'nccl' needs CUDA devices and "
-                               "none is present here; use backend='mpi'")
-        raise NotImplementedError("init_process_group: backend 'nccl' is not implemented "
-                                  "yet; backend='mpi' runs collectives on CUDA tensors "
-                                  "through host memory")
-    if name not in _BACKENDS:
+        from ._nccl import nccl_unavailable
+        why = nccl_unavailable()
+        if why:
+            raise RuntimeError(f"init_process_group: backend 'nccl' needs CUDA devices and "
+                               f"CuPy's NCCL: {why}; use backend='mpi' (CUDA tensors then "
+                               f"go through host memory)")
+    elif name not in _BACKENDS:
         raise ValueError(f"init_process_group: unknown backend {backend!r}; plugtorch "
                          f"supports 'mpi' (and 'gloo', which runs on MPI)")
     if is_initialized():
@@ -140,13 +145,16 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
                              f"says {mpi}")
     if timeout is None:
         timeout = default_pg_timeout
-    GroupMember.WORLD = ProcessGroup(comm, range(size), timeout)
+    GroupMember.WORLD = ProcessGroup(comm, range(size), timeout,
+                                     "nccl" if name == "nccl" else "mpi")
     from ._collectives import barrier
     barrier()            # every rank is here, or a clear timeout
 
 
 def destroy_process_group(group=None):
     """Leave `group`, or (None) every group including the default one."""
+    from ._nccl import forget
+    forget(group)
     if group is None or group is GroupMember.WORLD:
         GroupMember.WORLD = None
     elif group.comm is not None:
@@ -178,7 +186,7 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None,
     comm = world.comm.Create(world.comm.Get_group().Incl(ranks))
     from mpi4py import MPI
     return ProcessGroup(None if comm == MPI.COMM_NULL else comm, ranks,
-                        timeout or world.timeout)
+                        timeout or world.timeout, world.backend)
 
 
 def get_rank(group=None):
@@ -192,8 +200,7 @@ def get_world_size(group=None):
 
 
 def get_backend(group=None):
-    resolve(group)
-    return "mpi"
+    return resolve(group).backend
 
 
 def get_process_group_ranks(group):
