@@ -4,19 +4,23 @@ strided copies and matrix products, so every backend (and autograd) runs them.
 NOTE [convolution as im2col]
 A convolution is a matrix product over "columns": every output position (oh, ow) reads a
 C x kH x kW window of the padded input. `_unfold` copies those windows out of a strided
-view (one `copy` kernel) into cols of shape (N, oh*ow, C*kH*kW); the product with the
-weight (G, C/G*kH*kW, O/G) per group is one batched matmul. `_fold` is the adjoint of
-`_unfold`: it adds each window back to its place (one strided `add_` per kernel offset),
-so it computes the gradient of `_unfold` and the forward of conv_transpose. The two record
-each other as their derivative, and conv2d's derivative is written with them and matmul,
-so gradients of every order work on every backend. Layout: cols hold (N, oh, ow, C, kH, kW)
-contiguous; 1-d convolutions are 2-d ones with a height of 1. `_unfold` and `_fold` live
-in _spatial.py, shared with pooling.
+view (one `copy` kernel) into cols of shape (N, C*kH*kW, oh*ow), F.unfold's layout; the
+weight (O, C*kH*kW) times each sample's cols is that sample's (O, oh*ow) output, so one
+batched matmul writes the (N, O, oh, ow) result in place, with no transposing copy. The
+copy's innermost run is a row of output positions (ow elements read at the stride), not a
+row of the kernel (kW elements): several times faster on every backend for small kernels.
+Groups split both the channels of cols and the weight's rows. `_fold` is the adjoint of
+`_unfold`: it adds each window back to its place (one strided `add_` per kernel offset, of
+(N, C, oh, ow) rows), so it computes the gradient of `_unfold` and the forward of
+conv_transpose. The two record each other as their derivative, and conv2d's derivative is
+written with them and matmul, so gradients of every order work on every backend. 1-d
+convolutions are 2-d ones with a height of 1. `_unfold` and `_fold` live in _spatial.py,
+shared with pooling.
 
 A backend may provide a fast `conv2d` kernel, see `conv2d`; its gradient still runs on the
 decomposition.
 """
-from ..._tensor import Tensor, _wrap, empty_like_meta, numel_of
+from ..._tensor import Tensor, empty_like_meta, numel_of
 from ...autograd.grad_mode import STATE, no_grad
 from ..._dispatch import override as _override
 from ...ops import _core as C
@@ -28,46 +32,62 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold",
 # ----------------------------------------------------------------------------- conv2d
 
 def _conv_forward(x, w, b, geom, groups, grid):
-    """The decomposition of conv2d (no autograd): im2col, then one matmul per group.
+    """The decomposition of conv2d (no autograd): im2col, then one batched matmul.
     Returns (output, the columns)."""
     N, O = x._shape[0], w._shape[0]
     G = groups
     Og, Kg = O // G, numel_of(w._shape[1:])
     L = grid[0] * grid[1]
-    cols = _unfold(x, geom, grid)
-    a = _wrap(cols._storage, (G, N * L, Kg), (Kg, G * Kg, 1), cols._offset)
-    y = a.matmul(w.reshape(G, Og, Kg).transpose(1, 2))           # (G, N*L, Og)
+    cols = _unfold(x, geom, grid)                                   # (N, G*Kg, L)
+    if G == 1:
+        y = w.reshape(O, Kg).matmul(cols)                           # (N, O, L)
+    else:
+        y = w.reshape(G, Og, Kg).matmul(cols.reshape(N, G, Kg, L))  # (N, G, Og, L)
+    y = y.reshape(N, O, grid[0], grid[1])
     if b is not None:
-        y.add_(b.reshape(G, 1, Og))
-    return y.reshape(G, N, grid[0], grid[1], Og).permute(1, 0, 4, 2, 3).reshape(
-        N, O, grid[0], grid[1]), cols
+        y.add_(b.reshape(O, 1, 1))
+    return y, cols
 
 
 def _conv_transpose_core(x, w, geom, groups, hw):
-    """conv_transpose2d without bias, with autograd: cols = x @ w per group, then fold.
+    """conv_transpose2d without bias, with autograd: cols = w^T x per group, then fold.
     x is (N, Cin, h, w) (the window grid), w is (Cin, Cout/G, kH, kW), hw the output size."""
     N, Ci, h, wd = x._shape
     G = groups
     Cig = Ci // G
     Kg = numel_of(w._shape[1:])
-    xa = x.permute(0, 2, 3, 1).reshape(N * h * wd, G, Cig).transpose(0, 1)
-    cols = xa.matmul(w.reshape(G, Cig, Kg))                          # (G, N*h*w, Kg)
-    cols = cols.transpose(0, 1).reshape(N, h * wd, G * Kg)
+    L = h * wd
+    if G == 1:
+        # one product over all N*L positions (a per-sample batch of small ones is slower);
+        # cols are its (Kg, N, L) result seen as (N, Kg, L), which _fold takes in any strides
+        xt = x.transpose(0, 1).reshape(Ci, N * L)
+        cols = w.reshape(Ci, Kg).t().matmul(xt).reshape(Kg, N, L).transpose(0, 1)
+    else:
+        cols = w.reshape(G, Cig, Kg).transpose(1, 2).matmul(
+            x.reshape(N, G, Cig, L)).reshape(N, G * Kg, L)
     return _fold(cols, G * w._shape[1], hw, geom, (h, wd))
 
 
 def _weight_grad(x, g, wshape, geom, groups, cols=None):
-    """d(conv2d)/d(weight) contracted with g, with autograd: per group g @ im2col(x).
-    `cols`: im2col(x) from the forward, used when no graph of this gradient is recorded."""
+    """d(conv2d)/d(weight) contracted with g, with autograd: per group g @ im2col(x)^T,
+    summed over the batch. `cols`: im2col(x) from the forward, used when no graph of this
+    gradient is recorded."""
     N, O, oh, ow = g._shape
     G = groups
     L = oh * ow
     if cols is None or (STATE.enabled and (x.requires_grad or g.requires_grad)):
         cols = _unfold(x, geom, (oh, ow))
-    Kg = cols._shape[2] // G
-    gm = g.reshape(N, G, O // G, L).permute(1, 2, 0, 3).reshape(G, O // G, N * L)
-    cm = cols.reshape(N * L, G, Kg).transpose(0, 1)
-    return gm.matmul(cm).reshape(wshape)
+    Og, Kg = O // G, cols._shape[1] // G
+    gm = g.reshape(N, G, Og, L)
+    cm = cols.reshape(N, G, Kg, L)
+    if Og <= L:
+        # per-sample products (N, G, Og, Kg), no larger than cols, then their sum
+        gw = gm.matmul(cm.transpose(-1, -2)).sum(0)
+    else:
+        # few positions, many channels: one product over N*L (copies g and cols)
+        gw = gm.permute(1, 2, 0, 3).reshape(G, Og, N * L).matmul(
+            cm.permute(1, 0, 3, 2).reshape(G, N * L, Kg))
+    return gw.reshape(wshape)
 
 
 def _conv_bw(n, g):
@@ -363,8 +383,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
         raise RuntimeError(f"unfold: the given input {list(x._shape)} is too small for "
                            f"kernel_size={list(geom[0])}, dilation={list(geom[1])}, "
                            f"padding={[geom[2][0], geom[2][2]]}")
-    # our columns are (N, L, C*k*k): PyTorch's layout is their transpose
-    y = _unfold(x, geom, grid).transpose(1, 2)
+    y = _unfold(x, geom, grid)
     return y if batched else y.squeeze(0)
 
 
@@ -402,7 +421,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                            f"match the calculated number of sliding blocks {grid[0]} * "
                            f"{grid[1]} = {grid[0] * grid[1]}, but got input.size(2)="
                            f"{x._shape[2]}.")
-    y = _fold(x.transpose(1, 2), x._shape[1] // K, hw, geom, grid)
+    y = _fold(x, x._shape[1] // K, hw, geom, grid)
     return y if batched else y.squeeze(0)
 
 

@@ -216,8 +216,8 @@ def _avg_pool(op, input, kernel_size, stride, padding, ceil_mode, count_include_
     extra = [max(0, (o - 1) * si + ki - (n + 2 * pi)) for o, si, ki, n, pi in
              zip(out, s, k, (H, W), p)]
     geom = (k, (1, 1), (p[0], p[0] + extra[0], p[1], p[1] + extra[1]), s)
-    cols = _unfold(x.reshape(N * Ch, 1, H, W), geom, out)        # (N*C, L, kH*kW)
-    sums = cols.sum(2).reshape(N, Ch, out[0], out[1])
+    cols = _unfold(x.reshape(N * Ch, 1, H, W), geom, out)        # (N*C, kH*kW, L)
+    sums = cols.sum(1).reshape(N, Ch, out[0], out[1])
     if divisor_override is not None:
         y = sums / float(divisor_override)
     else:

@@ -62,12 +62,12 @@ def _pad(x, pad4, value):
 
 
 def _windows(x, geom, grid, value=0):
-    """A (N, oh, ow, C, kH, kW) strided view of the windows of x padded with `value`."""
+    """A (N, C, kH, kW, oh, ow) strided view of the windows of x padded with `value`."""
     (kh, kw), (d0, d1), pad4, (s0, s1) = geom
     xp = _pad(x, pad4, value) if any(pad4) else x
     sN, sC, sH, sW = xp._stride
-    return _wrap(xp._storage, (x._shape[0],) + tuple(grid) + (x._shape[1], kh, kw),
-                 (sN, s0 * sH, s1 * sW, sC, d0 * sH, d1 * sW), xp._offset)
+    return _wrap(xp._storage, (x._shape[0], x._shape[1], kh, kw) + tuple(grid),
+                 (sN, sC, d0 * sH, d1 * sW, s0 * sH, s1 * sW), xp._offset)
 
 
 # ----------------------------------------------------------------------------- im2col / col2im
@@ -78,15 +78,17 @@ def _unfold_bw(n, g):
 
 
 def _unfold(x, geom, grid=None):
-    """Columns (N, oh*ow, C*kH*kW) of a 4-d x; see NOTE [convolution as im2col]."""
+    """Columns (N, C*kH*kW, oh*ow) of a 4-d x (F.unfold's layout); see NOTE [convolution as
+    im2col]."""
     N, Ch = x._shape[:2]
     grid = _grid(x._shape[2:], geom) if grid is None else grid
     v = _windows(x, geom, grid)
     cols = empty_like_meta(x, shape=v._shape)
     if numel_of(v._shape):
         C.run("copy", cols, v)
-    cols = _wrap(cols._storage, (N, grid[0] * grid[1], Ch * geom[0][0] * geom[0][1]),
-                 (numel_of(v._shape[1:]), numel_of(v._shape[3:]), 1), 0)
+    L = grid[0] * grid[1]
+    K = Ch * geom[0][0] * geom[0][1]
+    cols = _wrap(cols._storage, (N, K, L), (K * L, L, 1), 0)
     if STATE.enabled and x.requires_grad:
         C.record(_unfold_bw, "Im2ColBackward0", (x,), cols,
                  params=(Ch, x._shape[2:], geom, grid))
@@ -99,8 +101,8 @@ def _fold_bw(n, g):
 
 
 def _fold(cols, channels, hw, geom, grid):
-    """The adjoint of `_unfold`: adds every window of cols (N, oh*ow, C*kH*kW) back into an
-    (N, C, H, W) tensor (overlaps add up)."""
+    """The adjoint of `_unfold`: adds every window of cols (N, C*kH*kW, oh*ow), in any
+    strides, back into an (N, C, H, W) tensor (overlaps add up)."""
     (kh, kw), (d0, d1), (pt, pb, pl, pr), (s0, s1) = geom
     N = cols._shape[0]
     Hp, Wp = hw[0] + pt + pb, hw[1] + pl + pr
@@ -111,14 +113,14 @@ def _fold(cols, channels, hw, geom, grid):
         with no_grad():
             c = cols.detach()
             s = c._stride
-            c6 = _wrap(c._storage, (N, oh, ow, channels, kh, kw),
-                       (s[0], ow * s[1], s[1], kh * kw * s[2], kw * s[2], s[2]), c._offset)
+            c6 = _wrap(c._storage, (N, channels, kh, kw, oh, ow),
+                       (s[0], kh * kw * s[1], kw * s[1], s[1], ow * s[2], s[2]), c._offset)
             plane = Hp * Wp
             for i in range(kh):
                 for j in range(kw):
                     dst = _wrap(out._storage, (N, channels, oh, ow),
                                 (channels * plane, plane, s0 * Wp, s1), i * d0 * Wp + j * d1)
-                    src = c6.select(5, j).select(4, i).permute(0, 3, 1, 2)
+                    src = c6.select(3, j).select(2, i)                  # (N, C, oh, ow)
                     dst.add_(src)
     if pt or pb or pl or pr:
         crop = _wrap(out._storage, (N, channels) + tuple(hw),
