@@ -228,19 +228,41 @@ for _n, _f in {"sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin": n
     KERNELS[_n] = _reduction(_f, _n in ("sum", "prod"))
 
 
-def _arg(fn):
+def _arg(fn, extreme):
     def k(out, x, dim):
         xv = _v(x)
-        if xv.dtype.kind == "f":
-            # NaN counts as the extreme value, as PyTorch does: np.argmax already picks it
-            pass
-        r = fn(xv, axis=dim, keepdims=True)
-        np.copyto(_v(out), r, casting="unsafe")
+        n = xv.shape[dim] if xv.ndim else 1
+        if 1 < n <= 16 and xv.size >= 1024 * n:
+            _short_arg(_v(out), xv, dim, n, extreme)
+            return
+        # NaN counts as the extreme value, as PyTorch does: np.argmax already picks it
+        np.copyto(_v(out), fn(xv, axis=dim, keepdims=True), casting="unsafe")
     return k
 
 
-KERNELS["argmax"] = _arg(np.argmax)
-KERNELS["argmin"] = _arg(np.argmin)
+def _short_arg(o, xv, dim, n, extreme):
+    """argmax/argmin along a short axis of many rows (max-pooling windows), where numpy's
+    per-row loop dominates. Each pass runs over all rows at once (one slice of the moved
+    axis): the rows' extremes in n - 1 elementwise passes (which propagate NaN), then the
+    first position reaching it is the count of leading positions that miss it, summed
+    without a branch. A row holding NaN picks its first NaN, as np.argmax does."""
+    xm = np.moveaxis(xv, dim, 0)
+    m = xm[0].copy()
+    for k in range(1, n):
+        extreme(m, xm[k], out=m)
+    nan = m.dtype.kind in "fc" and bool(np.isnan(m).any())
+    res = np.zeros(m.shape, np.uint8)
+    miss = np.ones(m.shape, np.bool_)
+    for k in range(n - 1):
+        miss &= xm[k] != m               # NaN != NaN: a NaN row also needs the isnan test
+        if nan:
+            miss &= ~np.isnan(xm[k])
+        res += miss
+    np.copyto(o, np.expand_dims(res, dim), casting="unsafe")
+
+
+KERNELS["argmax"] = _arg(np.argmax, np.maximum)
+KERNELS["argmin"] = _arg(np.argmin, np.minimum)
 
 
 @kernel("cumsum")
@@ -250,6 +272,33 @@ def _cumsum(out, x, dim):
         np.copyto(o, np.cumsum(_v(x), axis=dim, dtype=np.float32), casting="unsafe")
     else:
         np.cumsum(_v(x), axis=dim, dtype=o.dtype, out=o)
+
+
+# softmax and log_softmax (composite ops a backend may override): one kernel each instead
+# of the five ops of their decomposition, with its arithmetic (the row's maximum subtracted
+# first, so an all -inf or +inf row gives NaN as there; float16 sums in float32)
+def _shifted_exp_sum(xv, o, dim):
+    """o = x - max(x) along dim; returns the sum of exp(o) along dim, and exp(o) itself."""
+    np.subtract(xv, np.max(xv, axis=dim, keepdims=True), out=o)
+    e = np.exp(o)
+    return np.add.reduce(e, axis=dim, keepdims=True,
+                         dtype=np.float32 if o.dtype == np.float16 else None), e
+
+
+@kernel("softmax")
+def _softmax(out, x, dim):
+    o = _v(out)
+    if o.size:
+        s, e = _shifted_exp_sum(_v(x), o, dim)
+        np.divide(e, s, out=o, casting="unsafe")
+
+
+@kernel("log_softmax")
+def _log_softmax(out, x, dim):
+    o = _v(out)
+    if o.size:
+        s, _ = _shifted_exp_sum(_v(x), o, dim)
+        np.subtract(o, np.log(s), out=o, casting="unsafe")
 
 
 @kernel("bmm")
@@ -265,15 +314,20 @@ def _bmm(out, a, b):
 
 def _positions(t, dim, idx):
     """Element positions in t's buffer of t[..idx[..i..]..] along dim (idx: an intp array,
-    t's shape except along dim): the index's offsets plus every other dim's, by strides."""
+    t's shape except along dim): the index's offsets plus every other dim's, by strides.
+    The other dims' part is summed first in a small broadcast array (shaped like idx with
+    a 1 at dim), so the full-size work is one multiply and one add."""
     st = strides(t)
-    pos = idx * st[dim] if st[dim] != 1 else idx.copy()
-    pos += offset(t)
     nd = idx.ndim
+    base = np.full((1,) * nd, offset(t), dtype=np.intp)
     for d, n in enumerate(idx.shape):
         if d != dim and n > 1 and st[d]:
-            pos += (np.arange(n, dtype=np.intp) * st[d]).reshape(
+            base = base + (np.arange(n, dtype=np.intp) * st[d]).reshape(
                 (1,) * d + (n,) + (1,) * (nd - d - 1))
+    if st[dim] == 1:
+        return np.add(idx, base)
+    pos = np.multiply(idx, st[dim])
+    pos += base
     return pos
 
 

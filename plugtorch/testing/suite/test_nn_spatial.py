@@ -225,6 +225,27 @@ def test_max_pool2d_matches_numpy(device, case):
     np.testing.assert_array_equal(to_host(idx), ridx)
 
 
+def test_max_pool2d_of_a_large_batch_with_ties_and_nan(device):
+    """Many 2x2 windows (the size training runs at): values, first-maximum indices and the
+    gradient routed to them, checked against numpy's argmax over the reshaped windows."""
+    rng = np.random.default_rng(9)
+    x = rng.integers(-2, 2, (8, 6, 24, 20)).astype(np.float32)
+    x[0, 0, :4] = np.nan
+    win = x.reshape(8, 6, 12, 2, 10, 2).transpose(0, 1, 2, 4, 3, 5).reshape(8, 6, 12, 10, 4)
+    arg = win.argmax(-1)
+    rows = np.arange(12)[:, None] * 2 + arg // 2
+    cols = np.arange(10)[None, :] * 2 + arg % 2
+    xt = _t(x, device, True)
+    y, idx = F.max_pool2d(xt, 2, return_indices=True)
+    np.testing.assert_array_equal(to_host(idx), rows * 20 + cols)
+    np.testing.assert_array_equal(to_host(y), np.take_along_axis(win, arg[..., None], -1)[..., 0])
+    y.sum().backward()
+    ref = np.zeros(x.shape, np.float32)
+    n, c = np.indices(arg.shape)[:2]
+    ref[n, c, rows, cols] = 1.0
+    np.testing.assert_array_equal(to_host(xt.grad), ref)
+
+
 def test_max_pool1d_and_gradient(device):
     x = _t([[[3., 1., 4., 1., 5., 9., 2., 6.]]], device, True)
     y, idx = F.max_pool1d(x, 3, 2, 1, return_indices=True)

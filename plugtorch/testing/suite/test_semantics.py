@@ -177,6 +177,27 @@ def test_sort_and_topk_rank_nan_largest(device, dtype):
     assert to_host(m.sort(0, descending=True).indices[:, 1]).tolist() == [1, 5, 2, 4, 0, 3, 6]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+@pytest.mark.parametrize("dim", [-1, 1])
+def test_argmax_argmin_over_a_short_dim_of_many_rows(device, dtype, dim):
+    """Thousands of rows of 2-9 values (pooling windows): the first extreme wins among ties,
+    a row holding NaN picks its first NaN (PyTorch's rule); checked against np.argmax."""
+    rng = np.random.default_rng(11)
+    for k in (2, 4, 9):
+        a = rng.integers(-3, 3, (3, 700, k)).astype(dtype)       # ties everywhere
+        if dtype == "float32":
+            a[0, :40] = np.nan
+            a[1, 5, :] = [-0.0, 0.0] + [-5.0] * (k - 2)           # -0 and 0 tie: the first
+            a[2, 3, k - 1] = np.nan
+        a = np.moveaxis(a, -1, dim)
+        x = plugtorch.tensor(a, device=device)
+        for name in ("argmax", "argmin"):
+            ref = getattr(np, name)(a, axis=dim)
+            got = getattr(x, name)(dim)
+            np.testing.assert_array_equal(to_host(got), ref, err_msg=f"{name} k={k}")
+            assert got.dtype is plugtorch.int64
+
+
 def test_std_gradient_is_zero_for_a_constant_input(device):
     """d std / dx is 0 where std is 0 (PyTorch's convention), not NaN; elsewhere it is
     (x - mean) / ((n - 1) std)."""
