@@ -2,6 +2,7 @@
 from .._dispatch import kernel as _kernel
 from .._tensor import Tensor, contiguous_strides, empty_like_meta
 from ..autograd.grad_mode import no_grad
+from ..nn.parameter import Parameter
 from ..ops._core import scalar_for
 from .optimizer import Optimizer, _check_compat
 
@@ -118,10 +119,14 @@ def _numbers(*values):
     return all(v.__class__ in (int, float) for v in values)
 
 
+_PLAIN = (Tensor, Parameter)
+
+
 def _plain(t, like):
     """t can be updated in place with like's values by kernels directly: plain tensors of one
-    dtype, shape and device, t contiguous and not a view of like."""
-    return (t.__class__ is Tensor and like.__class__ is Tensor and t._dtype is like._dtype and
+    dtype, shape and device, t contiguous and not a view of like. (Parameter is a plain
+    tensor here; another subclass may override ops, so it takes the general path.)"""
+    return (t.__class__ in _PLAIN and like.__class__ in _PLAIN and t._dtype is like._dtype and
             t._shape == like._shape and t._storage.device is like._storage.device and
             t._storage is not like._storage and t._offset == 0 and
             t._stride == contiguous_strides(t._shape) and t._dtype.is_floating_point)

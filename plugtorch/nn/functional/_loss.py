@@ -234,6 +234,24 @@ def _nll_parts(input, target, weight, ignore_index, cdim):
     return loss, w, ignored
 
 
+def _nll_all_kept(input, target, weight, ignore_index, reduction, cdim):
+    """The reduced loss when the targets live in host memory and every one is a class other
+    than ignore_index (a training batch): -input at the targets, summed or averaged, with no
+    masks. None otherwise, and _nll_parts does the general case (its result is the same
+    here: nothing is ignored, so its mean divides by the number of targets)."""
+    if weight is not None or len(input._shape) < 2 or target._dtype is not D.int64 or \
+            not target._storage.backend.host_memory or _capture.ACTIVE is not None:
+        return None
+    tn = host_array(target)
+    if tn.size == 0 or ((tn < 0) | (tn >= input._shape[cdim]) | (tn == ignore_index)).any():
+        return None
+    loss = -_pick(input, cdim, target.unsqueeze(cdim)).squeeze(cdim)
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    return total if reduction == "sum" else total / tn.size
+
+
 def _check_targets(t, ok):
     """IndexError for the first target that is neither a class nor ignore_index, as PyTorch:
     at once on the host, at the next host read on a device (the loss is NaN meanwhile)."""
@@ -290,6 +308,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_tensors("nll_loss", input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
     cdim = _check_nll(input, target, weight)
+    fast = _nll_all_kept(input, target, weight, ignore_index, reduction, cdim)
+    if fast is not None:
+        return fast
     return _nll_reduce(*_nll_parts(input, target, weight, ignore_index, cdim), reduction)
 
 
@@ -335,6 +356,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                                     label_smoothing, cdim)
     _check_nll(input, target, weight)
     logp = log_softmax(input, cdim)
+    if label_smoothing == 0:
+        fast = _nll_all_kept(logp, target, weight, ignore_index, reduction, cdim)
+        if fast is not None:
+            return fast
     loss, w, ignored = _nll_parts(logp, target, weight, ignore_index, cdim)
     nll = _nll_reduce(loss, w, ignored, reduction)
     if label_smoothing == 0:
