@@ -499,3 +499,24 @@ def test_opencl_device_whose_compiler_fails_is_left_out(monkeypatch):
     b = ocl.OpenCLBackend()
     ok, why = b.availability()
     assert not ok and "broken-cpu" in why and "unknown target CPU 'generic'" in why
+
+
+@pytest.mark.parametrize("env, expect", [
+    ({}, "glibc malloc keeping freed memory"),
+    ({"PLUGTORCH_CPU_MALLOC": "system"}, "system malloc (PLUGTORCH_CPU_MALLOC=system)"),
+    ({"MALLOC_TRIM_THRESHOLD_": "1000000"}, "system malloc (tuned by MALLOC_TRIM_THRESHOLD_)"),
+])
+def test_cpu_backend_reports_its_allocator_setting(env, expect):
+    """NOTE [keeping freed host memory]: applied on glibc unless the user opted out or tuned
+    malloc themselves; `plugtorch info` (describe) says which."""
+    from plugtorch_cpu import allocator
+    if allocator.glibc_version() is None and not env:
+        expect = "system malloc"
+    code = ("import plugtorch, plugtorch.backends as b; plugtorch.zeros(1); "
+            "print(b.get('cpu').describe()[0]['allocator'])")
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("PLUGTORCH_CPU_MALLOC", "MALLOC_MMAP_THRESHOLD_",
+                          "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, text=True,
+                         capture_output=True, check=True).stdout.strip()
+    assert out.startswith(expect), out

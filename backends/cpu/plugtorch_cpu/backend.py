@@ -4,6 +4,7 @@ import numpy as np
 import plugtorch
 from plugtorch.backends import Backend, numpy_view
 
+from . import allocator
 from .kernels import KERNELS
 
 
@@ -17,6 +18,9 @@ class CPUBackend(Backend):
                         plugtorch.float64))
     kernels = KERNELS
 
+    def __init__(self):
+        self.allocator = allocator.keep_freed_memory()
+
     def empty(self, numel, dtype, index):
         return np.empty(numel, dtype.np)
 
@@ -28,4 +32,5 @@ class CPUBackend(Backend):
 
     def describe(self):
         import platform
-        return [{"device": "cpu", "name": platform.processor() or platform.machine()}]
+        return [{"device": "cpu", "name": platform.processor() or platform.machine(),
+                 "allocator": self.allocator}]
