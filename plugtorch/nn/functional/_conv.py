@@ -20,7 +20,7 @@ shared with pooling.
 A backend may provide a fast `conv2d` kernel, see `conv2d`; its gradient still runs on the
 decomposition.
 """
-from ..._tensor import Tensor, empty_like_meta, numel_of
+from ..._tensor import Tensor, _wrap, empty_like_meta, numel_of
 from ...autograd.grad_mode import STATE, no_grad
 from ..._dispatch import override as _override
 from ...ops import _core as C
@@ -57,6 +57,9 @@ def _conv_transpose_core(x, w, geom, groups, hw):
     Cig = Ci // G
     Kg = numel_of(w._shape[1:])
     L = h * wd
+    if G == 1 and geom[3] == (1, 1) and numel_of(x._shape) and \
+            not (STATE.enabled and (x.requires_grad or w.requires_grad)):
+        return _conv_transpose_pitched(x, w, geom, hw)
     if G == 1:
         # one product over all N*L positions (a per-sample batch of small ones is slower);
         # cols are its (Kg, N, L) result seen as (N, Kg, L), which _fold takes in any strides
@@ -66,6 +69,50 @@ def _conv_transpose_core(x, w, geom, groups, hw):
         cols = w.reshape(G, Cig, Kg).transpose(1, 2).matmul(
             x.reshape(N, G, Cig, L)).reshape(N, G * Kg, L)
     return _fold(cols, G * w._shape[1], hw, geom, (h, wd))
+
+
+def _conv_transpose_pitched(x, w, geom, hw):
+    """_conv_transpose_core for stride 1 and one group, recording no graph.
+
+    NOTE [pitched fold]
+    Folding columns adds, per kernel offset, an (oh, ow) block into the padded output:
+    with ow short (10 in LeNet) those are many short rows. Here the columns are made with
+    rows of the padded output's full width Wp (the input is copied into zero-padded rows,
+    and the extra columns of the product are zeroed after it, so that non-finite weights
+    cannot leak through them), and an (oh, Wp) block of such rows is one contiguous run of
+    the output plane, offset by the kernel position: each offset becomes one add of N*C
+    runs of oh*Wp elements. The zeros of the extra columns land on positions of the next
+    row, adding nothing; those of the last plane run past it by at most d1*(kW - 1)
+    elements, so the output buffer has that many more."""
+    N, Ci, h, wd = x._shape
+    (kh, kw), (d0, d1), (pt, pb, pl, pr), _ = geom
+    Co, Kg = w._shape[1], numel_of(w._shape[1:])
+    Hp, Wp = hw[0] + pt + pb, hw[1] + pl + pr
+    P = N * h * Wp
+    zero = C.scalar_for(0, x._dtype)
+    with no_grad():
+        xp = empty_like_meta(x, shape=(Ci, N, h, Wp))
+        C.run("fill", xp, zero)
+        C.run("copy", _wrap(xp._storage, (Ci, N, h, wd), (N * h * Wp, h * Wp, Wp, 1), 0),
+              x.detach().transpose(0, 1))
+        cols = w.detach().reshape(Ci, Kg).t().matmul(xp.reshape(Ci, P))     # (Kg, P)
+        if Wp > wd:
+            C.run("fill", _wrap(cols._storage, (Kg * N * h, Wp - wd), (Wp, 1), wd), zero)
+        plane = Hp * Wp
+        extra = d1 * (kw - 1)
+        buf = empty_like_meta(x, shape=(N * Co * plane + extra,))
+        C.run("fill", buf, zero)
+        for c0 in range(kh * kw):
+            i, j = divmod(c0, kw)
+            dst = _wrap(buf._storage, (N, Co, h * Wp), (Co * plane, plane, 1),
+                        i * d0 * Wp + j * d1)
+            src = _wrap(cols._storage, (N, Co, h * Wp), (h * Wp, kh * kw * P, 1), c0 * P)
+            C.run("add", dst, dst, src)
+        out = _wrap(buf._storage, (N, Co, hw[0], hw[1]), (Co * plane, plane, Wp, 1),
+                    pt * Wp + pl)
+        if pt or pb or pl or pr:
+            out = out.contiguous()
+    return out
 
 
 def _weight_grad(x, g, wshape, geom, groups, cols=None):

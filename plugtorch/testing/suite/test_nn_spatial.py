@@ -132,6 +132,31 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d(device):
                         rel_tol=1e-10)
 
 
+@pytest.mark.parametrize("pad, dil", [((0, 0), (1, 1)), ((1, 2), (1, 1)), ((0, 1), (2, 1))])
+def test_conv_transpose2d_stride_one_matches_numpy(device, pad, dil):
+    """Stride 1 without a recorded graph folds pitched rows (NOTE [pitched fold]); an
+    infinite weight must reach exactly the positions its kernel offset covers."""
+    rng = np.random.default_rng(12)
+    y, w = _rand(rng, 2, 3, 4, 5), _rand(rng, 3, 2, 3, 2)
+    w[1, 0, 0, 1] = np.inf
+    y[0, 1, 0, 0] = 0.0                            # 0 * inf: NaN there, as numpy
+    N, Ci, h, wd = y.shape
+    _, Co, kh, kw = w.shape
+    Hp, Wp = h + dil[0] * (kh - 1), wd + dil[1] * (kw - 1)
+    ref = np.zeros((N, Co, Hp, Wp))
+    with np.errstate(invalid="ignore"):
+        for i in range(kh):
+            for j in range(kw):
+                ref[:, :, i * dil[0]:i * dil[0] + h, j * dil[1]:j * dil[1] + wd] += np.einsum(
+                    "nchw,co->nohw", y, w[:, :, i, j])
+    ref = ref[:, :, pad[0]:Hp - pad[0], pad[1]:Wp - pad[1]]
+    got = to_host(F.conv_transpose2d(_t(y, device), _t(w, device), padding=pad, dilation=dil))
+    assert got.shape == ref.shape
+    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(ref))
+    fin = np.isfinite(ref)
+    np.testing.assert_allclose(got[fin], ref[fin], rtol=1e-10, atol=1e-10)
+
+
 def test_fold_unfold(device):
     rng = np.random.default_rng(3)
     x = _rand(rng, 2, 3, 5, 4)
