@@ -26,16 +26,18 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool1d_with_indices", "max_pool2d_wi
 
 
 def _max_by_table(x, table, L, K):
-    """Max over windows: x (N, C, H, W), table (L*K,) of flat positions. Returns values
+    """Max over windows: x (N, C, H, W), table (K*L,) of flat positions, window slot major
+    (each slot's L positions are contiguous, so the argmax over slots runs along whole
+    rows of windows). Returns values
     (N, C, L) with autograd and int64 indices (N, C, L); see NOTE [max pooling by index
     table]."""
     N, Ch = x._shape[:2]
     xf = x.reshape(N, Ch, numel_of(x._shape[2:]))
     with no_grad():
         src = xf.detach()
-        wins = _gather_raw(src, 2, C.expand_meta(table.reshape(1, 1, L * K), (N, Ch, L * K)))
-        am = wins.reshape(N, Ch, L, K).argmax(3, keepdim=True)
-        idx = _gather_raw(C.expand_meta(table.reshape(1, 1, L, K), (N, Ch, L, K)), 3, am)
+        wins = _gather_raw(src, 2, C.expand_meta(table.reshape(1, 1, K * L), (N, Ch, K * L)))
+        am = wins.reshape(N, Ch, K, L).argmax(2, keepdim=True)
+        idx = _gather_raw(C.expand_meta(table.reshape(1, 1, K, L), (N, Ch, K, L)), 2, am)
         idx = idx.reshape(N, Ch, L)
     return _take(xf, 2, idx), idx
 
@@ -119,7 +121,7 @@ def _axis_positions(n, k, s, p, d, out):
 def _pool_table(H, W, k, s, p, d, out):
     hs = _axis_positions(H, k[0], s[0], p[0], d[0], out[0])
     ws = _axis_positions(W, k[1], s[1], p[1], d[1], out[1])
-    t = hs[:, None, :, None] * W + ws[None, :, None, :]          # (oh, ow, kh, kw)
+    t = hs.T[:, None, :, None] * W + ws.T[None, :, None, :]      # (kh, kw, oh, ow)
     return t.reshape(-1).astype(np.int64)
 
 
@@ -360,7 +362,8 @@ def _adaptive_max(op, input, output_size, return_indices, nd):
     def build():
         hs, kh = _adaptive_positions(H, out[0])
         ws, kw = _adaptive_positions(W, out[1])
-        return (hs[:, None, :, None] * W + ws[None, :, None, :]).reshape(-1).astype(np.int64)
+        return (hs.T[:, None, :, None] * W + ws.T[None, :, None, :]).reshape(-1).astype(
+            np.int64)                                               # (kh, kw, oh, ow)
     table = _device_table(("adamax", H, W, out), build, x)
     K = table._shape[0] // max(1, out[0] * out[1])
     vals, idx = _max_by_table(x, table, out[0] * out[1], K)
