@@ -2,8 +2,12 @@
 scaled_dot_product_attention (softmax(q k^T / sqrt(d) + mask) v)."""
 import math
 
-from ..._tensor import Tensor
+from ..._tensor import Tensor, _wrap, contiguous_strides, empty_like_meta, numel_of
 from ... import _dtype as D
+from ..._dispatch import kernel as _kernel
+from ...autograd.grad_mode import STATE
+from ...ops import _core as C
+from ...ops.views import _view_strides
 
 __all__ = ["linear", "bilinear", "scaled_dot_product_attention"]
 
@@ -32,6 +36,15 @@ def linear(input, weight, bias=None):
         >>> torch.nn.functional.linear(x, w, torch.zeros(4)).shape
         plugtorch.Size([2, 4])
     """
+    x, w, b = input, weight, bias
+    if x.__class__ in _PLAIN and w.__class__ in _PLAIN and len(w._shape) == 2 and x._shape \
+            and x._shape[-1] == w._shape[1] and x._dtype is w._dtype and \
+            x._dtype.is_floating_point and x._storage.device == w._storage.device and (
+                b is None or (b.__class__ in _PLAIN and b._shape == w._shape[:1] and
+                              b._dtype is x._dtype and b._storage.device == x._storage.device)):
+        out = _linear(x, w, b)
+        if out is not None:
+            return out
     _check("linear", input=input, weight=weight, bias=bias)
     if input.dim() == 0 or weight.dim() not in (1, 2):
         raise RuntimeError(f"linear(): expected input of at least 1 dim and a 1-D or 2-D "
@@ -44,6 +57,58 @@ def linear(input, weight, bias=None):
                            f"{input.shape[-1]} and {w[-1]}x{w[0] if len(w) == 2 else 1})")
     out = input.matmul(weight.t() if weight.dim() == 2 else weight)
     return out if bias is None else out + bias
+
+
+def _linear(x, w, b):
+    """NOTE [fused linear]: x W^T + b as one op and one node (PyTorch's addmm): one `bmm`
+    with W^T as a transposed view, then the bias added in place, instead of a transpose, a
+    matmul and a broadcast add, each with its node. The derivative is written with matmul
+    and sum (gradients of every order), and makes W's gradient in W's own layout. None when
+    x's leading dims cannot be seen as one (the general path copies them)."""
+    O, K = w._shape
+    lead = x._shape[:-1]
+    rows = numel_of(lead)
+    st = _view_strides(x._shape, x._stride, (1, rows, K))
+    if st is None:
+        return None
+    shape = lead + (O,)
+    out = empty_like_meta(x, shape=shape)
+    if rows and O:
+        o3 = _wrap(out._storage, (1, rows, O), contiguous_strides((1, rows, O)), 0)
+        if K:
+            _kernel("bmm", x)(o3, _wrap(x._storage, (1, rows, K), st, x._offset),
+                              _wrap(w._storage, (1, K, O), (0, w._stride[1], w._stride[0]),
+                                    w._offset))
+            if b is not None:
+                _kernel("add", x)(o3, o3, _wrap(b._storage, (1, rows, O), (0, 0, b._stride[0]),
+                                                b._offset))
+        elif b is not None:
+            _kernel("copy", x)(o3, _wrap(b._storage, (1, rows, O), (0, 0, b._stride[0]),
+                                         b._offset))
+        else:
+            _kernel("fill", x)(o3, C.scalar_for(0, x._dtype))
+    if STATE.enabled and (x._rg or w._rg or (b is not None and b._rg)):
+        C.record(_linear_bw, "AddmmBackward0" if b is not None else "MmBackward0",
+                 (x, w) if b is None else (x, w, b), out, saved=(x, w))
+    return out
+
+
+def _linear_bw(n, g):
+    x, w = n.inputs[0], n.inputs[1]
+    O, K = w._shape
+    gx = gw = gb = None
+    if n.edges[0] is not None:
+        gx = g.matmul(w)
+    if n.edges[1] is not None:
+        gw = g.reshape(-1, O).t().matmul(x.reshape(-1, K))
+    if len(n.edges) > 2 and n.edges[2] is not None:
+        gb = g.reshape(-1, O).sum(0)
+    return (gx, gw, gb)[:len(n.edges)]
+
+
+def _plain_classes():
+    from ..parameter import Parameter
+    return (Tensor, Parameter)
 
 
 def bilinear(input1, input2, weight, bias=None):
@@ -131,3 +196,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         from ._misc import dropout
         weights = dropout(weights, dropout_p, True)
     return weights.matmul(value)
+
+
+_PLAIN = _plain_classes()
