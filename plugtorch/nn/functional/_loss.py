@@ -240,16 +240,28 @@ def _nll_all_kept(input, target, weight, ignore_index, reduction, cdim):
     masks. None otherwise, and _nll_parts does the general case (its result is the same
     here: nothing is ignored, so its mean divides by the number of targets)."""
     if weight is not None or len(input._shape) < 2 or target._dtype is not D.int64 or \
+            not input._dtype.is_floating_point or \
             not target._storage.backend.host_memory or _capture.ACTIVE is not None:
         return None
     tn = host_array(target)
     if tn.size == 0 or ((tn < 0) | (tn >= input._shape[cdim]) | (tn == ignore_index)).any():
         return None
-    loss = -_pick(input, cdim, target.unsqueeze(cdim)).squeeze(cdim)
+    idx = target.unsqueeze(cdim)
     if reduction == "none":
-        return loss
-    total = loss.sum()
-    return total if reduction == "sum" else total / tn.size
+        return -_pick(input, cdim, idx).squeeze(cdim)
+    # one node for pick, sum, mean and sign, with the general path's arithmetic:
+    # -(sum / n) forward, and -(g / n) scattered to the targets backward
+    count = tn.size if reduction == "mean" else None
+    with no_grad():
+        total = _pick(input, cdim, idx).sum()
+        out = -(total if count is None else total / count)
+    if C.needs_grad(input):
+        shape = input._shape
+        C.record(lambda n, g: (_spread(-(g if count is None else g / count)
+                                       .reshape((1,) * len(idx._shape)).expand(idx._shape),
+                                       cdim, idx, shape),),
+                 "NllLossBackward0", (input,), out)
+    return out
 
 
 def _check_targets(t, ok):
