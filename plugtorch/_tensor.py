@@ -160,13 +160,19 @@ def empty_on(shape, dtype, dev, backend):
 
 
 def empty_like_meta(t, shape=None, dtype=None):
+    """A new contiguous tensor on t's device: t's shape and dtype unless given (the hot path
+    of every op's output, so the caches are read inline)."""
     st = t._storage
-    dtype = dtype or t._dtype
-    shape = t._shape if shape is None else shape
     backend = st.backend
-    if dtype not in backend.dtypes:
+    if dtype is None or dtype is t._dtype:
+        dtype = t._dtype
+    elif dtype not in backend.dtypes:
         raise _unsupported_dtype(dtype, st.device, backend)
-    n = _numel_cached(shape)
+    if shape is None:
+        shape = t._shape
+    n = _NUMEL.get(shape)
+    if n is None:
+        n = _numel_cached(shape)
     try:
         data = backend.empty(n, dtype, st.device.index)
     except MemoryError:
@@ -175,7 +181,16 @@ def empty_like_meta(t, shape=None, dtype=None):
     new = Storage(data, backend, st.device, dtype, n)
     if _capture.ACTIVE is not None:
         _capture.ACTIVE.allocated.add(new)
-    return _wrap(new, shape, contiguous_strides(shape), 0)
+    stride = _STRIDES.get(shape)
+    if stride is None:
+        stride = contiguous_strides(shape)
+    out = _new_object(Tensor)
+    out._storage = new
+    out._shape = shape
+    out._stride = stride
+    out._offset = 0
+    out._dtype = dtype
+    return out
 
 
 def from_numpy_on(array, dev, backend):

@@ -101,8 +101,9 @@ def numpy_view(t):
         data = t._storage.data
         shape = t._shape
         if t._offset == 0 and t._stride is _T._STRIDES.get(shape) and \
-                data.size == _T._numel_cached(shape):
-            v = data.reshape(shape)
+                data.size == _T._NUMEL.get(shape):
+            # the whole buffer in order (the output of an op): 1-d, the buffer itself
+            v = data if len(shape) == 1 else data.reshape(shape)
         elif data.size == 0 or 0 in shape:
             # no element to reach (its offset may even lie past the buffer's end)
             v = np.empty(shape, data.dtype)
