@@ -455,15 +455,29 @@ def test_launcher_runs_the_ranks_a_hostfile_names(tmp_path):
 
 def test_wait_polls_before_sleeping(monkeypatch):
     from plugtorch.distributed import _work
+    # a fake clock that only sleeping advances: the test does not depend on the machine's
+    # speed (20 real polls may outlast the spin time on a loaded machine)
+    clock = [0.0]
+    slept = []
+
+    def sleep(s):
+        slept.append(s)
+        clock[0] += s
+    monkeypatch.setattr(_work.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_work.time, "sleep", sleep)
     polls = iter([False] * 20 + [True])
     work = _work.Work("all_reduce", [], timeout=5)
     monkeypatch.setattr(work, "_test", lambda: next(polls))
-    slept = []
-    monkeypatch.setattr(_work.time, "sleep", slept.append)
     assert work.wait() is True
     assert slept == []              # a fast collective does not wait out a sleep
     work = _work.Work("barrier", [], timeout=0.01)
-    monkeypatch.setattr(work, "_test", lambda: False)
+    calls = [0]
+
+    def never():                     # past the spin time after the first poll
+        calls[0] += 1
+        clock[0] += 2 * _work._SPIN if calls[0] == 1 else 0.0
+        return False
+    monkeypatch.setattr(work, "_test", never)
     with pytest.raises(RuntimeError, match=r"barrier: timed out after 0.01 s"):
         work.wait()
     assert slept and max(slept) <= 1e-3

@@ -172,11 +172,9 @@ def _fast_binary(fn, name):
     slow = _make_binary(fn, name)
 
     def k(out, a, b):
-        # the common case, tensor (op) tensor (the frontend gave both out's dtype); the
-        # operands' views are usually cached already
+        # the common case, tensor (op) tensor (the frontend gave both out's dtype)
         if a.__class__ is b.__class__:
-            av, bv = a._view, b._view
-            fn(_v(a) if av is None else av, _v(b) if bv is None else bv, out=_v(out))
+            fn(_v(a), _v(b), out=_v(out))
         else:
             slow(out, a, b)
     return k

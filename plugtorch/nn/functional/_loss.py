@@ -235,23 +235,36 @@ def _nll_parts(input, target, weight, ignore_index, cdim):
 
 
 def _nll_all_kept(input, target, weight, ignore_index, reduction, cdim):
-    """The reduced loss when the targets live in host memory and every one is a class other
-    than ignore_index (a training batch): -input at the targets, summed or averaged, with no
-    masks. None otherwise, and _nll_parts does the general case (its result is the same
+    """The reduced loss when every target is known to be a class other than ignore_index
+    (a training batch): -input at the targets, summed or averaged, with no masks and no
+    range check left to do. Known: targets in host memory are read; on a device, the range
+    the host remembers from the targets' upload (NOTE [deferred index checks]) must lie in
+    [0, C) and leave ignore_index out, else nothing is read and this returns None. None
+    also when not applicable; _nll_parts then does the general case (its result is the same
     here: nothing is ignored, so its mean divides by the number of targets)."""
     if weight is not None or len(input._shape) < 2 or target._dtype is not D.int64 or \
-            not input._dtype.is_floating_point or \
-            not target._storage.backend.host_memory or _capture.ACTIVE is not None:
+            not input._dtype.is_floating_point or _capture.ACTIVE is not None:
         return None
-    tn = host_array(target)
-    if tn.size == 0 or ((tn < 0) | (tn >= input._shape[cdim]) | (tn == ignore_index)).any():
+    nc = input._shape[cdim]
+    st = target._storage
+    count = numel_of(target._shape)
+    if not count:
         return None
+    if st.backend.host_memory:
+        tn = host_array(target)
+        if ((tn < 0) | (tn >= nc) | (tn == ignore_index)).any():
+            return None
+    else:
+        known = st.range
+        if known is None or known[0] != st.version or known[1] < 0 or known[2] >= nc or \
+                known[1] <= ignore_index <= known[2]:
+            return None
     idx = target.unsqueeze(cdim)
     if reduction == "none":
         return -_pick(input, cdim, idx).squeeze(cdim)
     # one node for pick, sum, mean and sign, with the general path's arithmetic:
     # -(sum / n) forward, and -(g / n) scattered to the targets backward
-    count = tn.size if reduction == "mean" else None
+    count = count if reduction == "mean" else None
     with no_grad():
         total = _pick(input, cdim, idx).sum()
         out = -(total if count is None else total / count)

@@ -218,6 +218,26 @@ def test_cross_entropy_double_backward(device):
     assert_values(gg, expected, **_tol(device))
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_class_index_targets_known_and_unknown_give_one_result(device, reduction):
+    """Targets whose values the host knows (uploaded, or in host memory) take the one-node
+    path; the same targets computed on the device take the masked general path: the same
+    loss and gradient bit for bit, and both the numpy reference."""
+    x, t, _ = _ce_inputs((6, 5), {}, seed=8)
+    known = _t(t, device)
+    unknown = (known * 2 - known).reshape(6)         # made by kernels: range not known
+    out = {}
+    for name, tt in (("known", known), ("unknown", unknown)):
+        xt = _t(x, device, grad=True)
+        loss = F.cross_entropy(xt, tt, reduction=reduction)
+        (loss.sum() if reduction == "none" else loss).backward()
+        out[name] = (to_host(loss), to_host(xt.grad))
+    np.testing.assert_array_equal(out["known"][0], out["unknown"][0])
+    np.testing.assert_array_equal(out["known"][1], out["unknown"][1])
+    assert_values(out["known"][0], _ref_cross_entropy(x, t, None, -100, reduction, 0.0),
+                  **_tol(device))
+
+
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 def test_mean_over_all_ignored_targets_is_nan(device):
     out = F.cross_entropy(_t(np.zeros((2, 3)), device), _t([-100, -100], device))
