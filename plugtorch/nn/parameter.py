@@ -87,3 +87,8 @@ class Buffer(Tensor):
 
     def __init__(self, data=None, *, persistent=True):
         pass
+
+
+#: classes whose instances fast paths may treat as plain tensors (Parameter adds only its
+#: registration in modules; another subclass may override ops, so it takes general paths)
+PLAIN = (Tensor, Parameter)

@@ -150,16 +150,16 @@ def _num(o):
     return isinstance(o, (Tensor, int, float, bool, np.generic))
 
 
-__add__ = B.operator(_ADD)
+def __add__(s, o): return _bin(_ADD, s, o)          # noqa: E704
 def __radd__(s, o): return _bin(_ADD, o, s)         # noqa: E704
 def __iadd__(s, o): return _bin_(_ADD, s, o)        # noqa: E704
-__sub__ = B.operator(_SUB)
+def __sub__(s, o): return _bin(_SUB, s, o)          # noqa: E704
 def __rsub__(s, o): return _bin(_SUB, o, s)         # noqa: E704
 def __isub__(s, o): return _bin_(_SUB, s, o)        # noqa: E704
-__mul__ = B.operator(_MUL)
+def __mul__(s, o): return _bin(_MUL, s, o)          # noqa: E704
 def __rmul__(s, o): return _bin(_MUL, o, s)         # noqa: E704
 def __imul__(s, o): return _bin_(_MUL, s, o)        # noqa: E704
-__truediv__ = B.operator(_DIV)
+def __truediv__(s, o): return _bin(_DIV, s, o)      # noqa: E704
 def __rtruediv__(s, o): return _bin(_DIV, o, s)     # noqa: E704
 def __itruediv__(s, o): return _bin_(_DIV, s, o)    # noqa: E704
 def __floordiv__(s, o): return _bin(_FDIV, s, o)    # noqa: E704

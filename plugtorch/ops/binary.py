@@ -174,27 +174,6 @@ def binary(spec, a, b):
     return out
 
 
-def operator(spec):
-    """`a (op) b` for Tensor's operators: binary's fast path written inline (the operator is
-    the function Python calls, one frame fewer on the hottest path), else binary."""
-    cache, kname, check, bw = spec.cache, spec.kernel, spec.check, spec.backward
-
-    def op(a, b):
-        if a.__class__ is Tensor and b.__class__ is Tensor and a._dtype is b._dtype and \
-                check is None and a._shape == b._shape and \
-                a._storage.device is b._storage.device:
-            r = cache.get(a._dtype)
-            if r is not None and r[0] is a._dtype:
-                out = empty_like_meta(a, dtype=r[1])
-                _kernel(kname, a)(out, a, b)
-                if bw is not None and STATE.enabled and (a._rg or b._rg):
-                    _record(spec, a, b, out)
-                return out
-        return binary(spec, a, b)
-    op.__name__ = op.__qualname__ = spec.name
-    return op
-
-
 def _record(spec, a, b, out):
     """Record the node; save only the operands the derivative will read (`saves`)."""
     ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)

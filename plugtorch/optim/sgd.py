@@ -1,8 +1,8 @@
 """SGD: stochastic gradient descent with momentum, Nesterov momentum and weight decay."""
 from .._dispatch import kernel as _kernel
-from .._tensor import Tensor, contiguous_strides, empty_like_meta
+from .._tensor import contiguous_strides, empty_like_meta
 from ..autograd.grad_mode import no_grad
-from ..nn.parameter import Parameter
+from ..nn.parameter import PLAIN as _PLAIN
 from ..ops._core import scalar_for
 from .optimizer import Optimizer, _check_compat
 
@@ -117,9 +117,6 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum, dampening, weight_deca
 
 def _numbers(*values):
     return all(v.__class__ in (int, float) for v in values)
-
-
-_PLAIN = (Tensor, Parameter)
 
 
 def _plain(t, like):

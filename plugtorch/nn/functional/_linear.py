@@ -8,6 +8,7 @@ from ..._dispatch import kernel as _kernel
 from ...autograd.grad_mode import STATE
 from ...ops import _core as C
 from ...ops.views import _view_strides
+from ..parameter import PLAIN as _PLAIN
 
 __all__ = ["linear", "bilinear", "scaled_dot_product_attention"]
 
@@ -75,16 +76,16 @@ def _linear(x, w, b):
     out = empty_like_meta(x, shape=shape)
     if rows and O:
         o3 = _wrap(out._storage, (1, rows, O), contiguous_strides((1, rows, O)), 0)
+        brows = None if b is None else _wrap(b._storage, (1, rows, O), (0, 0, b._stride[0]),
+                                             b._offset)        # b broadcast over the rows
         if K:
             _kernel("bmm", x)(o3, _wrap(x._storage, (1, rows, K), st, x._offset),
                               _wrap(w._storage, (1, K, O), (0, w._stride[1], w._stride[0]),
                                     w._offset))
-            if b is not None:
-                _kernel("add", x)(o3, o3, _wrap(b._storage, (1, rows, O), (0, 0, b._stride[0]),
-                                                b._offset))
-        elif b is not None:
-            _kernel("copy", x)(o3, _wrap(b._storage, (1, rows, O), (0, 0, b._stride[0]),
-                                         b._offset))
+            if brows is not None:
+                _kernel("add", x)(o3, o3, brows)
+        elif brows is not None:
+            _kernel("copy", x)(o3, brows)
         else:
             _kernel("fill", x)(o3, C.scalar_for(0, x._dtype))
     if STATE.enabled and (x._rg or w._rg or (b is not None and b._rg)):
@@ -104,11 +105,6 @@ def _linear_bw(n, g):
     if len(n.edges) > 2 and n.edges[2] is not None:
         gb = g.reshape(-1, O).sum(0)
     return (gx, gw, gb)[:len(n.edges)]
-
-
-def _plain_classes():
-    from ..parameter import Parameter
-    return (Tensor, Parameter)
 
 
 def bilinear(input1, input2, weight, bias=None):
@@ -196,6 +192,3 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         from ._misc import dropout
         weights = dropout(weights, dropout_p, True)
     return weights.matmul(value)
-
-
-_PLAIN = _plain_classes()
