@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .. import _dtype as D
-from .._tensor import Tensor, empty_like_meta
+from .._tensor import Tensor, _wrap, empty_like_meta
 from ..autograd.grad_mode import STATE
 from . import _core as C
 from ._decl import declare, Sample
@@ -183,9 +183,25 @@ elementwise("tanh", _to_float("tanh"), ref=np.tanh, saves="output",
             derivative=lambda n, g: (g * (1 - n.out() ** 2),))
 elementwise("sigmoid", _to_float("sigmoid"), ref=lambda x: 1 / (1 + np.exp(-x)),
             saves="output", derivative=lambda n, g: (g * n.out() * (1 - n.out()),))
+def _relu_bw(n, g):
+    """relu's derivative as PyTorch's threshold_backward: 0 where the output is <= 0, else g
+    (a NaN output passes g on; an inf or NaN in g is not multiplied into the zeros). Without
+    create_graph: a comparison, a 0-d zero and a where, on kernels directly."""
+    y = n.out()
+    if STATE.enabled:
+        from .ternary import where
+        return (where(y <= 0, 0.0, g),)
+    mask = empty_like_meta(y, dtype=D.bool)
+    C.run("le", mask, y, C.scalar_for(0, y._dtype))
+    zero = empty_like_meta(g, shape=())
+    C.run("fill", zero, C.scalar_for(0, g._dtype))
+    out = empty_like_meta(g)
+    C.run("where", out, mask, _wrap(zero._storage, g._shape, (0,) * len(g._shape), 0), g)
+    return (out,)
+
+
 elementwise("relu", _same("relu", False), ref=lambda x: np.maximum(x, 0), dtypes=_NO_BOOL,
-            saves="output", domain="nonzero",
-            derivative=lambda n, g: (g * (n.out() > 0).to(g._dtype),))
+            saves="output", domain="nonzero", derivative=_relu_bw)
 elementwise("erf", _to_float("erf"), ref=_erf_ref, saves="input",
             derivative=lambda n, g: (g * (2 / math.sqrt(math.pi)) * (-n.inputs[0] ** 2).exp(),))
 for _name in ("floor", "ceil", "trunc"):

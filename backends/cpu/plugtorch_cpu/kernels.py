@@ -51,8 +51,27 @@ def _rsqrt(x, out):
     np.divide(1, out, out=out)
 
 
+_ZEROS = {}
+
+
+def _zeros(dtype, shape):
+    """Read-only zeros of `shape`, a view of one cached buffer per dtype. numpy's maximum
+    against a scalar runs a scalar loop, about 4x slower than against an array (AVX-512).
+    At most 4M elements (16 MiB of float32), read-only, one per dtype."""
+    n = int(np.prod(shape))
+    z = _ZEROS.get(dtype)
+    if z is None or z.size < n:
+        z = np.zeros(max(n, 1 << 16), dtype)
+        z.flags.writeable = False
+        _ZEROS[dtype] = z
+    return z[:n].reshape(shape)
+
+
 def _relu(x, out):
-    np.maximum(x, 0, out=out)
+    if x.dtype.kind == "f" and 1024 <= x.size <= 1 << 22:
+        np.maximum(x, _zeros(x.dtype, x.shape), out=out)
+    else:
+        np.maximum(x, 0, out=out)
 
 
 def _round(x, out):
@@ -185,9 +204,38 @@ for _n, _f in _BINARY.items():
         else _make_binary(_f, _n)
 
 
+_BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _constant(v):
+    """The value of a view that repeats one element (all strides 0), else None."""
+    return v.reshape(-1)[0] if v.size and not any(v.strides) else None
+
+
 @kernel("where")
 def _where(out, cond, a, b):
-    np.copyto(_v(out), np.where(_v(cond), _v(a), _v(b)))
+    # NOTE [branch-free where]: numpy's where branches per element, so a mixed mask (relu's
+    # backward, masked losses) costs several times a multiply. From 1024 elements the
+    # elements' bits are selected instead, every value (NaN payloads, -0.0) bit for bit:
+    # with m all ones where cond holds, out = b ^ ((a ^ b) & m); a zero operand (relu's
+    # backward) leaves one `and` with the mask or its complement
+    o, c, av, bv = _v(out), _v(cond), _v(a), _v(b)
+    u = _BITS.get(o.dtype.itemsize)
+    if o.size < 1024 or u is None:
+        np.copyto(o, np.where(c, av, bv))
+        return
+    ou, au, bu = o.view(u), av.view(u), bv.view(u)
+    m = c.view(np.uint8).astype(u)
+    if _constant(au) == 0:
+        np.subtract(m, 1, out=m)            # all ones where cond is false
+        np.bitwise_and(bu, m, out=ou)
+        return
+    np.negative(m, out=m)                   # all ones where cond holds
+    if _constant(bu) == 0:
+        np.bitwise_and(au, m, out=ou)
+        return
+    np.bitwise_and(np.bitwise_xor(au, bu), m, out=m)
+    np.bitwise_xor(bu, m, out=ou)
 
 
 @kernel("copy")

@@ -97,6 +97,10 @@ def _linear(x, w, b):
 def _linear_bw(n, g):
     x, w = n.inputs[0], n.inputs[1]
     O, K = w._shape
+    if not STATE.enabled:
+        grads = _linear_bw_kernels(n, g, x, w, O, K)
+        if grads is not None:
+            return grads
     gx = gw = gb = None
     if n.edges[0] is not None:
         gx = g.matmul(w)
@@ -105,6 +109,34 @@ def _linear_bw(n, g):
     if len(n.edges) > 2 and n.edges[2] is not None:
         gb = g.reshape(-1, O).sum(0)
     return (gx, gw, gb)[:len(n.edges)]
+
+
+def _linear_bw_kernels(n, g, x, w, O, K):
+    """Without create_graph: the three products and the bias sum of _linear_bw as kernel
+    calls on (1, rows, .) views -- the calls its matmul and sum make, without their
+    frontend work. None when a view is not possible (the general path copies)."""
+    lead = g._shape[:-1]
+    rows = numel_of(lead)
+    gst = _view_strides(g._shape, g._stride, (1, rows, O))
+    xst = _view_strides(x._shape, x._stride, (1, rows, K))
+    if gst is None or xst is None or not (rows and O and K) or len(x._shape) != len(g._shape):
+        return None
+    g3 = _wrap(g._storage, (1, rows, O), gst, g._offset)
+    edges = n.edges
+    gx = gw = gb = None
+    if edges[0] is not None:
+        gx = empty_like_meta(g, shape=lead + (K,))
+        _kernel("bmm", g)(_wrap(gx._storage, (1, rows, K), contiguous_strides((1, rows, K)), 0),
+                          g3, _wrap(w._storage, (1, O, K), (0,) + w._stride, w._offset))
+    if edges[1] is not None:
+        gw = empty_like_meta(g, shape=(O, K))
+        _kernel("bmm", g)(_wrap(gw._storage, (1, O, K), (0, K, 1), 0),
+                          _wrap(g._storage, (1, O, rows), (0, gst[2], gst[1]), g._offset),
+                          _wrap(x._storage, (1, rows, K), xst, x._offset))
+    if len(edges) > 2 and edges[2] is not None:
+        gb = empty_like_meta(g, shape=(O,))
+        _kernel("sum", g)(_wrap(gb._storage, (1, 1, O), (O, O, 1), 0), g3, (1,))
+    return (gx, gw, gb)[:len(edges)]
 
 
 def bilinear(input1, input2, weight, bias=None):

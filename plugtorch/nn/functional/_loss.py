@@ -16,10 +16,12 @@ import warnings
 
 from ... import _capture
 from ... import _dtype as D
-from ..._tensor import Tensor, empty_like_meta, host_array, numel_of
-from ...autograd.grad_mode import no_grad
+from ..._tensor import Tensor, _wrap, empty_like_meta, host_array, numel_of
+from ...autograd.graph import _raise_modified
+from ...autograd.grad_mode import STATE, no_grad
 from ...ops import _core as C
-from ...ops.composite import log_softmax
+from ...ops.composite import log_softmax, softmax
+from ...ops.creation import ones_like
 from ...ops.ternary import where
 
 __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
@@ -242,23 +244,9 @@ def _nll_all_kept(input, target, weight, ignore_index, reduction, cdim):
     [0, C) and leave ignore_index out, else nothing is read and this returns None. None
     also when not applicable; _nll_parts then does the general case (its result is the same
     here: nothing is ignored, so its mean divides by the number of targets)."""
-    if weight is not None or len(input._shape) < 2 or target._dtype is not D.int64 or \
-            not input._dtype.is_floating_point or _capture.ACTIVE is not None:
+    if weight is not None or not _all_kept(input, target, ignore_index, cdim):
         return None
-    nc = input._shape[cdim]
-    st = target._storage
     count = numel_of(target._shape)
-    if not count:
-        return None
-    if st.backend.host_memory:
-        tn = host_array(target)
-        if ((tn < 0) | (tn >= nc) | (tn == ignore_index)).any():
-            return None
-    else:
-        known = st.range
-        if known is None or known[0] != st.version or known[1] < 0 or known[2] >= nc or \
-                known[1] <= ignore_index <= known[2]:
-            return None
     idx = target.unsqueeze(cdim)
     if reduction == "none":
         return -_pick(input, cdim, idx).squeeze(cdim)
@@ -275,6 +263,79 @@ def _nll_all_kept(input, target, weight, ignore_index, reduction, cdim):
                                        cdim, idx, shape),),
                  "NllLossBackward0", (input,), out)
     return out
+
+
+def _all_kept(input, target, ignore_index, cdim):
+    """Whether every target is known to be a class other than ignore_index, without a read
+    a device would have to wait for: targets in host memory are read; on a device, the range
+    the host remembers from the targets' upload (NOTE [deferred index checks]) must lie in
+    [0, C) and leave ignore_index out. False also when there are no targets, for indices
+    other than int64, non-float inputs (1-d inputs: a single target) and during capture."""
+    if len(input._shape) < 2 or target._dtype is not D.int64 or \
+            not input._dtype.is_floating_point or _capture.ACTIVE is not None or \
+            not numel_of(target._shape):
+        return False
+    nc = input._shape[cdim]
+    st = target._storage
+    if st.backend.host_memory:
+        tn = host_array(target)
+        lo, hi = int(tn.min()), int(tn.max())
+        if lo <= ignore_index <= hi and (tn == ignore_index).any():
+            return False
+    else:
+        known = st.range
+        if known is None or known[0] != st.version or known[1] <= ignore_index <= known[2]:
+            return False
+        lo, hi = known[1], known[2]
+    return 0 <= lo and hi < nc
+
+
+def _cross_entropy_kept(input, target, ignore_index, reduction, cdim):
+    """NOTE [fused cross entropy]
+    cross_entropy with class indices, no weight and no smoothing, when every target is known
+    to be a kept class (_all_kept; a training batch): log_softmax, the pick at the targets
+    and the sum or mean run under one node (NllLossBackward0; PyTorch's graph has a
+    LogSoftmaxBackward0 behind it), and the gradient is made directly as
+    exp(log_softmax(x)) * (g / N) with -(g / N) added at the targets -- the two-node chain's
+    arithmetic, bit for bit, in five kernels (two 0-d scales, exp, a broadcast multiply, a
+    scatter-add) instead of twice as many ops. With create_graph the gradient is built from
+    differentiable ops on the input instead (softmax recomputed), so higher orders hold.
+    None when not applicable."""
+    if reduction == "none" or not _all_kept(input, target, ignore_index, cdim):
+        return None
+    count = numel_of(target._shape) if reduction == "mean" else None
+    idx = target.unsqueeze(cdim)
+    with no_grad():
+        logp = log_softmax(input, cdim)
+        out = _pick(logp, cdim, idx).sum()
+    # -(total / N) or -total, in place on the fresh sum (negation is exact: one kernel)
+    C.run("div" if count else "mul", out, out, C.scalar_for(-(count or 1), out._dtype))
+    if C.needs_grad(input):
+        version = input._storage.version
+        C.record(lambda n, g: (_cross_entropy_grad(n, g, input, version, cdim, idx, count),),
+                 "NllLossBackward0", (input,), out, saved=(logp,))
+    return out
+
+
+def _cross_entropy_grad(n, g, x, version, cdim, idx, count):
+    logp = n.inputs[0]
+    if STATE.enabled:
+        # create_graph: from differentiable ops on x and g
+        if x._storage.version != version:
+            _raise_modified(x, n, version)
+        onehot = _spread(ones_like(idx, dtype=x._dtype), cdim, idx, x._shape)
+        return (softmax(x, cdim) - onehot) * (g if count is None else g / count)
+    # the two-node chain's arithmetic exactly: exp(logp) * s everywhere, then -s added at
+    # the targets (s = g / N, or g for a sum)
+    scale, minus = empty_like_meta(g), empty_like_meta(g)
+    C.run("div" if count else "mul", scale, g, C.scalar_for(count or 1, g._dtype))
+    C.run("div" if count else "mul", minus, g, C.scalar_for(-(count or 1), g._dtype))
+    r = empty_like_meta(logp)
+    C.run("exp", r, logp)
+    C.run("mul", r, r, _wrap(scale._storage, r._shape, (0,) * len(r._shape), 0))
+    C.run("scatter", r, cdim, idx, _wrap(minus._storage, idx._shape, (0,) * len(idx._shape),
+                                         0), "sum")
+    return r
 
 
 def _check_targets(t, ok):
@@ -380,6 +441,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction,
                                     label_smoothing, cdim)
     _check_nll(input, target, weight)
+    if label_smoothing == 0 and weight is None:
+        fast = _cross_entropy_kept(input, target, ignore_index, reduction, cdim)
+        if fast is not None:
+            return fast
     logp = log_softmax(input, cdim)
     if label_smoothing == 0:
         fast = _nll_all_kept(logp, target, weight, ignore_index, reduction, cdim)

@@ -306,6 +306,26 @@ def test_maximum_minimum_gradient_with_nan_and_ties(device, op):
     assert to_host(y.grad).tolist() == [1.0, 1.0] + y_wins[1:]
 
 
+@pytest.mark.parametrize("n", [6, 3000])          # below and above the cpu where's switch
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_relu_gradient_is_threshold_backward(device, n, create_graph):
+    """As PyTorch: the gradient passes where the output is > 0 or NaN and is exactly 0 where
+    it is <= 0, also where the incoming gradient is inf or NaN (not 0 * inf)."""
+    base = np.array([np.nan, -np.inf, np.inf, -0.0, 0.0, -1.5, 2.5, 1e-30, -1e-30])
+    x = np.resize(base, n)
+    g = np.resize(np.array([1.0, np.inf, np.nan, 2.0, -np.inf, np.nan, -3.0, 4.0]), n)
+    xt = plugtorch.tensor(x, dtype=plugtorch.float32, device=device, requires_grad=True)
+    y = xt.relu()
+    (gx,) = plugtorch.autograd.grad(y, xt, plugtorch.tensor(g, dtype=plugtorch.float32,
+                                                            device=device),
+                                    create_graph=create_graph)
+    y32 = np.maximum(x.astype(np.float32), 0)
+    expected = np.where(y32 <= 0, 0.0, g).astype(np.float32)
+    got = to_host(gx)
+    np.testing.assert_array_equal(got, expected)
+    assert not np.signbit(got[y32 <= 0]).any()
+
+
 def test_shape_ops_on_0d_and_empty_inputs(device):
     s = plugtorch.tensor(5.0, device=device)
     with pytest.raises(IndexError, match="Dimension specified as 0 but tensor has no dimensions"):

@@ -238,6 +238,60 @@ def test_class_index_targets_known_and_unknown_give_one_result(device, reduction
                   **_tol(device))
 
 
+def _ref_ce_grad(x, t, reduction):
+    """d cross_entropy / d x for class indices (rows of x), float64: (softmax - onehot) / N."""
+    e = np.exp(x - x.max(1, keepdims=True))
+    g = e / e.sum(1, keepdims=True)
+    g[np.arange(len(t)), t] -= 1
+    return g / len(t) if reduction == "mean" else g
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_class_index_targets_second_order(device, reduction):
+    """Known targets (NOTE [fused cross entropy]) with create_graph: the gradient is itself
+    differentiable; d/dx of sum(grad * w) against central differences of the closed-form
+    gradient, and the same value through the general path (targets made on the device)."""
+    x, t, _ = _ce_inputs((5, 4), {}, seed=3)
+    w = np.random.default_rng(4).standard_normal(x.shape)
+    eps = 1e-6
+    ref = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        ref[i] = ((_ref_ce_grad(x + d, t, reduction) - _ref_ce_grad(x - d, t, reduction)) *
+                  w).sum() / (2 * eps)
+    known = _t(t, device)
+    for tt in (known, (known * 2 - known).reshape(5)):
+        xt = _t(x, device, grad=True)
+        (g,) = plugtorch.autograd.grad(F.cross_entropy(xt, tt, reduction=reduction), xt,
+                                       create_graph=True)
+        assert_values(to_host(g), _ref_ce_grad(x, t, reduction), **_tol(device))
+        (hw,) = plugtorch.autograd.grad((g * _t(w, device)).sum(), xt)
+        tol = {"atol": 1e-6, "rtol": 1e-5} if widest_float(device) is plugtorch.float64 \
+            else {"atol": 1e-4, "rtol": 1e-3}
+        assert_values(to_host(hw), ref, **tol)
+
+
+def test_class_index_targets_input_changed_in_place(device):
+    """The loss keeps its own log-probabilities, so changing the logits in place after the
+    forward leaves backward() correct (as in PyTorch, whose log_softmax saves its output);
+    a second-order gradient needs the logits as they were and says so."""
+    x, t, _ = _ce_inputs((4, 3), {}, seed=5)
+    xt = _t(x, device, grad=True)
+    logits = xt * 1.0
+    F.cross_entropy(logits, _t(t, device)).backward(retain_graph=True)
+    first = to_host(xt.grad)
+    assert_values(first, _ref_ce_grad(x, t, "mean"), **_tol(device))
+    loss = F.cross_entropy(logits, _t(t, device))
+    with plugtorch.no_grad():
+        logits.mul_(2.0)
+    xt.grad = None
+    loss.backward(retain_graph=True)
+    np.testing.assert_array_equal(to_host(xt.grad), first)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        plugtorch.autograd.grad(loss, xt, create_graph=True)
+
+
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 def test_mean_over_all_ignored_targets_is_nan(device):
     out = F.cross_entropy(_t(np.zeros((2, 3)), device), _t([-100, -100], device))
