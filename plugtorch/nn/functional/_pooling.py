@@ -15,7 +15,7 @@ Adaptive max pooling is the same with windows of varying size.
 """
 import numpy as np
 
-from ..._tensor import Tensor, numel_of
+from ..._tensor import Tensor, _wrap, contiguous_strides, empty_like_meta, numel_of
 from ...autograd.grad_mode import no_grad
 from ...ops import _core as C
 from ._spatial import _device_table, _gather_raw, _ntuple, _take, _unfold
@@ -25,17 +25,29 @@ __all__ = ["max_pool1d", "max_pool2d", "max_pool1d_with_indices", "max_pool2d_wi
            "adaptive_max_pool1d", "adaptive_max_pool2d"]
 
 
-def _max_by_table(x, table, L, K):
+def _max_by_table(x, table, L, K, grid=None):
     """Max over windows: x (N, C, H, W), table (K*L,) of flat positions, window slot major
     (each slot's L positions are contiguous, so the argmax over slots runs along whole
     rows of windows). Returns values
     (N, C, L) with autograd and int64 indices (N, C, L); see NOTE [max pooling by index
-    table]."""
+    table]. `grid` (k, s, d, out): the windows lie inside the input (no padding), so they
+    are a strided view of x, copied out instead of gathered through the table."""
     N, Ch = x._shape[:2]
     xf = x.reshape(N, Ch, numel_of(x._shape[2:]))
     with no_grad():
         src = xf.detach()
-        wins = _gather_raw(src, 2, C.expand_meta(table.reshape(1, 1, K * L), (N, Ch, K * L)))
+        if grid is not None:
+            (kh, kw), (s0, s1), (d0, d1), (oh, ow) = grid
+            st = x._stride
+            wins = empty_like_meta(x, shape=(N, Ch, K * L))
+            C.run("copy", _wrap(wins._storage, (N, Ch, kh, kw, oh, ow),
+                                contiguous_strides((N, Ch, kh, kw, oh, ow)), 0),
+                  _wrap(x._storage, (N, Ch, kh, kw, oh, ow),
+                        (st[0], st[1], d0 * st[2], d1 * st[3], s0 * st[2], s1 * st[3]),
+                        x._offset))
+        else:
+            wins = _gather_raw(src, 2, C.expand_meta(table.reshape(1, 1, K * L),
+                                                     (N, Ch, K * L)))
         am = wins.reshape(N, Ch, K, L).argmax(2, keepdim=True)
         idx = _gather_raw(C.expand_meta(table.reshape(1, 1, K, L), (N, Ch, K, L)), 2, am)
         idx = idx.reshape(N, Ch, L)
@@ -135,7 +147,10 @@ def _max_pool(op, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     H, W = x._shape[2:]
     table = _device_table(("max", H, W, k, s, p, d, out),
                           lambda: _pool_table(H, W, k, s, p, d, out), x)
-    vals, idx = _max_by_table(x, table, out[0] * out[1], k[0] * k[1])
+    inside = p == (0, 0) and all((o - 1) * si + di * (ki - 1) < n for o, si, di, ki, n in
+                                 zip(out, s, d, k, (H, W)))
+    vals, idx = _max_by_table(x, table, out[0] * out[1], k[0] * k[1],
+                              (k, s, d, out) if inside and numel_of(x._shape) else None)
     shape = x._shape[:2] + out
     y = _from_4d(vals.reshape(shape), nd, batched)
     if return_indices:
