@@ -6,7 +6,8 @@ A convolution is a matrix product over "columns": every output position (oh, ow)
 C x kH x kW window of the padded input. `_unfold` copies those windows out of a strided
 view (one `copy` kernel) into cols of shape (N, C*kH*kW, oh*ow), F.unfold's layout; the
 weight (O, C*kH*kW) times each sample's cols is that sample's (O, oh*ow) output, so one
-batched matmul writes the (N, O, oh, ow) result in place, with no transposing copy. The
+batched matmul writes the (N, O, oh, ow) result in place, with no transposing copy (few
+positions per sample take one product instead, NOTE [one product for all samples]). The
 copy's innermost run is a row of output positions (ow elements read at the stride), not a
 row of the kernel (kW elements): several times faster on every backend for small kernels.
 Groups split both the channels of cols and the weight's rows. `_fold` is the adjoint of
@@ -31,6 +32,10 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold",
 
 # ----------------------------------------------------------------------------- conv2d
 
+#: the most output positions per sample for which conv2d takes one product for all samples
+_ONE_PRODUCT_MAX_L = 256
+
+
 def _conv_forward(x, w, b, geom, groups, grid):
     """The decomposition of conv2d (no autograd): im2col, then one batched matmul.
     Returns (output, the columns)."""
@@ -38,6 +43,24 @@ def _conv_forward(x, w, b, geom, groups, grid):
     G = groups
     Og, Kg = O // G, numel_of(w._shape[1:])
     L = grid[0] * grid[1]
+    if L <= _ONE_PRODUCT_MAX_L and G == 1 and N * L and Kg:
+        # NOTE [one product for all samples]: with few output positions per sample the N
+        # per-sample products are small and slow (LeNet's second convolution: 64 products
+        # of 16x150x100). Then the columns are laid out (Kg, N*L) in memory (k_major): one
+        # (O, Kg) x (Kg, N*L) product (1.8x faster there), and one pass back to NCHW that
+        # adds the bias on the way; the weight's gradient is one product too (_weight_grad).
+        # With many positions per sample the per-sample products are efficient already and
+        # the extra pass to NCHW would cost more than it saves
+        cols = _unfold(x, geom, grid, k_major=True)
+        y = w.reshape(O, Kg).matmul(_wrap(cols._storage, (Kg, N * L), (N * L, 1), 0))
+        yv = _wrap(y._storage, (N, O, L), (L, N * L, 1), 0)
+        out = empty_like_meta(x, shape=(N, O) + tuple(grid))
+        o3 = _wrap(out._storage, (N, O, L), (O * L, L, 1), 0)
+        if b is None:
+            C.run("copy", o3, yv)
+        else:
+            C.run("add", o3, yv, _wrap(b._storage, (N, O, L), (0, b._stride[0], 0), b._offset))
+        return out, cols
     cols = _unfold(x, geom, grid)                                   # (N, G*Kg, L)
     if G == 1:
         y = w.reshape(O, Kg).matmul(cols)                           # (N, O, L)
@@ -125,6 +148,11 @@ def _weight_grad(x, g, wshape, geom, groups, cols=None):
     if cols is None or (STATE.enabled and (x.requires_grad or g.requires_grad)):
         cols = _unfold(x, geom, (oh, ow))
     Og, Kg = O // G, cols._shape[1] // G
+    if G == 1 and N > 1 and cols._stride == (L, N * L, 1):
+        # k_major columns (NOTE [one product for all samples]): one product over N*L
+        gt = g.transpose(0, 1).reshape(O, N * L)
+        return gt.matmul(_wrap(cols._storage, (N * L, Kg), (1, N * L), cols._offset)) \
+            .reshape(wshape)
     gm = g.reshape(N, G, Og, L)
     cm = cols.reshape(N, G, Kg, L)
     if Og <= L:

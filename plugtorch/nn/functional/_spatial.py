@@ -77,18 +77,25 @@ def _unfold_bw(n, g):
     return (_fold(g, channels, hw, geom, grid),)
 
 
-def _unfold(x, geom, grid=None):
+def _unfold(x, geom, grid=None, k_major=False):
     """Columns (N, C*kH*kW, oh*ow) of a 4-d x (F.unfold's layout); see NOTE [convolution as
-    im2col]."""
+    im2col]. k_major: the same columns laid out (C*kH*kW, N, oh*ow) in memory (strides
+    (L, N*L, 1)), so that all samples' columns are one (K, N*L) matrix."""
     N, Ch = x._shape[:2]
     grid = _grid(x._shape[2:], geom) if grid is None else grid
     v = _windows(x, geom, grid)
-    cols = empty_like_meta(x, shape=v._shape)
-    if numel_of(v._shape):
-        C.run("copy", cols, v)
     L = grid[0] * grid[1]
     K = Ch * geom[0][0] * geom[0][1]
-    cols = _wrap(cols._storage, (N, K, L), (K * L, L, 1), 0)
+    cols = empty_like_meta(x, shape=(N, K, L))
+    if numel_of(v._shape):
+        kh, kw = geom[0]
+        NL = N * L
+        # v is (N, C, kH, kW, oh, ow); k_major memory is (C, kH, kW, N, oh, ow)
+        st = (L, kh * kw * NL, kw * NL, NL, grid[1], 1) if k_major else \
+            (K * L, kh * kw * L, kw * L, L, grid[1], 1)
+        C.run("copy", _wrap(cols._storage, v._shape, st, 0), v)
+    if k_major:
+        cols = _wrap(cols._storage, (N, K, L), (L, N * L, 1), 0)
     if STATE.enabled and x.requires_grad:
         C.record(_unfold_bw, "Im2ColBackward0", (x,), cols,
                  params=(Ch, x._shape[2:], geom, grid))

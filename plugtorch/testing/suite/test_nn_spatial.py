@@ -109,6 +109,29 @@ def test_conv2d_matches_numpy(device, kw):
     assert_values(y, _np_conv2d(x, w, b, s, pad, d, groups), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("hw", [(10, 9), (19, 18)], ids=["one-product", "per-sample"])
+def test_conv2d_gradients_match_numpy(device, hw):
+    """Forward and all three gradients against float64 closed forms, on both sides of the
+    switch between one product for all samples and per-sample products (more than 256
+    output positions per sample, NOTE [one product for all samples])."""
+    rng = np.random.default_rng(2)
+    x, w, b = _rand(rng, 3, 2, *hw), _rand(rng, 4, 2, 3, 3), _rand(rng, 4)
+    xt, wt, bt = (_t(a, device, grad=True, dtype=plugtorch.float32) for a in (x, w, b))
+    y = F.conv2d(xt, wt, bt, padding=1)
+    r = _rand(rng, *y.shape)
+    (y * _t(r, device, dtype=plugtorch.float32)).sum().backward()
+    assert_values(y, _np_conv2d(x, w, b, pad=(1, 1, 1, 1)), atol=1e-4, rtol=1e-4)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))  # N C oh ow 3 3
+    assert_values(wt.grad, np.einsum("noij,ncijpq->ocpq", r, win), atol=1e-3, rtol=1e-4)
+    assert_values(bt.grad, r.sum((0, 2, 3)), atol=1e-3, rtol=1e-4)
+    gx = np.zeros_like(xp)
+    for p_ in range(3):
+        for q in range(3):
+            gx[:, :, p_:p_ + hw[0], q:q + hw[1]] += np.einsum("noij,oc->ncij", r, w[:, :, p_, q])
+    assert_values(xt.grad, gx[:, :, 1:-1, 1:-1], atol=1e-3, rtol=1e-4)
+
+
 def test_conv1d_and_unbatched_match_numpy(device):
     rng = np.random.default_rng(1)
     x, w = _rand(rng, 2, 3, 7), _rand(rng, 4, 3, 3)
