@@ -118,7 +118,9 @@ def _conv_transpose_pitched(x, w, geom, hw):
         C.run("fill", xp, zero)
         C.run("copy", _wrap(xp._storage, (Ci, N, h, wd), (N * h * Wp, h * Wp, Wp, 1), 0),
               x.detach().transpose(0, 1))
-        cols = w.detach().reshape(Ci, Kg).t().matmul(xp.reshape(Ci, P))     # (Kg, P)
+        # rows in (kernel offset, Co) order: each offset's rows are one contiguous block
+        wk = w.detach().reshape(Ci, Co, kh * kw).transpose(1, 2).reshape(Ci, Kg)
+        cols = wk.t().matmul(xp.reshape(Ci, P))                            # (Kg, P)
         if Wp > wd:
             C.run("fill", _wrap(cols._storage, (Kg * N * h, Wp - wd), (Wp, 1), wd), zero)
         plane = Hp * Wp
@@ -129,7 +131,7 @@ def _conv_transpose_pitched(x, w, geom, hw):
             i, j = divmod(c0, kw)
             dst = _wrap(buf._storage, (N, Co, h * Wp), (Co * plane, plane, 1),
                         i * d0 * Wp + j * d1)
-            src = _wrap(cols._storage, (N, Co, h * Wp), (h * Wp, kh * kw * P, 1), c0 * P)
+            src = _wrap(cols._storage, (N, Co, h * Wp), (h * Wp, P, 1), c0 * Co * P)
             C.run("add", dst, dst, src)
         out = _wrap(buf._storage, (N, Co, hw[0], hw[1]), (Co * plane, plane, Wp, 1),
                     pt * Wp + pl)
