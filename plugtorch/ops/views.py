@@ -45,8 +45,9 @@ def _infer_shape(op, shape, numel):
 def _view_strides(old_shape, old_stride, new_shape):
     """Strides for viewing (old_shape, old_stride) as new_shape, or None when a copy is
     needed: each run of merged old dims must be contiguous within itself."""
-    if numel_of(old_shape) == 0 or not old_shape:
-        return contiguous_strides(new_shape)
+    if not old_shape or old_stride == contiguous_strides(old_shape) or \
+            numel_of(old_shape) == 0:
+        return contiguous_strides(new_shape)     # (a contiguous tensor: the common case)
     old = [(n, s) for n, s in zip(old_shape, old_stride) if n != 1]
     new_stride = [0] * len(new_shape)
     oi = 0
