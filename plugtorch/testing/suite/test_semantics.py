@@ -39,6 +39,22 @@ def test_write_through_view_is_seen_in_base(device, make_view, region):
     assert v.device == x.device
 
 
+@pytest.mark.parametrize("shape, new, strides", [
+    ((2, 3), (2, 1, 3), (3, 3, 1)),
+    ((2, 3, 4), (6, 1, 4), (4, 4, 1)),
+    ((4, 1, 3), (12,), (1,)),
+    ((1,), (1, 1), (1, 1)),
+    ((3, 4), (1, 12, 1), (12, 1, 1)),
+])
+def test_view_of_a_contiguous_tensor_has_contiguous_strides(device, shape, new, strides):
+    """As PyTorch: a size-1 dim of a view of a contiguous tensor gets the stride a
+    contiguous tensor of the new shape has (the product of the sizes after it)."""
+    v = _arange(shape, device).view(new)
+    assert v.stride() == strides
+    assert v.is_contiguous()
+    np.testing.assert_array_equal(to_host(v), np.arange(int(np.prod(shape))).reshape(new))
+
+
 def test_write_to_base_is_seen_in_view(device):
     x = _arange((3, 4), device)
     v = x.t().narrow(0, 1, 2)
