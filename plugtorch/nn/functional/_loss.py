@@ -17,10 +17,9 @@ import warnings
 from ... import _capture
 from ... import _dtype as D
 from ..._tensor import Tensor, _wrap, empty_like_meta, host_array, numel_of
-from ...autograd.graph import _raise_modified
 from ...autograd.grad_mode import STATE, no_grad
 from ...ops import _core as C
-from ...ops.composite import log_softmax, softmax
+from ...ops.composite import log_softmax
 from ...ops.creation import ones_like
 from ...ops.ternary import where
 
@@ -299,32 +298,31 @@ def _cross_entropy_kept(input, target, ignore_index, reduction, cdim):
     exp(log_softmax(x)) * (g / N) with -(g / N) added at the targets -- the two-node chain's
     arithmetic, bit for bit, in five kernels (two 0-d scales, exp, a broadcast multiply, a
     scatter-add) instead of twice as many ops. With create_graph the gradient is built from
-    differentiable ops on the input instead (softmax recomputed), so higher orders hold.
-    None when not applicable."""
+    differentiable ops on logp instead, whose own node leads to the input, so higher orders
+    hold. Neither keeps the input alive. None when not applicable."""
     if reduction == "none" or not _all_kept(input, target, ignore_index, cdim):
         return None
     count = numel_of(target._shape) if reduction == "mean" else None
     idx = target.unsqueeze(cdim)
+    # logp keeps its own LogSoftmaxBackward0 node (on its saved output, as PyTorch's), which
+    # only a create_graph backward reaches; the loss node's edge goes straight to input
+    logp = log_softmax(input, cdim)
     with no_grad():
-        logp = log_softmax(input, cdim)
         out = _pick(logp, cdim, idx).sum()
     # -(total / N) or -total, in place on the fresh sum (negation is exact: one kernel)
     C.run("div" if count else "mul", out, out, C.scalar_for(-(count or 1), out._dtype))
     if C.needs_grad(input):
-        version = input._storage.version
-        C.record(lambda n, g: (_cross_entropy_grad(n, g, input, version, cdim, idx, count),),
+        C.record(lambda n, g: (_cross_entropy_grad(n, g, cdim, idx, count),),
                  "NllLossBackward0", (input,), out, saved=(logp,))
     return out
 
 
-def _cross_entropy_grad(n, g, x, version, cdim, idx, count):
+def _cross_entropy_grad(n, g, cdim, idx, count):
     logp = n.inputs[0]
     if STATE.enabled:
-        # create_graph: from differentiable ops on x and g
-        if x._storage.version != version:
-            _raise_modified(x, n, version)
-        onehot = _spread(ones_like(idx, dtype=x._dtype), cdim, idx, x._shape)
-        return (softmax(x, cdim) - onehot) * (g if count is None else g / count)
+        # create_graph: differentiable in g, and in the input through logp's own node
+        onehot = _spread(ones_like(idx, dtype=logp._dtype), cdim, idx, logp._shape)
+        return (logp.exp() - onehot) * (g if count is None else g / count)
     # the two-node chain's arithmetic exactly: exp(logp) * s everywhere, then -s added at
     # the targets (s = g / N, or g for a sum)
     scale, minus = empty_like_meta(g), empty_like_meta(g)
