@@ -102,12 +102,13 @@ def _linear_bw(n, g):
         if grads is not None:
             return grads
     gx = gw = gb = None
+    rows = numel_of(g._shape[:-1])        # (not -1: K or O may be 0)
     if n.edges[0] is not None:
         gx = g.matmul(w)
     if n.edges[1] is not None:
-        gw = g.reshape(-1, O).t().matmul(x.reshape(-1, K))
+        gw = g.reshape(rows, O).t().matmul(x.reshape(rows, K))
     if len(n.edges) > 2 and n.edges[2] is not None:
-        gb = g.reshape(-1, O).sum(0)
+        gb = g.reshape(rows, O).sum(0)
     return (gx, gw, gb)[:len(n.edges)]
 
 

@@ -163,7 +163,9 @@ def _pick(x, d, idx):
         C.run("gather", out, x, d, idx)
     if C.needs_grad(x):
         shape = x._shape
-        C.record(lambda n, g: (_spread(g, d, idx, shape),), "GatherBackward0", (x,), out)
+        # idx is saved (n.inputs): changed in place before backward, it raises (as PyTorch)
+        C.record(lambda n, g: (_spread(g, d, n.inputs[0], shape),), "GatherBackward0", (x,),
+                 out, saved=(idx,))
     return out
 
 
@@ -259,8 +261,8 @@ def _nll_all_kept(input, target, weight, ignore_index, reduction, cdim):
         shape = input._shape
         C.record(lambda n, g: (_spread(-(g if count is None else g / count)
                                        .reshape((1,) * len(idx._shape)).expand(idx._shape),
-                                       cdim, idx, shape),),
-                 "NllLossBackward0", (input,), out)
+                                       cdim, n.inputs[0], shape),),
+                 "NllLossBackward0", (input,), out, saved=(idx,))
     return out
 
 
@@ -313,12 +315,12 @@ def _cross_entropy_kept(input, target, ignore_index, reduction, cdim):
     C.run("div" if count else "mul", out, out, C.scalar_for(-(count or 1), out._dtype))
     if C.needs_grad(input):
         C.record(lambda n, g: (_cross_entropy_grad(n, g, cdim, idx, count),),
-                 "NllLossBackward0", (input,), out, saved=(logp,))
+                 "NllLossBackward0", (input,), out, saved=(logp, target))
     return out
 
 
 def _cross_entropy_grad(n, g, cdim, idx, count):
-    logp = n.inputs[0]
+    logp = n.inputs[0]            # (n.inputs checks that neither it nor target was changed)
     if STATE.enabled:
         # create_graph: differentiable in g, and in the input through logp's own node
         onehot = _spread(ones_like(idx, dtype=logp._dtype), cdim, idx, logp._shape)

@@ -166,6 +166,20 @@ def test_linear_forward_backward(device):
                  x3 @ to_host(m2.weight).T.astype(np.float64), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("k, o", [(0, 3), (3, 0), (0, 0)])
+def test_linear_with_no_features_has_gradients(device, k, o, create_graph):
+    """Zero input or output features: the bias gradient counts the rows, the others are
+    empty (the backward reshapes by the row count, never -1)."""
+    x = plugtorch.zeros(4, k, device=device, requires_grad=True)
+    w = plugtorch.zeros(o, k, device=device, requires_grad=True)
+    b = plugtorch.zeros(o, device=device, requires_grad=True)
+    gx, gw, gb = plugtorch.autograd.grad(F.linear(x, w, b).sum(), (x, w, b),
+                                         create_graph=create_graph)
+    assert tuple(gx.shape) == (4, k) and tuple(gw.shape) == (o, k)
+    np.testing.assert_array_equal(to_host(gb), np.full(o, 4.0))
+
+
 def test_linear_and_bilinear_gradcheck(device):
     rng = np.random.default_rng(6)
 

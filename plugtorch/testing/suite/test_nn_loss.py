@@ -272,6 +272,21 @@ def test_class_index_targets_second_order(device, reduction):
         assert_values(to_host(hw), ref, **tol)
 
 
+@pytest.mark.parametrize("loss_fn", [
+    lambda x, t: F.cross_entropy(x, t),
+    lambda x, t: F.nll_loss(x.log_softmax(1), t, reduction="sum"),
+    lambda x, t: F.cross_entropy(x, t, reduction="none").sum(),
+], ids=["cross_entropy", "nll_loss", "none"])
+def test_targets_changed_in_place_after_the_forward_raise(device, loss_fn):
+    """As PyTorch: the backward needs the targets as they were."""
+    x, t, _ = _ce_inputs((4, 3), {}, seed=7)
+    xt, tt = _t(x, device, grad=True), _t(t, device)
+    loss = loss_fn(xt, tt)
+    tt.add_(0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
 def test_class_index_targets_input_changed_in_place(device):
     """As PyTorch (whose log_softmax saves its output): changing the logits in place after
     the forward leaves backward() and a second-order gradient correct, and the loss does
