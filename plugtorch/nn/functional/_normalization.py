@@ -10,8 +10,10 @@ PyTorch. In evaluation it uses the running statistics, folded into one scale and
 channel. `momentum=None` (a cumulative average) is the module's business: it passes
 1 / num_batches_tracked as the momentum.
 """
+from ... import _dtype as D
 from ..._tensor import Tensor, numel_of
-from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import STATE, no_grad
+from ...ops import _core as C
 from ...ops.composite import var_mean
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "normalize"]
@@ -75,8 +77,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if n <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size plugtorch.Size({list(x._shape)})")
-        var, mean = var_mean(x, dims, keepdim=True, correction=0)
-        y = (x - mean) * (var + eps).rsqrt()
+        if x._dtype is not D.float16 and x.__class__ is Tensor:
+            y, var, mean = _batch_norm_fused(x, weight, bias, dims, shape, n, eps)
+        else:
+            var, mean = var_mean(x, dims, keepdim=True, correction=0)
+            y = _affine((x - mean) * (var + eps).rsqrt(), weight, bias, shape)
         if running_mean is not None or running_var is not None:
             with no_grad():
                 m = float(momentum)
@@ -85,7 +90,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                 if running_var is not None:
                     unbiased = var.detach().reshape(Ch) * (n / (n - 1))
                     running_var.mul_(1.0 - m).add_(unbiased * m)
-        return _affine(y, weight, bias, shape)
+        return y
     if running_mean is None or running_var is None:
         raise RuntimeError(f"{op}: running_mean and running_var must be defined in evaluation "
                            f"mode (training=False)")
@@ -97,6 +102,63 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if bias is not None:
         shift = shift + bias
     return x * scale.reshape(shape) + shift.reshape(shape)
+
+
+def _batch_norm_fused(x, weight, bias, dims, shape, n, eps):
+    """NOTE [fused batch norm]
+    Training batch_norm as one op and one node (PyTorch's NativeBatchNormBackward0): the
+    statistics and the output in six passes over x (sum; x - mean, kept; its square and
+    sum; one scale and one shift per channel), instead of the composite's eight and its
+    chain of nodes. Returns (y, biased variance, mean), the statistics (1, C, 1...) without
+    history. The derivative is the closed form with xhat = (x - mean) * invstd:
+        d bias = sum g,  d weight = sum g * xhat,
+        d x = (g - d bias / n - xhat * d weight / n) * weight * invstd,
+    on kernels without create_graph, else from differentiable ops on the saved x and
+    weight (the statistics recomputed), so gradients of every order hold."""
+    with no_grad():
+        mean = x.sum(dims, keepdim=True).div_(n)
+        xc = x - mean
+        var = (xc * xc).sum(dims, keepdim=True).div_(n)
+        invstd = (var + eps).rsqrt_()
+        scale = invstd if weight is None else invstd * weight.detach().reshape(shape)
+        y = xc.mul_(scale)
+        if bias is not None:
+            y.add_(bias.detach().reshape(shape))
+    if STATE.enabled and (x._rg or (weight is not None and weight._rg) or
+                          (bias is not None and bias._rg)):
+        inputs = (x,) + tuple(t for t in (weight, bias) if t is not None)
+        C.record(lambda nd, g: _batch_norm_bw(nd, g, dims, shape, n, eps, mean, invstd,
+                                              weight is not None, bias is not None),
+                 "NativeBatchNormBackward0", inputs, y,
+                 saved=(x, weight) if weight is not None else (x,))
+    return y, var, mean
+
+
+def _batch_norm_bw(nd, g, dims, shape, n, eps, mean, invstd, has_w, has_b):
+    saved = nd.inputs
+    x, w = saved[0], saved[1] if has_w else None
+    if STATE.enabled:
+        # create_graph: the statistics recomputed with history
+        mean = x.mean(dims, keepdim=True)
+        xc = x - mean
+        invstd = ((xc * xc).mean(dims, keepdim=True) + eps).rsqrt()
+        xhat = xc * invstd
+        gb = g.sum(dims, keepdim=True)
+        gw = (g * xhat).sum(dims, keepdim=True)
+        gx = (g - gb / n - xhat * (gw / n)) * (invstd if w is None else invstd * w.reshape(shape))
+    else:
+        xhat = (x - mean).mul_(invstd)
+        gb = g.sum(dims, keepdim=True)
+        gw = (g * xhat).sum(dims, keepdim=True)
+        gx = xhat.mul_(gw.div(n))
+        gx = (g - gx).sub_(gb.div(n))
+        gx.mul_(invstd if w is None else invstd * w.detach().reshape(shape))
+    out = [gx if nd.edges[0] is not None else None]
+    if has_w:
+        out.append(gw.reshape(shape[1:2]) if nd.edges[1] is not None else None)
+    if has_b:
+        out.append(gb.reshape(shape[1:2]) if nd.edges[-1] is not None else None)
+    return tuple(out)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -17,6 +17,7 @@ import plugtorch.nn as nn
 import plugtorch.nn.functional as F
 from plugtorch.autograd import gradcheck, gradgradcheck
 from plugtorch.testing import assert_values, kernel_override, to_host
+from plugtorch.testing.suite._common import widest_float
 
 
 def _t(a, device, grad=False, dtype=None):
@@ -408,6 +409,27 @@ def test_norm_gradcheck(device):
                      (x, w, b))
     assert gradcheck(lambda x, w, b: F.group_norm(x, 1, w, b), (x, w, b))
     assert gradcheck(lambda x: F.layer_norm(x, (2, 2)), (x,))
+
+
+@pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
+def test_batch_norm_training_second_order(device, affine):
+    """Training batch_norm (NOTE [fused batch norm]) with and without weight and bias:
+    first derivatives and second derivatives (create_graph) against finite differences."""
+    if widest_float(device) is not plugtorch.float64:
+        pytest.skip("finite differences need float64")
+    rng = np.random.default_rng(13)
+    x = _t(_rand(rng, 3, 2, 2, 1), device, True)
+    w = _t(_rand(rng, 2), device, True) if affine in ("both", "weight") else None
+    b = _t(_rand(rng, 2), device, True) if affine in ("both", "bias") else None
+    args = tuple(t for t in (x, w, b) if t is not None)
+
+    def f(*ts):
+        it = iter(ts[1:])
+        wt = next(it) if w is not None else None
+        bt = next(it) if b is not None else None
+        return F.batch_norm(ts[0], None, None, wt, bt, training=True) * 1.5 + ts[0] ** 2
+    assert gradcheck(f, args)
+    assert gradgradcheck(f, args)
 
 
 # ----------------------------------------------------------------------------- resampling
