@@ -8,9 +8,12 @@ So the flat per-plane positions (h * W + w) of all windows are one constant int6
 built once on the host and cached per device. A window slot that falls in the padding
 holds a real position of the same window instead (the first real row / column), which
 changes no maximum and keeps "the first maximum in row-major order" the index PyTorch
-returns. Then: gather the windows, argmax over each, look the winner's position up in the
-table; the values are a gather of the input at those positions, whose derivative (a
-scatter-add, whose derivative is the gather again) makes every order of gradient work.
+returns (a window holding NaN gives NaN with the index of its first NaN, where PyTorch's CPU
+kernel gives its last: the argmax primitive's rule). Then: gather the windows (or copy
+them from a strided view when none crosses the padding), argmax over each, look the
+winner's position up in the table; the values are a gather of the input at those
+positions, whose derivative (a scatter-add, whose derivative is the gather again) makes
+every order of gradient work.
 Adaptive max pooling is the same with windows of varying size.
 """
 import numpy as np
