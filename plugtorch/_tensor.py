@@ -178,7 +178,14 @@ def empty_like_meta(t, shape=None, dtype=None):
     except MemoryError:
         return _wrap(new_storage(n, dtype, st.device, backend), shape,
                      contiguous_strides(shape), 0)     # raises OutOfMemoryError
-    new = Storage(data, backend, st.device, dtype, n)
+    new = _new_object(Storage)       # Storage's __init__, inline (the hot path)
+    new.data = data
+    new.backend = backend
+    new.device = st.device
+    new.dtype = dtype
+    new.numel = n
+    new.version = 0
+    new.range = None
     if _capture.ACTIVE is not None:
         _capture.ACTIVE.allocated.add(new)
     stride = _STRIDES.get(shape)
