@@ -154,18 +154,20 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
 # ----------------------------------------------------------------------------- class indices
 
-def _pick(x, d, idx):
+def _pick(x, d, idx, target=None):
     """x gathered along d at int64 idx (same shape as x but size 1 at d), whose values the
     caller keeps in range: the gather primitive without the host-side range check (see
-    NOTE [asynchronous class-index losses])."""
+    NOTE [asynchronous class-index losses]). `target`: the user's targets idx was made
+    from, saved with it."""
     out = empty_like_meta(x, shape=idx._shape)
     if numel_of(idx._shape):
         C.run("gather", out, x, d, idx)
     if C.needs_grad(x):
         shape = x._shape
-        # idx is saved (n.inputs): changed in place before backward, it raises (as PyTorch)
+        # idx (and target) saved (n.inputs): changed in place before backward, they raise
+        # (as PyTorch)
         C.record(lambda n, g: (_spread(g, d, n.inputs[0], shape),), "GatherBackward0", (x,),
-                 out, saved=(idx,))
+                 out, saved=(idx,) if target is None else (idx, target))
     return out
 
 
@@ -225,7 +227,7 @@ def _nll_parts(input, target, weight, ignore_index, cdim):
         valid = (t >= 0) & (t < nc)
         _check_targets(t, valid | ignored)
         safe = where(valid, t, 0)
-    loss = -_pick(input, cdim, safe.unsqueeze(cdim)).squeeze(cdim)
+    loss = -_pick(input, cdim, safe.unsqueeze(cdim), target).squeeze(cdim)
     w = None
     if weight is not None:
         w = _pick(weight, 0, safe.reshape(-1)).reshape(safe._shape)

@@ -77,7 +77,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if n <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
                              f"size plugtorch.Size({list(x._shape)})")
-        if x._dtype is not D.float16 and x.__class__ is Tensor:
+        if x._dtype is not D.float16 and x.__class__ is Tensor and all(
+                t is None or t._dtype is x._dtype for t in (weight, bias)):
             y, var, mean = _batch_norm_fused(x, weight, bias, dims, shape, n, eps)
         else:
             var, mean = var_mean(x, dims, keepdim=True, correction=0)

@@ -276,9 +276,13 @@ def test_class_index_targets_second_order(device, reduction):
     lambda x, t: F.cross_entropy(x, t),
     lambda x, t: F.nll_loss(x.log_softmax(1), t, reduction="sum"),
     lambda x, t: F.cross_entropy(x, t, reduction="none").sum(),
-], ids=["cross_entropy", "nll_loss", "none"])
+    lambda x, t: F.cross_entropy(x, t, ignore_index=int(to_host(t)[0])),
+    lambda x, t: F.cross_entropy(x, t, weight=x.detach()[0].abs() + 1),
+    lambda x, t: F.cross_entropy(x, t, label_smoothing=0.2),
+], ids=["cross_entropy", "nll_loss", "none", "ignore_index", "weight", "smoothing"])
 def test_targets_changed_in_place_after_the_forward_raise(device, loss_fn):
-    """As PyTorch: the backward needs the targets as they were."""
+    """As PyTorch: the backward needs the targets as they were, on every path (one node
+    for known classes, the masked general one for ignored targets, weights, smoothing)."""
     x, t, _ = _ce_inputs((4, 3), {}, seed=7)
     xt, tt = _t(x, device, grad=True), _t(t, device)
     loss = loss_fn(xt, tt)

@@ -411,6 +411,21 @@ def test_norm_gradcheck(device):
     assert gradcheck(lambda x: F.layer_norm(x, (2, 2)), (x,))
 
 
+def test_batch_norm_mixed_dtypes_promote_in_both_modes(device):
+    """A weight of a wider dtype than the input promotes the output in training as in
+    evaluation (the one-node training path takes one dtype only)."""
+    if widest_float(device) is not plugtorch.float64:
+        pytest.skip("needs float64")
+    x = _t(np.arange(12.0).reshape(4, 3), device, dtype=plugtorch.float32)
+    w = _t([1.0, 2.0, 3.0], device, dtype=plugtorch.float64)
+    y = F.batch_norm(x, None, None, w, None, training=True)
+    assert y.dtype == F.batch_norm(x, plugtorch.zeros(3, device=device),
+                                   plugtorch.ones(3, device=device), w, None).dtype
+    xs = np.arange(12.0).reshape(4, 3)
+    ref = (xs - xs.mean(0)) / np.sqrt(xs.var(0) + 1e-5) * np.array([1.0, 2.0, 3.0])
+    assert_values(y, ref, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
 def test_batch_norm_training_second_order(device, affine):
     """Training batch_norm (NOTE [fused batch norm]) with and without weight and bias:
