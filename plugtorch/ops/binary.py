@@ -133,7 +133,7 @@ def binary(spec, a, b):
             out = empty_like_meta(a, dtype=odt)
             try:
                 k = a._storage.backend._plugtorch_dispatch[spec.kernel]
-            except (AttributeError, KeyError):
+            except AttributeError:            # no table yet: _dispatch makes it
                 k = _kernel(spec.kernel, a)
             k(out, a, b)
             if spec.backward is not None and STATE.enabled and (a._rg or b._rg):
