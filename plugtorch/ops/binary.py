@@ -131,11 +131,7 @@ def binary(spec, a, b):
             if spec.check is not None:
                 spec.check(spec.name, a, b, cdt)
             out = empty_like_meta(a, dtype=odt)
-            try:
-                k = a._storage.backend._plugtorch_dispatch[spec.kernel]
-            except AttributeError:            # no table yet: _dispatch makes it
-                k = _kernel(spec.kernel, a)
-            k(out, a, b)
+            _kernel(spec.kernel, a)(out, a, b)
             if spec.backward is not None and STATE.enabled and (a._rg or b._rg):
                 _record(spec, a, b, out)
             return out
