@@ -44,52 +44,33 @@ def _infer_shape(op, shape, numel):
 
 def _view_strides(old_shape, old_stride, new_shape):
     """Strides for viewing (old_shape, old_stride) as new_shape, or None when a copy is
-    needed: each run of merged old dims must be contiguous within itself."""
+    needed: each run of merged old dims must be contiguous within itself.
+
+    The old dims split into chunks that are contiguous within themselves (a size-1 dim never
+    ends one); walking both shapes from the last dim, each chunk takes new dims until their
+    sizes multiply to its own, strided like a contiguous tensor from the chunk's innermost
+    stride -- size-1 new dims included, which gives them PyTorch's strides."""
     if not old_shape or old_stride == contiguous_strides(old_shape) or \
             numel_of(old_shape) == 0:
         return contiguous_strides(new_shape)     # (a contiguous tensor: the common case)
-    old = [(n, s) for n, s in zip(old_shape, old_stride) if n != 1]
     new_stride = [0] * len(new_shape)
-    oi = 0
-    ni = 0
-    while ni < len(new_shape):
-        if new_shape[ni] == 1:
-            new_stride[ni] = 1
-            ni += 1
-            continue
-        if oi >= len(old):
+    vd = len(new_shape) - 1
+    base = old_stride[-1]
+    old_n = view_n = 1
+    for od in range(len(old_shape) - 1, -1, -1):
+        old_n *= old_shape[od]
+        if od and (old_shape[od - 1] == 1 or old_stride[od - 1] == old_n * base):
+            continue                                 # the chunk goes on
+        while vd >= 0 and (view_n < old_n or new_shape[vd] == 1):
+            new_stride[vd] = view_n * base
+            view_n *= new_shape[vd]
+            vd -= 1
+        if view_n != old_n:
             return None
-        # gather old dims into a chunk, new dims into a chunk of equal size
-        chunk_old = [old[oi]]
-        size_old = old[oi][0]
-        oi += 1
-        group = [ni]
-        size_new = new_shape[ni]
-        ni += 1
-        while size_old != size_new:
-            if size_old < size_new:
-                if oi >= len(old):
-                    return None
-                chunk_old.append(old[oi])
-                size_old *= old[oi][0]
-                oi += 1
-            else:
-                while ni < len(new_shape) and new_shape[ni] == 1:
-                    new_stride[ni] = 1
-                    ni += 1
-                if ni >= len(new_shape):
-                    return None
-                group.append(ni)
-                size_new *= new_shape[ni]
-                ni += 1
-        for (n0, s0), (n1, s1) in zip(chunk_old, chunk_old[1:]):
-            if s0 != n1 * s1:
-                return None
-        st = chunk_old[-1][1]
-        for k in reversed(group):
-            new_stride[k] = st
-            st *= new_shape[k]
-    return tuple(new_stride)
+        if od:
+            base = old_stride[od - 1]
+            old_n = view_n = 1
+    return tuple(new_stride) if vd < 0 else None
 
 
 def _reshape_bw(n, g):

@@ -55,6 +55,21 @@ def test_view_of_a_contiguous_tensor_has_contiguous_strides(device, shape, new, 
     np.testing.assert_array_equal(to_host(v), np.arange(int(np.prod(shape))).reshape(new))
 
 
+@pytest.mark.parametrize("make, new, strides", [
+    (lambda x: x[:, ::2], (8, 1, 3), (6, 6, 2)),
+    (lambda x: x[:, ::2], (4, 1, 6), (12, 12, 2)),
+    (lambda x: x[:, :3].t(), (3, 1, 4), (1, 48, 12)),
+])
+def test_view_of_a_strided_tensor_has_pytorch_strides(device, make, new, strides):
+    """Size-1 dims of a view take the stride of the contiguous chunk they fall in."""
+    base = _arange((4, 12), device)
+    v = make(base).view(new)
+    assert v.stride() == strides
+    np.testing.assert_array_equal(to_host(v), to_host(make(base)).reshape(new))
+    with pytest.raises(RuntimeError):
+        make(base).t().view(-1)
+
+
 def test_write_to_base_is_seen_in_view(device):
     x = _arange((3, 4), device)
     v = x.t().narrow(0, 1, 2)
