@@ -102,6 +102,10 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
             n = e[0]
             if isinstance(n, Node) and deps.get(n, 0) == 0 and all(r is not n for r in ready):
                 ready.append(n)
+        # NOTE [engine loop]: the loop below is the engine's hot path (every node of every
+        # backward); delivering a gradient and counting down dependencies are written out in
+        # it rather than called, and the rare cases (hooks, captures, nodes no gradient
+        # reached) go through the helpers.
         while ready:
             node = ready.pop()
             grads = buffers.pop(node)
@@ -111,14 +115,53 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
             if (node.pre_hooks or node.prehooks or node.retain or targets) and (
                     runs or id(node) in target_nodes):
                 grads = _before(node, grads, create_graph, targets, captured, foreign)
+            edges = node.edges
             if runs:
                 in_grads = _derivative(node, grads, foreign)
                 if not retain_graph:
                     node.release()
             else:
                 # leads to no requested input: skip it, and keep it for a later backward
-                in_grads = (None,) * len(node.edges)
-            _done(node, in_grads, deps, buffers, ready, deliver, finish_leaf)
+                in_grads = (None,) * len(edges)
+            for e, g in zip(edges, in_grads):
+                if e is None:
+                    continue
+                target, i = e
+                if isinstance(target, Node):
+                    if g is not None:
+                        if not isinstance(g, Tensor):
+                            _not_a_tensor(node, g)
+                        buf = buffers.get(target)
+                        if buf is None:
+                            buf = buffers[target] = [None] * target.n_out
+                            buf[i] = g
+                        else:
+                            old = buf[i]
+                            buf[i] = g if old is None else old + g
+                    left = deps[target] - 1
+                    deps[target] = left
+                    if left == 0:
+                        if target in buffers:
+                            ready.append(target)
+                        else:
+                            # no gradient reached it: nothing to run, but its inputs'
+                            # counts must still drop (it stays unreleased, as PyTorch)
+                            _done(target, (None,) * len(target.edges), deps, buffers, ready,
+                                  deliver, finish_leaf)
+                else:
+                    key = id(target)
+                    if g is not None:
+                        if not isinstance(g, Tensor):
+                            _not_a_tensor(node, g)
+                        slot = leaf_grads.get(key)
+                        if slot is None:
+                            leaf_grads[key] = [target, g]
+                        else:
+                            slot[1] = slot[1] + g
+                    left = deps[key] - 1
+                    deps[key] = left
+                    if left == 0:
+                        finish_leaf(target)
 
         # leaves no node points at (roots themselves), in the order they were reached
         for leaf, _ in list(leaf_grads.values()):
@@ -223,9 +266,19 @@ def _derivative(node, grads, foreign):
             if new is not None:
                 in_grads = tuple(new)
         _mark(in_grads, foreign)
-    if getattr(node.backward_fn, "_foreign_grads", False):
+    if node.backward_fn in FOREIGN_GRADS:
         _mark(in_grads, foreign)
     return in_grads
+
+
+# derivatives whose gradients may be tensors somebody keeps (a custom Function's backward
+# returns what the user wrote): a leaf never adopts one of those as its .grad
+FOREIGN_GRADS = set()
+
+
+def _not_a_tensor(node, g):
+    raise TypeError(f"{node.name} returned a gradient of type {type(g).__name__}; expected a "
+                    f"Tensor or None")
 
 
 def _mark(tensors, foreign):
@@ -245,8 +298,7 @@ def _done(node, in_grads, deps, buffers, ready, deliver, finish_leaf):
                 continue
             if g is not None:
                 if not isinstance(g, Tensor):
-                    raise TypeError(f"{n.name} returned a gradient of type {type(g).__name__}; "
-                                    f"expected a Tensor or None")
+                    _not_a_tensor(n, g)
                 deliver(e, g)
             target = e[0]
             if isinstance(target, Node):

@@ -9,6 +9,7 @@ import functools
 from .._tensor import Tensor, _wrap
 from . import grad_mode
 from .graph import Node, _FREED, _raise_modified, out_meta
+from .engine import FOREIGN_GRADS
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable", "Variable"]
 
@@ -336,7 +337,7 @@ def _backward(ctx, *grads):
 
 
 # gradients a user's backward returns may be tensors it keeps: never adopt them as .grad
-_backward._foreign_grads = True
+FOREIGN_GRADS.add(_backward)
 
 
 def _zeros(meta):

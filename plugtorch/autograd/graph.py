@@ -66,11 +66,10 @@ class Node:
     def __init__(self, backward_fn, name, inputs, params=None, saved=(), n_out=1):
         self.backward_fn = backward_fn
         self.name = _NAMES.get(name) or _name(name)
-        self.edges = tuple([_edge(x) for x in inputs])
+        self.edges = tuple(map(_edge, inputs))
         self.params = params
         self.saved = saved
-        self.versions = tuple([s._storage.version if s is not None else 0 for s in saved]) \
-            if saved else ()
+        self.versions = tuple(map(_version, saved)) if saved else ()
         self.n_out = n_out
 
     # -- what derivatives use ------------------------------------------------------------
@@ -181,6 +180,10 @@ class _Handle:
         self.remove()
 
 
+def _version(s):
+    return s._storage.version if s is not None else 0
+
+
 def _edge(x):
     if x is None or not getattr(x, "_rg", False):
         return None
@@ -263,7 +266,21 @@ def record(backward_fn, name, inputs, outputs, params=None, saved=(), save_outpu
 
     Non-floating outputs (indices, masks) stay outside the graph.
     """
-    outs = outputs if isinstance(outputs, tuple) else (outputs,)
+    if not isinstance(outputs, tuple):
+        # one output (the common case), as the loop below does for each
+        node = (_CLASSES.get(name) or node_class(name))(backward_fn, name, inputs, params,
+                                                        saved, 1)
+        if save_outputs:
+            node.outs = (out_meta(outputs),)
+        if outputs._dtype.is_floating_point:
+            outputs._rg = True
+            outputs._node = node
+            outputs._output_nr = 0
+            base = outputs._base
+            if base is not None:       # a view: NOTE [stale views]
+                outputs._vnode = base._node
+        return node
+    outs = outputs
     node = node_class(name)(backward_fn, name, inputs, params, saved, len(outs))
     if save_outputs:
         node.outs = tuple(out_meta(o) if o is not None else None for o in outs)

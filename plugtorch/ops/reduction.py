@@ -38,6 +38,7 @@ def _squeezed(shape, dims):
 
 
 _ALL_DIMS = [tuple(range(n)) for n in range(9)]
+_ONES = [(1,) * n for n in range(9)]
 
 
 def reduce_dims(name, dim, ndim):
@@ -65,14 +66,23 @@ def reduce(name, x, dim, keepdim, out_dtype, bw=None, bname=None, save_in=False,
     The node's params are (input shape, dims, keepdim); derivatives bring a gradient back to
     the input's rank with `_unsqueeze_to`.
     """
-    dims = reduce_dims(name, dim, len(x._shape))
-    xin = _kernel_input(x)
-    kshape = _out_shape(xin._shape, dims)
-    out = empty_like_meta(x, shape=kshape, dtype=out_dtype)
-    _kernel(name, x)(out, xin, dims)
-    shape = _out_shape(x._shape, dims) if keepdim else _squeezed(x._shape, dims)
-    if shape != kshape:
-        out = _reshape_meta(out, shape)
+    nd = len(x._shape)
+    dims = reduce_dims(name, dim, nd)
+    if nd and len(dims) == nd and nd < 9:
+        # every dim (x.sum()): the shapes are known from the rank alone
+        kshape = _ONES[nd]
+        out = empty_like_meta(x, shape=kshape, dtype=out_dtype)
+        _kernel(name, x)(out, x, dims)
+        if not keepdim:
+            out = _wrap(out._storage, (), (), 0)
+    else:
+        xin = _kernel_input(x)
+        kshape = _out_shape(xin._shape, dims)
+        out = empty_like_meta(x, shape=kshape, dtype=out_dtype)
+        _kernel(name, x)(out, xin, dims)
+        shape = _out_shape(x._shape, dims) if keepdim else _squeezed(x._shape, dims)
+        if shape != kshape:
+            out = _reshape_meta(out, shape)
     if bw is not None and STATE.enabled and x._rg:
         C.record(bw, bname, (x,), out, params=(x._shape, dims, keepdim),
                  saved=(x,) if save_in else (), save_out=save_out)
