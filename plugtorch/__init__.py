@@ -25,6 +25,7 @@ from .graphs import compile  # noqa: E402
 from .serialization import save, load  # noqa: E402
 from ._interop import from_dlpack  # noqa: E402
 from ._format import set_printoptions, get_printoptions, printoptions  # noqa: E402
+from ._threads import set_num_threads, get_num_threads  # noqa: E402
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64

@@ -183,9 +183,16 @@ def _start(entry):
         else:
             from .._dispatch import validate_kernels
             validate_kernels(backend, entry.plugin)
+            from .._threads import get_num_threads
+            backend.set_num_threads(get_num_threads())
             entry.backend = backend
     except Exception as e:
         entry.error = f"{type(e).__name__}: {e}"
+
+
+def started():
+    """The backends that have started (for settings that reach every backend)."""
+    return [e.backend for e in _entries.values() if e.backend is not None]
 
 
 def get(name):

@@ -191,6 +191,11 @@ class Backend:
     def synchronize(self, index):
         """Wait until all work queued on device `index` is done."""
 
+    def set_num_threads(self, n):
+        """Use up to `n` host threads to run one kernel (intra-op parallelism). Called with
+        `plugtorch.get_num_threads()` when the backend starts and on every
+        `plugtorch.set_num_threads(n)`; a backend without host threads ignores it."""
+
     def describe(self):
         """A list of dicts describing each device, for `plugtorch info`."""
         return [{"device": self.name if not self.multi_device else f"{self.name}:{i}"}

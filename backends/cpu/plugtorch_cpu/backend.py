@@ -4,7 +4,7 @@ import numpy as np
 import plugtorch
 from plugtorch.backends import Backend, numpy_view
 
-from . import allocator
+from . import allocator, threads
 from .kernels import KERNELS
 
 
@@ -20,6 +20,9 @@ class CPUBackend(Backend):
 
     def __init__(self):
         self.allocator = allocator.keep_freed_memory()
+
+    def set_num_threads(self, n):
+        threads.POOL.configure(n)
 
     def empty(self, numel, dtype, index):
         return np.empty(numel, dtype.np)

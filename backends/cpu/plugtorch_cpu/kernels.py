@@ -6,6 +6,8 @@ import numpy as np
 
 from plugtorch.backends import buffer, is_tensor, numpy_view, offset, philox_uniform, strides
 
+from .threads import CHEAP as _CHEAP, COSTLY as _COSTLY, POOL as _POOL, split as _split
+
 KERNELS = {}
 
 # numpy reports overflow, 0/0 and integer division by zero as RuntimeWarnings attributed to the
@@ -122,14 +124,26 @@ _UNARY = {
 }
 
 
-def _make_unary(fn):
+# unary kernels that spend a nanosecond or more on an element (NOTE [intra-op threads])
+_COSTLY_UNARY = {"exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "sigmoid", "erf"}
+
+
+def _make_unary(fn, chunk):
+    def part(o, x):
+        fn(x, out=o)
+
     def k(out, x):
-        fn(_v(x), out=_v(out))
+        o = _v(out)
+        m = _POOL.min_size          # NOTE [intra-op threads]
+        if m is None or o.size < m:
+            fn(_v(x), out=o)
+        else:
+            _split(part, o, (_v(x),), chunk=chunk)
     return k
 
 
 for _n, _f in _UNARY.items():
-    KERNELS[_n] = _make_unary(_f)
+    KERNELS[_n] = _make_unary(_f, _COSTLY if _n in _COSTLY_UNARY else _CHEAP)
 
 
 def _power(a, b, out, casting="same_kind"):
@@ -164,6 +178,8 @@ _BINARY = {
 
 
 def _make_binary(fn, name):
+    chunk = _COSTLY if name in ("pow", "atan2", "remainder", "fmod", "floor_divide") else _CHEAP
+
     def k(out, a, b):
         o = _v(out)
         # a scalar operand takes the other operand's dtype (out's, except for comparisons)
@@ -177,9 +193,20 @@ def _make_binary(fn, name):
             else:
                 b = _v(b)
         if o.dtype == np.bool_ and name in _CMP or name.startswith("logical"):
-            fn(a, b, out=o)
+            run = plain
         else:
-            fn(a, b, out=o, casting="unsafe")
+            run = unsafe
+        m = _POOL.min_size
+        if m is None or o.size < m:
+            run(o, a, b)
+        else:
+            _split(run, o, (a, b), chunk=chunk)
+
+    def plain(o, a, b):
+        fn(a, b, out=o)
+
+    def unsafe(o, a, b):
+        fn(a, b, out=o, casting="unsafe")
     k.__name__ = name
     return k
 
@@ -190,10 +217,18 @@ _CMP = {"eq", "ne", "lt", "le", "gt", "ge"}
 def _fast_binary(fn, name):
     slow = _make_binary(fn, name)
 
+    def part(o, a, b):
+        fn(a, b, out=o)
+
     def k(out, a, b):
         # the common case, tensor (op) tensor (the frontend gave both out's dtype)
         if a.__class__ is b.__class__:
-            fn(_v(a), _v(b), out=_v(out))
+            o = _v(out)
+            m = _POOL.min_size
+            if m is None or o.size < m:
+                fn(_v(a), _v(b), out=o)
+            else:
+                _split(part, o, (_v(a), _v(b)), chunk=_CHEAP)
         else:
             slow(out, a, b)
     return k
@@ -220,6 +255,14 @@ def _where(out, cond, a, b):
     # with m all ones where cond holds, out = b ^ ((a ^ b) & m); a zero operand (relu's
     # backward) leaves one `and` with the mask or its complement
     o, c, av, bv = _v(out), _v(cond), _v(a), _v(b)
+    m = _POOL.min_size
+    if m is None or o.size < m:
+        _where_part(o, c, av, bv)
+    else:
+        _split(_where_part, o, (c, av, bv), chunk=_CHEAP)
+
+
+def _where_part(o, c, av, bv):
     u = _BITS.get(o.dtype.itemsize)
     if o.size < 1024 or u is None:
         np.copyto(o, np.where(c, av, bv))
@@ -240,12 +283,29 @@ def _where(out, cond, a, b):
 
 @kernel("copy")
 def _copy(out, src):
-    np.copyto(_v(out), _v(src), casting="unsafe")
+    o = _v(out)
+    m = _POOL.min_size
+    if m is None or o.size < m:
+        np.copyto(o, _v(src), casting="unsafe")
+    else:
+        # a strided source (im2col, transposes) costs several times a contiguous one
+        src = _v(src)
+        _split(_copy_part, o, (src,),
+               chunk=_CHEAP if src.flags.c_contiguous and o.flags.c_contiguous else _COSTLY)
+
+
+def _copy_part(o, src):
+    np.copyto(o, src, casting="unsafe")
 
 
 @kernel("fill")
 def _fill(out, value):
-    _v(out).fill(value)
+    o = _v(out)
+    m = _POOL.min_size
+    if m is None or o.size < m:
+        o.fill(value)
+    else:
+        _split(lambda part: part.fill(value), o, (), chunk=_CHEAP)
 
 
 @kernel("arange")
@@ -333,20 +393,46 @@ def _shifted_exp_sum(xv, o, dim):
                          dtype=np.float32 if o.dtype == np.float16 else None), e
 
 
+def _softmax_part(dim):
+    def run(o, x):
+        if o.size:
+            s, e = _shifted_exp_sum(x, o, dim)
+            np.divide(e, s, out=o, casting="unsafe")
+    return run
+
+
+def _log_softmax_part(dim):
+    def run(o, x):
+        if o.size:
+            s, _ = _shifted_exp_sum(x, o, dim)
+            np.subtract(o, np.log(s), out=o, casting="unsafe")
+    return run
+
+
+_ROWWISE = {}
+
+
+def _rowwise(make, out, x, dim):
+    """Run a kernel that reduces along `dim` on parts cut across the other dims."""
+    o = _v(out)
+    run = _ROWWISE.get((make, dim))
+    if run is None:
+        run = _ROWWISE[(make, dim)] = make(dim)
+    m = _POOL.min_size
+    if m is None or o.size < m:
+        run(o, _v(x))
+    else:
+        _split(run, o, (_v(x),), keep_dim=dim % o.ndim)
+
+
 @kernel("softmax")
 def _softmax(out, x, dim):
-    o = _v(out)
-    if o.size:
-        s, e = _shifted_exp_sum(_v(x), o, dim)
-        np.divide(e, s, out=o, casting="unsafe")
+    _rowwise(_softmax_part, out, x, dim)
 
 
 @kernel("log_softmax")
 def _log_softmax(out, x, dim):
-    o = _v(out)
-    if o.size:
-        s, _ = _shifted_exp_sum(_v(x), o, dim)
-        np.subtract(o, np.log(s), out=o, casting="unsafe")
+    _rowwise(_log_softmax_part, out, x, dim)
 
 
 @kernel("bmm")

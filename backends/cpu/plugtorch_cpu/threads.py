@@ -1,0 +1,147 @@
+"""Intra-op threads: one large kernel runs on several cores.
+
+NOTE [intra-op threads]
+numpy runs each call on one core but releases the GIL inside its loops, so Python threads
+that each run numpy on a part of the output run in parallel. A kernel whose output has at
+least `COSTLY` or `CHEAP` elements per part (by the kernel's cost per element) is split along
+one dim of the output into up to
+`plugtorch.get_num_threads()` parts: the calling thread runs the first part and sleeping
+worker threads the others, each woken by a lock (about 15 us per handoff, so smaller
+kernels stay whole). Every element is computed by the same numpy call as without the split
+(parts never cut a reduced dim), so results are bit for bit the same for any thread count.
+A split is skipped when an input overlaps the output other than element for element (numpy
+copies such inputs first; parts would race), when no dim is long enough, and when another
+thread is using the workers (kernels from several threads run whole, side by side). After a
+fork the child starts without workers and makes new ones when it needs them.
+"""
+import os
+import threading
+import warnings
+
+import numpy as np
+
+#: the fewest output elements a part of a split kernel gets: waking a worker costs 15 us
+#: when it is hot and up to 100 us when it slept, so a part must be worth a few hundred us.
+#: COSTLY for kernels that spend ~1 ns or more on an element (exp, softmax, strided
+#: copies), CHEAP for those bound by memory (add, contiguous copies, fill, where)
+COSTLY = 1 << 18
+CHEAP = 1 << 21
+
+# numpy's RuntimeWarnings (overflow, 0/0) are silent in kernels (see kernels.py); the
+# workers' frames are in this module
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"plugtorch_cpu\.threads")
+
+
+class _Worker:
+    """A daemon thread that runs one job at a time, handed over through two locks."""
+
+    def __init__(self):
+        self.go = threading.Lock()
+        self.go.acquire()
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.job = None
+        self.error = None
+        threading.Thread(target=self._loop, name="plugtorch-cpu", daemon=True).start()
+
+    def _loop(self):
+        while True:
+            self.go.acquire()
+            fn, args = self.job
+            self.job = None
+            try:
+                fn(*args)
+            except BaseException as e:       # handed back to the caller
+                self.error = e
+            self.done.release()
+
+    def start(self, fn, args):
+        self.job = (fn, args)
+        self.go.release()
+
+    def wait(self):
+        self.done.acquire()
+        e, self.error = self.error, None
+        return e
+
+
+class _Pool:
+    def __init__(self):
+        self.threads = 1
+        self.min_size = None          # the smallest output that is split (None: never)
+        self.workers = []
+        self.lock = threading.Lock()
+
+    def configure(self, n):
+        with self.lock:
+            self.threads = n
+            self.min_size = 2 * COSTLY if n > 1 else None
+
+    def _reset_after_fork(self):
+        # the workers were not copied into the child; its locks may be held by them
+        self.workers = []
+        self.lock = threading.Lock()
+
+
+POOL = _Pool()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=POOL._reset_after_fork)
+
+
+def too_small(o):
+    """Whether the numpy output `o` is run whole (the test every kernel makes first)."""
+    m = POOL.min_size
+    return m is None or o.size < m
+
+
+def split(call, o, arrays, keep_dim=None, chunk=COSTLY):
+    """Run call(o_part, *array_parts) over parts of the output `o` (a numpy array) on up to
+    get_num_threads() threads. `arrays` have o's shape (or are 0-d, or size 1 along the
+    split dim: passed whole); `keep_dim` is a dim that must not be cut (a row softmax's);
+    `chunk` the fewest elements of a part (COSTLY or CHEAP)."""
+    shape = o.shape
+    n = min(POOL.threads, o.size // chunk)
+    axis = None
+    for d, size in enumerate(shape):
+        if d != keep_dim and size >= n:
+            axis = d
+            break
+    if n < 2 or axis is None or not _separate(o, arrays) or not POOL.lock.acquire(False):
+        call(o, *arrays)
+        return
+    try:
+        workers = POOL.workers
+        while len(workers) < n - 1:
+            workers.append(_Worker())
+        size = shape[axis]
+        cuts = [size * i // n for i in range(n + 1)]
+        for i in range(1, n):
+            part = (slice(None),) * axis + (slice(cuts[i], cuts[i + 1]),)
+            workers[i - 1].start(call, (o[part],) + tuple(
+                a[part] if a.ndim and a.shape[axis] == size else a for a in arrays))
+        part = (slice(None),) * axis + (slice(cuts[0], cuts[1]),)
+        error = None
+        try:
+            call(o[part], *(a[part] if a.ndim and a.shape[axis] == size else a
+                            for a in arrays))
+        finally:
+            for w in workers[:n - 1]:
+                e = w.wait()
+                error = error or e
+        if error is not None:
+            raise error
+    finally:
+        POOL.lock.release()
+
+
+def _separate(o, arrays):
+    """Whether every input is 0-d or has o's rank, and either is the output itself, element
+    for element, or shares no memory with it (numpy's overlap test, by bounds)."""
+    for a in arrays:
+        if a.ndim and a.ndim != o.ndim:
+            return False
+        if a.ndim and np.may_share_memory(o, a) and not (
+                a.__array_interface__["data"][0] == o.__array_interface__["data"][0] and
+                a.strides == o.strides and a.shape == o.shape):
+            return False
+    return True
