@@ -27,12 +27,13 @@ def restore_threads():
 
 
 def _both(fn):
-    """fn() with one thread and with 2 and 3, as numpy arrays."""
-    out = []
+    """fn() with one thread and with 2 and 3, as numpy arrays. The results stay alive until
+    all three ran, so no run's output lands in a buffer that holds an earlier result."""
+    kept = []
     for n in (1, 2, 3):
         pt.set_num_threads(n)
-        out.append(fn().numpy().copy())
-    return out
+        kept.append(fn())
+    return [t.numpy().copy() for t in kept]
 
 
 def _rng():
@@ -55,6 +56,13 @@ CASES = {
     "softmax last dim, negative": lambda x, y: pt.softmax(x.reshape(4, 256, 1024), -1),
     "log_softmax columns of a 3-d input": lambda x, y: pt.log_softmax(x.reshape(4, 256, 1024), 1),
     "pow": lambda x, y: x.abs() ** y,
+    "row sum": lambda x, y: x.repeat(4, 1).sum(1),
+    "row amax of a transposed input": lambda x, y: x.repeat(4, 1).t().amax(0),
+    "sum over the last two dims": lambda x, y: x.repeat(4, 1).reshape(16, 256, 1024).sum((1, 2)),
+    "row prod, keepdim": lambda x, y: (1 + x.repeat(4, 1) * 1e-3).prod(1, keepdim=True),
+    "float16 row sum": lambda x, y: x.repeat(4, 1).half().sum(1),
+    "int row sum": lambda x, y: (x.repeat(4, 1) * 100).long().sum(1),
+    "column sum": lambda x, y: x.repeat(4, 1).sum(0),
     "strided copy (transpose)": lambda x, y: x.t().contiguous(),
     "strided copy (im2col)": lambda x, y: pt.nn.functional.unfold(
         x.reshape(16, 1, 256, 256), 3),
@@ -72,6 +80,9 @@ def test_costly_kernels_match_one_thread(case, restore_threads):
     if case == "exp":
         np.testing.assert_allclose(results[0], np.exp(x.numpy().astype(np.float64)),
                                    rtol=2e-6)
+    if case == "row sum":
+        np.testing.assert_allclose(results[0], np.tile(x.numpy().astype(np.float64), (4, 1))
+                                   .sum(1), rtol=1e-4, atol=1e-3)
     if case == "softmax rows":
         ref = np.exp(x.numpy().astype(np.float64))
         np.testing.assert_allclose(results[0], ref / ref.sum(1, keepdims=True), rtol=1e-5,
@@ -168,7 +179,7 @@ def test_an_error_in_a_worker_reaches_the_caller(restore_threads):
 
 def _child(q):
     x = pt.tensor(np.linspace(-3, 3, ROWS * COLS, dtype=np.float32).reshape(ROWS, COLS))
-    q.put(pt.softmax(x, 1).numpy().sum(1)[:4].tolist())
+    q.put(pt.softmax(x, 1).numpy().sum(1).tolist())
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

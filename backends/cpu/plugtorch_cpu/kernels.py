@@ -319,15 +319,26 @@ def _arange(out, start, step):
 
 
 def _reduction(ufunc, accumulate_in_out_dtype):
-    def k(out, x, dims):
-        o = _v(out)
+    def run(o, x, dims):
         if accumulate_in_out_dtype and o.dtype == np.float16:     # float16 adds up in float32
-            np.copyto(o, ufunc.reduce(_v(x), axis=dims, keepdims=True, dtype=np.float32),
+            np.copyto(o, ufunc.reduce(x, axis=dims, keepdims=True, dtype=np.float32),
                       casting="unsafe")
         elif accumulate_in_out_dtype:      # sum/prod of ints accumulate in int64
-            ufunc.reduce(_v(x), axis=dims, keepdims=True, out=o, dtype=o.dtype)
+            ufunc.reduce(x, axis=dims, keepdims=True, out=o, dtype=o.dtype)
         else:
-            ufunc.reduce(_v(x), axis=dims, keepdims=True, out=o)
+            ufunc.reduce(x, axis=dims, keepdims=True, out=o)
+
+    def k(out, x, dims):
+        o, xv = _v(out), _v(x)
+        m = _POOL.min_size
+        if m is None or xv.size < m or o.size < 2 or not dims:
+            run(o, xv, dims)
+        else:
+            # parts cut across a dim before the first reduced one (the rows of a row sum;
+            # cutting a column sum's columns made it slower): each output element is reduced
+            # over the same elements in the same order as on one thread
+            _split(lambda op, xp: run(op, xp, dims), o, (xv,),
+                   keep=range(min(dims), o.ndim), chunk=_CHEAP, work=xv.size)
     return k
 
 
@@ -422,7 +433,7 @@ def _rowwise(make, out, x, dim):
     if m is None or o.size < m:
         run(o, _v(x))
     else:
-        _split(run, o, (_v(x),), keep_dim=dim % o.ndim)
+        _split(run, o, (_v(x),), keep=(dim % o.ndim,))
 
 
 @kernel("softmax")

@@ -3,13 +3,13 @@
 NOTE [intra-op threads]
 numpy runs each call on one core but releases the GIL inside its loops, so Python threads
 that each run numpy on a part of the output run in parallel. A kernel whose output has at
-least `COSTLY` or `CHEAP` elements per part (by the kernel's cost per element) is split along
-one dim of the output into up to
+least `COSTLY` or `CHEAP` elements per part (by the kernel's cost per element; a reduction
+counts the elements it reads) is split along one dim of the output into up to
 `plugtorch.get_num_threads()` parts: the calling thread runs the first part and sleeping
-worker threads the others, each woken by a lock (about 15 us per handoff, so smaller
-kernels stay whole). Every element is computed by the same numpy call as without the split
-(parts never cut a reduced dim), so results are bit for bit the same for any thread count.
-A split is skipped when an input overlaps the output other than element for element (numpy
+worker threads the others, each woken by a lock (15 us per handoff when the worker is hot,
+up to 100 us when it slept, so smaller kernels stay whole). Every element is computed by the
+same numpy call as without the split (parts never cut a dim the kernel reduces), so results
+are bit for bit the same for any thread count. A split is skipped when an input overlaps the output other than element for element (numpy
 copies such inputs first; parts would race), when no dim is long enough, and when another
 thread is using the workers (kernels from several threads run whole, side by side). After a
 fork the child starts without workers and makes new ones when it needs them.
@@ -94,16 +94,17 @@ def too_small(o):
     return m is None or o.size < m
 
 
-def split(call, o, arrays, keep_dim=None, chunk=COSTLY):
+def split(call, o, arrays, keep=(), chunk=COSTLY, work=None):
     """Run call(o_part, *array_parts) over parts of the output `o` (a numpy array) on up to
     get_num_threads() threads. `arrays` have o's shape (or are 0-d, or size 1 along the
-    split dim: passed whole); `keep_dim` is a dim that must not be cut (a row softmax's);
-    `chunk` the fewest elements of a part (COSTLY or CHEAP)."""
+    split dim: passed whole); `keep` the dims that must not be cut (those a kernel reduces);
+    `chunk` the fewest elements of work in a part (COSTLY or CHEAP), `work` the elements
+    the kernel reads (a reduction's input size; default: the output's)."""
     shape = o.shape
-    n = min(POOL.threads, o.size // chunk)
+    n = min(POOL.threads, (o.size if work is None else work) // chunk)
     axis = None
     for d, size in enumerate(shape):
-        if d != keep_dim and size >= n:
+        if d not in keep and size >= n:
             axis = d
             break
     if n < 2 or axis is None or not _separate(o, arrays) or not POOL.lock.acquire(False):
