@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -216,3 +217,34 @@ def test_default_follows_omp_num_threads():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout
     assert int(out) == len(os.sched_getaffinity(0))
+
+
+def test_an_interrupted_wait_does_not_leak_into_the_next_kernel(restore_threads):
+    pt.set_num_threads(2)
+    o = np.zeros(4 * T.COSTLY, np.float32)
+    release = threading.Event()
+
+    def slow(part):
+        if threading.current_thread() is not threading.main_thread():
+            release.wait(10)
+        part[...] = 1
+
+    # the caller's wait is interrupted while the worker still runs its part
+    real_wait = T._Worker.wait
+    T._Worker.wait = lambda self: (_ for _ in ()).throw(KeyboardInterrupt())
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            T.split(slow, o, ())
+    finally:
+        T._Worker.wait = real_wait
+    # the next kernel must not take the old worker's late answer for its own
+    o2 = np.zeros(4 * T.COSTLY, np.float32)
+
+    def fill2(part):
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.2)            # an early answer would return before this part
+        part[...] = 2
+    release.set()
+    time.sleep(0.1)                    # the old worker has finished and answered by now
+    T.split(fill2, o2, ())
+    assert (o2 == 2).all()

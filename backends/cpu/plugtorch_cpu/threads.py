@@ -42,6 +42,7 @@ class _Worker:
         self.done.acquire()
         self.job = None
         self.error = None
+        self.busy = False     # started and not yet waited for
         threading.Thread(target=self._loop, name="plugtorch-cpu", daemon=True).start()
 
     def _loop(self):
@@ -56,11 +57,13 @@ class _Worker:
             self.done.release()
 
     def start(self, fn, args):
+        self.busy = True
         self.job = (fn, args)
         self.go.release()
 
     def wait(self):
         self.done.acquire()
+        self.busy = False
         e, self.error = self.error, None
         return e
 
@@ -112,6 +115,10 @@ def split(call, o, arrays, keep=(), chunk=COSTLY, work=None):
         return
     try:
         workers = POOL.workers
+        if any(w.busy for w in workers):
+            # a wait was interrupted (KeyboardInterrupt): that worker's `done` would answer
+            # the next job early, so it is left to finish alone and replaced
+            workers = POOL.workers = [w for w in workers if not w.busy]
         while len(workers) < n - 1:
             workers.append(_Worker())
         size = shape[axis]
