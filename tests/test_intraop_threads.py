@@ -205,6 +205,7 @@ def test_set_num_threads_checks_its_argument(restore_threads):
     pt.set_num_threads(3)
     assert pt.get_num_threads() == 3
     assert T.POOL.threads == 3
+    assert pt.backends.get("cpu").describe()[0]["threads"] == 3     # plugtorch info
 
 
 def test_default_follows_omp_num_threads():

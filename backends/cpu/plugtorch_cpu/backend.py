@@ -36,4 +36,4 @@ class CPUBackend(Backend):
     def describe(self):
         import platform
         return [{"device": "cpu", "name": platform.processor() or platform.machine(),
-                 "allocator": self.allocator}]
+                 "allocator": self.allocator, "threads": threads.POOL.threads}]
