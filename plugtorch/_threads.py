@@ -6,6 +6,7 @@ set_num_threads). The cpu backend splits large elementwise and row-wise kernels 
 many threads (NOTE [intra-op threads] in plugtorch_cpu/threads.py); numpy's matrix products
 use OpenBLAS's own threads, which OPENBLAS_NUM_THREADS sets at start-up.
 """
+import operator
 import os
 
 __all__ = ["set_num_threads", "get_num_threads"]
@@ -50,9 +51,13 @@ def set_num_threads(n):
         >>> torch.set_num_threads(old)
     """
     global _threads
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    try:
+        count = operator.index(n)
+    except TypeError:
+        count = 0
+    if count < 1:
         raise RuntimeError(f"set_num_threads expects a positive integer, got {n!r}")
-    _threads = n
+    _threads = n = count
     from . import backends
     for backend in backends.started():
         backend.set_num_threads(n)

@@ -852,3 +852,26 @@ def test_matches_pytorch_on_in_place_and_view_scenarios(scenario):
     rx = ref.tensor(a, dtype=ref.float64, requires_grad=True)
     scenario(ref, rx).backward()
     close(x.grad, rx.grad.numpy())
+
+
+def test_hooks_fire_in_pytorchs_order_past_an_input_no_gradient_reached():
+    """A derivative returning None for an input that requires grad: the engine passes that
+    input's node (no gradient to run) after the current node's other edges, so leaves finish
+    in the order PyTorch's engine gives (recorded from PyTorch 2.13: ['w', 'x'])."""
+    class F(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, g):
+            return None, g
+
+    order = []
+    x = torch.ones(3, requires_grad=True)
+    w = torch.ones(3, requires_grad=True)
+    x.register_hook(lambda g: order.append("x"))
+    w.register_hook(lambda g: order.append("w"))
+    (F.apply(x * 2, w).sum() + (x * 3).sum()).backward()
+    assert order == ["w", "x"]
+    assert x.grad.tolist() == [3.0, 3.0, 3.0] and w.grad.tolist() == [1.0, 1.0, 1.0]

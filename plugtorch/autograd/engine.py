@@ -123,6 +123,7 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
             else:
                 # leads to no requested input: skip it, and keep it for a later backward
                 in_grads = (None,) * len(edges)
+            skipped = None
             for e, g in zip(edges, in_grads):
                 if e is None:
                     continue
@@ -145,9 +146,11 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
                             ready.append(target)
                         else:
                             # no gradient reached it: nothing to run, but its inputs'
-                            # counts must still drop (it stays unreleased, as PyTorch)
-                            _done(target, (None,) * len(target.edges), deps, buffers, ready,
-                                  deliver, finish_leaf)
+                            # counts must still drop (it stays unreleased, as PyTorch),
+                            # after this node's other edges (the order hooks see)
+                            if skipped is None:
+                                skipped = []
+                            skipped.append((target, (None,) * len(target.edges)))
                 else:
                     key = id(target)
                     if g is not None:
@@ -162,6 +165,8 @@ def run_backward(roots, grad_roots, retain_graph, create_graph, capture=None,
                     deps[key] = left
                     if left == 0:
                         finish_leaf(target)
+            if skipped is not None:
+                _drain(skipped, deps, buffers, ready, deliver, finish_leaf)
 
         # leaves no node points at (roots themselves), in the order they were reached
         for leaf, _ in list(leaf_grads.values()):
@@ -287,10 +292,10 @@ def _mark(tensors, foreign):
             foreign[id(g._storage)] = g._storage
 
 
-def _done(node, in_grads, deps, buffers, ready, deliver, finish_leaf):
-    """Send a finished node's gradients on; queue the inputs whose last producer this was,
-    and finish the leaves whose last producer this was."""
-    stack = [(node, in_grads)]
+def _drain(stack, deps, buffers, ready, deliver, finish_leaf):
+    """Send finished nodes' gradients on, last of `stack` [(node, its input gradients)]
+    first; queue the inputs whose last producer this was, and finish the leaves whose last
+    producer this was. A node no gradient reached goes on the stack in turn."""
     while stack:
         n, gs = stack.pop()
         for e, g in zip(n.edges, gs):

@@ -7,6 +7,7 @@ import numpy as np
 from plugtorch.backends import buffer, is_tensor, numpy_view, offset, philox_uniform, strides
 
 from .threads import CHEAP as _CHEAP, COSTLY as _COSTLY, POOL as _POOL, split as _split
+from .threads import rows_in_memory as _rows_in_memory
 
 KERNELS = {}
 
@@ -330,14 +331,16 @@ def _reduction(ufunc, accumulate_in_out_dtype):
     def k(out, x, dims):
         o, xv = _v(out), _v(x)
         m = _POOL.min_size
-        if m is None or xv.size < m or o.size < 2 or not dims:
+        if m is None or xv.size < m or o.size < 2 or not dims or \
+                tuple(dims) != tuple(range(dims[0], xv.ndim)) or \
+                not _rows_in_memory(xv, dims[0]):
             run(o, xv, dims)
         else:
-            # parts cut across a dim before the first reduced one (the rows of a row sum;
-            # cutting a column sum's columns made it slower): each output element is reduced
-            # over the same elements in the same order as on one thread
-            _split(lambda op, xp: run(op, xp, dims), o, (xv,),
-                   keep=range(min(dims), o.ndim), chunk=_CHEAP, work=xv.size)
+            # the rows of a row sum (last dims, contiguous), cut into parts: each row is
+            # reduced as on one thread (NOTE [intra-op threads]); a column sum stays whole
+            # (cutting its columns made it slower, and numpy sums them in another order)
+            _split(lambda op, xp: run(op, xp, dims), o, (xv,), keep=dims, chunk=_CHEAP,
+                   work=xv.size)
     return k
 
 
@@ -429,10 +432,12 @@ def _rowwise(make, out, x, dim):
     if run is None:
         run = _ROWWISE[(make, dim)] = make(dim)
     m = _POOL.min_size
-    if m is None or o.size < m:
-        run(o, _v(x))
+    xv = _v(x)
+    dim %= o.ndim
+    if m is None or o.size < m or dim != o.ndim - 1 or not _rows_in_memory(xv, dim):
+        run(o, xv)
     else:
-        _split(run, o, (_v(x),), keep=(dim % o.ndim,))
+        _split(run, o, (xv,), keep=(dim,))
 
 
 @kernel("softmax")

@@ -8,15 +8,18 @@ counts the elements it reads) is split along one dim of the output into up to
 `plugtorch.get_num_threads()` parts: the calling thread runs the first part and sleeping
 worker threads the others, each woken by a lock (15 us per handoff when the worker is hot,
 up to 100 us when it slept, so smaller kernels stay whole). Every element is computed by the
-same numpy call as without the split (parts never cut a dim the kernel reduces), so results
-are bit for bit the same for any thread count. A split is skipped when an input overlaps the output other than element for element (numpy
+same numpy call as without the split, so results are bit for bit the same for any thread
+count: parts never cut a dim the kernel reduces, and a kernel that reduces is cut only when
+the reduced dims are the last ones and contiguous (each row reduced along memory, as whole)
+with two or more rows in every part. The workers run under the caller's numpy error state.
+A split is skipped when the output repeats an element (an expanded view that fill_ or
+masked_fill_ writes) or an input overlaps the output other than element for element (numpy
 copies such inputs first; parts would race), when no dim is long enough, and when another
 thread is using the workers (kernels from several threads run whole, side by side). After a
 fork the child starts without workers and makes new ones when it needs them.
 """
 import os
 import threading
-import warnings
 
 import numpy as np
 
@@ -26,10 +29,6 @@ import numpy as np
 #: copies), CHEAP for those bound by memory (add, contiguous copies, fill, where)
 COSTLY = 1 << 18
 CHEAP = 1 << 21
-
-# numpy's RuntimeWarnings (overflow, 0/0) are silent in kernels (see kernels.py); the
-# workers' frames are in this module
-warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"plugtorch_cpu\.threads")
 
 
 class _Worker:
@@ -48,17 +47,18 @@ class _Worker:
     def _loop(self):
         while True:
             self.go.acquire()
-            fn, args = self.job
+            fn, args, err = self.job
             self.job = None
             try:
-                fn(*args)
+                with np.errstate(**err):    # numpy's error state is per thread
+                    fn(*args)
             except BaseException as e:       # handed back to the caller
                 self.error = e
             self.done.release()
 
-    def start(self, fn, args):
+    def start(self, fn, args, err):
         self.busy = True
-        self.job = (fn, args)
+        self.job = (fn, args, err)
         self.go.release()
 
     def wait(self):
@@ -105,9 +105,12 @@ def split(call, o, arrays, keep=(), chunk=COSTLY, work=None):
     the kernel reads (a reduction's input size; default: the output's)."""
     shape = o.shape
     n = min(POOL.threads, (o.size if work is None else work) // chunk)
+    # a kernel that reduces keeps two or more rows in every part: numpy reduces a single
+    # row another way (pairwise along it, not in order across rows), with other bits
+    least = 2 * n if keep else n
     axis = None
     for d, size in enumerate(shape):
-        if d not in keep and size >= n:
+        if d not in keep and size >= least:
             axis = d
             break
     if n < 2 or axis is None or not _separate(o, arrays) or not POOL.lock.acquire(False):
@@ -123,10 +126,11 @@ def split(call, o, arrays, keep=(), chunk=COSTLY, work=None):
             workers.append(_Worker())
         size = shape[axis]
         cuts = [size * i // n for i in range(n + 1)]
+        err = np.geterr()
         for i in range(1, n):
             part = (slice(None),) * axis + (slice(cuts[i], cuts[i + 1]),)
             workers[i - 1].start(call, (o[part],) + tuple(
-                a[part] if a.ndim and a.shape[axis] == size else a for a in arrays))
+                a[part] if a.ndim and a.shape[axis] == size else a for a in arrays), err)
         part = (slice(None),) * axis + (slice(cuts[0], cuts[1]),)
         error = None
         try:
@@ -143,8 +147,15 @@ def split(call, o, arrays, keep=(), chunk=COSTLY, work=None):
 
 
 def _separate(o, arrays):
-    """Whether every input is 0-d or has o's rank, and either is the output itself, element
-    for element, or shares no memory with it (numpy's overlap test, by bounds)."""
+    """Whether the output holds each element once (not an expanded or overlapping view,
+    which fill_/masked_fill_ may write), and every input is 0-d or has o's rank and either is
+    the output itself, element for element, or shares no memory with it (numpy's overlap
+    test, by bounds)."""
+    reach = 0
+    for stride, size in sorted((abs(st), n) for st, n in zip(o.strides, o.shape) if n > 1):
+        if stride <= reach:
+            return False
+        reach += stride * (size - 1)
     for a in arrays:
         if a.ndim and a.ndim != o.ndim:
             return False
@@ -152,4 +163,15 @@ def _separate(o, arrays):
                 a.__array_interface__["data"][0] == o.__array_interface__["data"][0] and
                 a.strides == o.strides and a.shape == o.shape):
             return False
+    return True
+
+
+def rows_in_memory(x, first):
+    """Whether dims first.. of the numpy array x are its last ones and C-contiguous: a
+    kernel reducing them reads each row along memory, the same way in every part."""
+    expected = x.itemsize
+    for d in range(x.ndim - 1, first - 1, -1):
+        if x.shape[d] != 1 and x.strides[d] != expected:
+            return False
+        expected *= x.shape[d]
     return True

@@ -146,6 +146,9 @@ def dumps(data):
 
 def _seed_worker(seed, base_seed, worker_id):
     import plugtorch
+    # each worker runs its ops on one thread, as in PyTorch (the workers together fill the
+    # cores)
+    plugtorch.set_num_threads(1)
     random.seed(seed)
     plugtorch.manual_seed(seed)
     np.random.seed(np.random.SeedSequence([worker_id, base_seed]).generate_state(4))
