@@ -520,3 +520,20 @@ def test_cpu_backend_reports_its_allocator_setting(env, expect):
     out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, text=True,
                          capture_output=True, check=True).stdout.strip()
     assert out.startswith(expect), out
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_cpu_fill_of_short_strided_rows_matches_numpy_bit_for_bit(dtype):
+    """The cpu fill writes rows of 2-4 floats as one wide integer each (the padding columns
+    a pitched fold zeroes); every value, -0.0 and NaN included, lands as numpy's fill
+    writes it, and nothing outside the rows changes."""
+    rng = np.random.default_rng(0)
+    for inner, pitch in ((2, 34), (4, 14), (3, 10), (1, 5), (8, 9)):
+        for value in (0.0, -0.0, 1.5, float("nan"), float("-inf"), 1e-40):
+            base = rng.standard_normal(600 * pitch + 8).astype(dtype)
+            t = plugtorch.tensor(base.copy())
+            t.as_strided((600, inner), (pitch, 1), 3).fill_(value)
+            ref = base.copy()
+            np.lib.stride_tricks.as_strided(
+                ref[3:], (600, inner), (pitch * ref.itemsize, ref.itemsize)).fill(value)
+            assert t.numpy().tobytes() == ref.tobytes(), (inner, pitch, value)
