@@ -25,8 +25,8 @@ import numpy as np
 
 #: the fewest output elements a part of a split kernel gets: waking a worker costs 15 us
 #: when it is hot and up to 100 us when it slept, so a part must be worth a few hundred us.
-#: COSTLY for kernels that spend ~1 ns or more on an element (exp, softmax, strided
-#: copies), CHEAP for those bound by memory (add, contiguous copies, fill, where)
+#: COSTLY for kernels that spend ~1 ns or more on an element (exp, tanh, pow, softmax),
+#: CHEAP for those bound by memory (add, where, fill, copies, row reductions)
 COSTLY = 1 << 18
 CHEAP = 1 << 21
 
