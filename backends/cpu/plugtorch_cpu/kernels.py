@@ -134,12 +134,7 @@ def _make_unary(fn, chunk):
         fn(x, out=o)
 
     def k(out, x):
-        o = _v(out)
-        m = _POOL.min_size          # NOTE [intra-op threads]
-        if m is None or o.size < m:
-            fn(_v(x), out=o)
-        else:
-            _split(part, o, (_v(x),), chunk=chunk)
+        _split(part, _v(out), (_v(x),), chunk=chunk)      # NOTE [intra-op threads]
     return k
 
 
@@ -193,17 +188,10 @@ def _make_binary(fn, name):
                 b = np.asarray(b, o.dtype if name not in _CMP else a.dtype)
             else:
                 b = _v(b)
-        if o.dtype == np.bool_ and name in _CMP or name.startswith("logical"):
-            run = plain
-        else:
-            run = unsafe
-        m = _POOL.min_size
-        if m is None or o.size < m:
-            run(o, a, b)
-        else:
-            _split(run, o, (a, b), chunk=chunk)
+        plain = o.dtype == np.bool_ and name in _CMP or name.startswith("logical")
+        _split(same_kind if plain else unsafe, o, (a, b), chunk=chunk)
 
-    def plain(o, a, b):
+    def same_kind(o, a, b):
         fn(a, b, out=o)
 
     def unsafe(o, a, b):
@@ -224,6 +212,7 @@ def _fast_binary(fn, name):
     def k(out, a, b):
         # the common case, tensor (op) tensor (the frontend gave both out's dtype)
         if a.__class__ is b.__class__:
+            # (split's own size test, inline: this is every small op's path)
             o = _v(out)
             m = _POOL.min_size
             if m is None or o.size < m:
@@ -255,12 +244,7 @@ def _where(out, cond, a, b):
     # elements' bits are selected instead, every value (NaN payloads, -0.0) bit for bit:
     # with m all ones where cond holds, out = b ^ ((a ^ b) & m); a zero operand (relu's
     # backward) leaves one `and` with the mask or its complement
-    o, c, av, bv = _v(out), _v(cond), _v(a), _v(b)
-    m = _POOL.min_size
-    if m is None or o.size < m:
-        _where_part(o, c, av, bv)
-    else:
-        _split(_where_part, o, (c, av, bv), chunk=_CHEAP)
+    _split(_where_part, _v(out), (_v(cond), _v(a), _v(b)), chunk=_CHEAP)
 
 
 def _where_part(o, c, av, bv):
@@ -284,14 +268,9 @@ def _where_part(o, c, av, bv):
 
 @kernel("copy")
 def _copy(out, src):
-    o = _v(out)
-    m = _POOL.min_size
-    if m is None or o.size < m:
-        np.copyto(o, _v(src), casting="unsafe")
-    else:
-        # as a memory-bound kernel even when strided: im2col copies of ~1M elements, cut in
-        # two, made training steps no faster (1-5% slower), between OpenBLAS's products
-        _split(_copy_part, o, (_v(src),), chunk=_CHEAP)
+    # a memory-bound kernel even when strided: im2col copies of ~1M elements, cut in two,
+    # made training steps no faster (1-5% slower), between OpenBLAS's products
+    _split(_copy_part, _v(out), (_v(src),), chunk=_CHEAP)
 
 
 def _copy_part(o, src):
@@ -316,11 +295,7 @@ def _fill(out, value):
             row.fill(value)                 # the value as fill writes it, NaN payload and all
             value = row.view(wide)[0]
             o = o.view(wide)
-    m = _POOL.min_size
-    if m is None or o.size < m:
-        o.fill(value)
-    else:
-        _split(lambda part: part.fill(value), o, (), chunk=_CHEAP)
+    _split(lambda part: part.fill(value), o, (), chunk=_CHEAP)
 
 
 @kernel("arange")
@@ -345,17 +320,14 @@ def _reduction(ufunc, accumulate_in_out_dtype):
 
     def k(out, x, dims):
         o, xv = _v(out), _v(x)
-        m = _POOL.min_size
-        if m is None or xv.size < m or o.size < 2 or not dims or \
-                tuple(dims) != tuple(range(dims[0], xv.ndim)) or \
-                not _rows_in_memory(xv, dims[0]):
-            run(o, xv, dims)
-        else:
+        if o.size > 1 and _rows_in_memory(xv, dims):
             # the rows of a row sum (last dims, contiguous), cut into parts: each row is
             # reduced as on one thread (NOTE [intra-op threads]); a column sum stays whole
             # (cutting its columns made it slower, and numpy sums them in another order)
             _split(lambda op, xp: run(op, xp, dims), o, (xv,), keep=dims, chunk=_CHEAP,
                    work=xv.size)
+        else:
+            run(o, xv, dims)
     return k
 
 
@@ -421,48 +393,37 @@ def _shifted_exp_sum(xv, o, dim):
                          dtype=np.float32 if o.dtype == np.float16 else None), e
 
 
-def _softmax_part(dim):
-    def run(o, x):
-        if o.size:
-            s, e = _shifted_exp_sum(x, o, dim)
-            np.divide(e, s, out=o, casting="unsafe")
-    return run
+def _softmax_rows(o, x, dim):
+    if o.size:
+        s, e = _shifted_exp_sum(x, o, dim)
+        np.divide(e, s, out=o, casting="unsafe")
 
 
-def _log_softmax_part(dim):
-    def run(o, x):
-        if o.size:
-            s, _ = _shifted_exp_sum(x, o, dim)
-            np.subtract(o, np.log(s), out=o, casting="unsafe")
-    return run
+def _log_softmax_rows(o, x, dim):
+    if o.size:
+        s, _ = _shifted_exp_sum(x, o, dim)
+        np.subtract(o, np.log(s), out=o, casting="unsafe")
 
 
-_ROWWISE = {}
-
-
-def _rowwise(make, out, x, dim):
-    """Run a kernel that reduces along `dim` on parts cut across the other dims."""
-    o = _v(out)
-    run = _ROWWISE.get((make, dim))
-    if run is None:
-        run = _ROWWISE[(make, dim)] = make(dim)
-    m = _POOL.min_size
-    xv = _v(x)
-    dim %= o.ndim
-    if m is None or o.size < m or dim != o.ndim - 1 or not _rows_in_memory(xv, dim):
-        run(o, xv)
+def _rowwise(fn, out, x, dim):
+    """fn(o, x, dim) reduces along `dim`: over the last, contiguous dim its rows are cut
+    into parts (NOTE [intra-op threads])."""
+    o, xv = _v(out), _v(x)
+    last = xv.ndim - 1
+    if xv.ndim and dim % xv.ndim == last and _rows_in_memory(xv, (last,)):
+        _split(lambda op, xp: fn(op, xp, last), o, (xv,), keep=(last,))
     else:
-        _split(run, o, (xv,), keep=(dim,))
+        fn(o, xv, dim)
 
 
 @kernel("softmax")
 def _softmax(out, x, dim):
-    _rowwise(_softmax_part, out, x, dim)
+    _rowwise(_softmax_rows, out, x, dim)
 
 
 @kernel("log_softmax")
 def _log_softmax(out, x, dim):
-    _rowwise(_log_softmax_part, out, x, dim)
+    _rowwise(_log_softmax_rows, out, x, dim)
 
 
 @kernel("bmm")

@@ -91,20 +91,20 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=POOL._reset_after_fork)
 
 
-def too_small(o):
-    """Whether the numpy output `o` is run whole (the test every kernel makes first)."""
-    m = POOL.min_size
-    return m is None or o.size < m
-
-
 def split(call, o, arrays, keep=(), chunk=COSTLY, work=None):
     """Run call(o_part, *array_parts) over parts of the output `o` (a numpy array) on up to
-    get_num_threads() threads. `arrays` have o's shape (or are 0-d, or size 1 along the
-    split dim: passed whole); `keep` the dims that must not be cut (those a kernel reduces);
-    `chunk` the fewest elements of work in a part (COSTLY or CHEAP), `work` the elements
-    the kernel reads (a reduction's input size; default: the output's)."""
+    get_num_threads() threads, or call(o, *arrays) at once when the kernel is too small to
+    cut. `arrays` have o's shape (or are 0-d, or size 1 along the split dim: passed whole);
+    `keep` the dims that must not be cut (those a kernel reduces); `chunk` the fewest
+    elements of work in a part (COSTLY or CHEAP), `work` the elements the kernel reads (a
+    reduction's input size; default: the output's)."""
+    total = o.size if work is None else work
+    m = POOL.min_size
+    if m is None or total < m:
+        call(o, *arrays)
+        return
     shape = o.shape
-    n = min(POOL.threads, (o.size if work is None else work) // chunk)
+    n = min(POOL.threads, total // chunk)
     # a kernel that reduces keeps two or more rows in every part: numpy reduces a single
     # row another way (pairwise along it, not in order across rows), with other bits
     least = 2 * n if keep else n
@@ -126,16 +126,17 @@ def split(call, o, arrays, keep=(), chunk=COSTLY, work=None):
             workers.append(_Worker())
         size = shape[axis]
         cuts = [size * i // n for i in range(n + 1)]
+
+        def part(i):
+            cut = (slice(None),) * axis + (slice(cuts[i], cuts[i + 1]),)
+            return (o[cut],) + tuple(a[cut] if a.ndim and a.shape[axis] == size else a
+                                     for a in arrays)
         err = np.geterr()
         for i in range(1, n):
-            part = (slice(None),) * axis + (slice(cuts[i], cuts[i + 1]),)
-            workers[i - 1].start(call, (o[part],) + tuple(
-                a[part] if a.ndim and a.shape[axis] == size else a for a in arrays), err)
-        part = (slice(None),) * axis + (slice(cuts[0], cuts[1]),)
+            workers[i - 1].start(call, part(i), err)
         error = None
         try:
-            call(o[part], *(a[part] if a.ndim and a.shape[axis] == size else a
-                            for a in arrays))
+            call(*part(0))
         finally:
             for w in workers[:n - 1]:
                 e = w.wait()
@@ -166,11 +167,13 @@ def _separate(o, arrays):
     return True
 
 
-def rows_in_memory(x, first):
-    """Whether dims first.. of the numpy array x are its last ones and C-contiguous: a
+def rows_in_memory(x, dims):
+    """Whether the sorted `dims` are the last dims of the numpy array x and C-contiguous: a
     kernel reducing them reads each row along memory, the same way in every part."""
+    if not dims or tuple(dims) != tuple(range(dims[0], x.ndim)):
+        return False
     expected = x.itemsize
-    for d in range(x.ndim - 1, first - 1, -1):
+    for d in range(x.ndim - 1, dims[0] - 1, -1):
         if x.shape[d] != 1 and x.strides[d] != expected:
             return False
         expected *= x.shape[d]
